@@ -1,0 +1,71 @@
+/* Architecture hyper-parameters, parsed from config.json or GGUF metadata.
+ * One struct for every family; fields a family does not use hold the
+ * neutral value (1.0 scales, false flags). */
+#ifndef LLMBED_MODEL_CONFIG_H
+#define LLMBED_MODEL_CONFIG_H
+
+#include <stdbool.h>
+
+#include "llmbed.h"
+
+typedef enum llmbed_arch {
+    LLMBED_ARCH_LLAMA,
+    LLMBED_ARCH_MISTRAL,
+    LLMBED_ARCH_QWEN2,
+    LLMBED_ARCH_QWEN3,
+    LLMBED_ARCH_MINICPM
+} llmbed_arch;
+
+typedef enum llmbed_rope_type {
+    LLMBED_ROPE_NONE,
+    LLMBED_ROPE_LINEAR,  /* positions / factor */
+    LLMBED_ROPE_DYNAMIC, /* NTK: base grows once seq_len > original max positions */
+    LLMBED_ROPE_YARN,
+    LLMBED_ROPE_LLAMA3
+} llmbed_rope_type;
+
+/* Mirrors transformers' modeling_rope_utils.py parameter names. */
+typedef struct llmbed_rope_scaling {
+    llmbed_rope_type type;
+    float factor;
+    int original_max_positions;  /* original_max_position_embeddings (0 = max_positions) */
+    float low_freq_factor;       /* llama3 */
+    float high_freq_factor;      /* llama3 */
+    float beta_fast;             /* yarn, default 32 */
+    float beta_slow;             /* yarn, default 1 */
+    float attention_factor;      /* yarn mscale override; 0 = derived from factor */
+    float mscale;                /* yarn (DeepSeek style), 0 = unused */
+    float mscale_all_dim;        /* yarn (DeepSeek style), 0 = unused */
+    bool truncate;               /* yarn: floor/ceil of the correction range (default true) */
+} llmbed_rope_scaling;
+
+typedef struct llmbed_config {
+    llmbed_arch arch;
+    int n_layers;
+    int hidden_size;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int intermediate_size;
+    int vocab_size;
+    int max_positions;
+    float rope_theta;
+    llmbed_rope_scaling rope_scaling;
+    float rms_norm_eps;
+    bool qkv_bias;            /* qwen2 */
+    bool qk_norm;             /* qwen3: per-head RMSNorm on q and k before RoPE */
+    bool tie_word_embeddings;
+    float scale_emb;          /* minicpm: embeddings multiplied by this (1 otherwise) */
+    float residual_scale;     /* minicpm: scale_depth / sqrt(n_layers) (1 otherwise) */
+    float dim_model_base;     /* minicpm: logits only, kept for info */
+} llmbed_config;
+
+const char *llmbed_arch_name(llmbed_arch arch);
+const char *llmbed_rope_type_name(llmbed_rope_type type);
+
+/* Checks internal consistency (positive sizes, heads divide, ...), naming
+ * `source` (the file) and the field in the message. */
+llmbed_status llmbed_config_validate(const llmbed_config *config, const char *source,
+                                     llmbed_error *error);
+
+#endif

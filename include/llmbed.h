@@ -1,0 +1,249 @@
+/* llmbed: decoder-only LLMs as text embedders.
+ *
+ * The one public header. Conventions (see STYLE.md):
+ *   - every fallible call returns an llmbed_status; LLMBED_OK is 0;
+ *   - opaque handles with create/free pairs; free(NULL) is a no-op;
+ *   - config structs carry struct_size and are filled by *_default() first;
+ *   - outputs go into caller-owned buffers with explicit capacities;
+ *   - the library never prints and never exits.
+ *
+ * Thread safety is stated on each function. "Any thread" means the call may
+ * run concurrently with any other call on different handles; a handle is
+ * never safe to use from two threads at once unless stated.
+ */
+#ifndef LLMBED_H
+#define LLMBED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LLMBED_VERSION_MAJOR 0
+#define LLMBED_VERSION_MINOR 1
+#define LLMBED_VERSION_PATCH 0
+#define LLMBED_VERSION_NUMBER \
+    (LLMBED_VERSION_MAJOR * 10000 + LLMBED_VERSION_MINOR * 100 + LLMBED_VERSION_PATCH)
+#define LLMBED_VERSION_STRING "0.1.0"
+
+/* Version of the library actually linked (compare with LLMBED_VERSION_NUMBER). Any thread. */
+unsigned llmbed_version_number(void);
+
+/* Status codes: one X-macro list generates the enum and llmbed_status_str().
+ * Each distinct failure a user can cause has its own code so scripts can tell
+ * them apart (the CLI exits with the code's value). */
+#define LLMBED_STATUS_LIST(X)                                                                 \
+    X(LLMBED_OK, 0, "ok")                                                                     \
+    X(LLMBED_ERR_INVALID_ARGUMENT, 1, "invalid argument")                                     \
+    X(LLMBED_ERR_OUT_OF_MEMORY, 2, "out of memory")                                           \
+    X(LLMBED_ERR_FILE_NOT_FOUND, 3, "file not found or unreadable")                           \
+    X(LLMBED_ERR_FILE_TRUNCATED, 4, "file truncated")                                         \
+    X(LLMBED_ERR_HEADER_TOO_LARGE, 5, "header length beyond the file or the size bound")      \
+    X(LLMBED_ERR_TENSOR_OFFSET, 6, "tensor data offset out of range")                         \
+    X(LLMBED_ERR_TENSOR_OVERLAP, 7, "tensor data ranges overlap")                             \
+    X(LLMBED_ERR_TENSOR_DTYPE, 8, "unsupported or unexpected tensor dtype")                   \
+    X(LLMBED_ERR_TENSOR_SHAPE, 9, "tensor shape does not match its byte length or config")    \
+    X(LLMBED_ERR_MISSING_TENSOR, 10, "a tensor the architecture needs is missing")            \
+    X(LLMBED_ERR_BAD_JSON, 11, "malformed JSON")                                              \
+    X(LLMBED_ERR_BAD_CONFIG, 12, "model config missing a field or holding a bad value")       \
+    X(LLMBED_ERR_UNKNOWN_ARCH, 13, "unknown model architecture")                              \
+    X(LLMBED_ERR_UNKNOWN_ROPE, 14, "unknown rope scaling type")                               \
+    X(LLMBED_ERR_GGUF_MAGIC, 15, "not a GGUF file (bad magic)")                               \
+    X(LLMBED_ERR_GGUF_VERSION, 16, "unsupported GGUF version")                                \
+    X(LLMBED_ERR_GGUF_TYPE, 17, "unsupported or invalid GGUF type")                           \
+    X(LLMBED_ERR_TOKEN_OUT_OF_RANGE, 18, "token id outside the vocabulary")                   \
+    X(LLMBED_ERR_EMPTY_SEQUENCE, 19, "empty sequence")                                        \
+    X(LLMBED_ERR_LAYER_OUT_OF_RANGE, 20, "layer index out of range")                          \
+    X(LLMBED_ERR_OUTPUT_WRITE, 21, "cannot write the output file")                            \
+    X(LLMBED_ERR_BUFFER_TOO_SMALL, 22, "output buffer too small")                             \
+    X(LLMBED_ERR_UNSUPPORTED, 23, "unsupported feature or shape")                             \
+    X(LLMBED_ERR_NO_DEVICE, 24, "no usable GPU / CUDA driver")                                \
+    X(LLMBED_ERR_CUDA, 25, "CUDA or cuBLAS call failed")                                      \
+    X(LLMBED_ERR_TOKENIZER_MISSING, 26, "model has no tokenizer")                             \
+    X(LLMBED_ERR_TOKENIZER_UNSUPPORTED, 27, "unsupported tokenizer type")                     \
+    X(LLMBED_ERR_TOKENIZER_MALFORMED, 28, "malformed tokenizer definition")                   \
+    X(LLMBED_ERR_INPUT_FORMAT, 29, "malformed input record")                                  \
+    X(LLMBED_ERR_SEQUENCE_TOO_LONG, 30, "sequence longer than the limit")                     \
+    X(LLMBED_ERR_INTERRUPTED, 31, "interrupted")                                              \
+    X(LLMBED_ERR_IO, 32, "I/O error")                                                         \
+    X(LLMBED_ERR_RESUME_MISMATCH, 33, "resume manifest does not match this job")              \
+    X(LLMBED_ERR_INTERNAL, 34, "internal error")
+
+typedef enum llmbed_status {
+#define LLMBED_STATUS_ENUM_ENTRY(name, value, text) name = value,
+    LLMBED_STATUS_LIST(LLMBED_STATUS_ENUM_ENTRY)
+#undef LLMBED_STATUS_ENUM_ENTRY
+} llmbed_status;
+
+/* Static description of a status ("unknown status" for values not in the list). Any thread. */
+const char *llmbed_status_str(llmbed_status status);
+
+/* Caller-owned error report for calls that have no context yet (model loading,
+ * context creation). Pass NULL when the message is not wanted. */
+#define LLMBED_ERROR_MESSAGE_CAPACITY 512
+typedef struct llmbed_error {
+    llmbed_status status;
+    char message[LLMBED_ERROR_MESSAGE_CAPACITY]; /* names the file/tensor/field at fault */
+} llmbed_error;
+
+typedef struct llmbed_model llmbed_model;
+typedef struct llmbed_ctx llmbed_ctx;
+
+/* ---------------------------------------------------------------- models */
+
+typedef struct llmbed_model_params {
+    size_t struct_size; /* sizeof(llmbed_model_params) */
+    int n_threads;      /* threads for dequantisation/conversion at load; 0 = all cores */
+    int vocab_only;     /* 1: load config/metadata and tokenizer only, no weights */
+} llmbed_model_params;
+
+/* Any thread. */
+void llmbed_model_params_default(llmbed_model_params *params);
+
+/* Loads a model from a Hugging Face folder (config.json + *.safetensors,
+ * sharded or not) or from a single .gguf file. Weights are validated
+ * (offsets, shapes, dtypes) before use. `params` may be NULL for defaults.
+ * Any thread; the returned model is immutable and may be shared by contexts
+ * on any number of threads. */
+llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *params,
+                                llmbed_model **out_model, llmbed_error *error);
+
+/* Any thread, once no context uses the model. NULL is a no-op. */
+void llmbed_model_free(llmbed_model *model);
+
+typedef enum llmbed_pooling {
+    LLMBED_POOLING_DEFAULT = 0, /* the model family's convention (SPEC §3) */
+    LLMBED_POOLING_LAST,
+    LLMBED_POOLING_MEAN,
+    LLMBED_POOLING_FIRST,
+    LLMBED_POOLING_WEIGHTED_MEAN, /* weights 1..n over pooled tokens, as SGPT */
+    LLMBED_POOLING_NONE           /* per-token hidden states, no pooling */
+} llmbed_pooling;
+
+typedef enum llmbed_attention {
+    LLMBED_ATTENTION_DEFAULT = 0, /* the model family's convention */
+    LLMBED_ATTENTION_CAUSAL,
+    LLMBED_ATTENTION_BIDIRECTIONAL
+} llmbed_attention;
+
+typedef struct llmbed_model_info {
+    size_t struct_size;        /* sizeof(llmbed_model_info) */
+    const char *architecture;  /* "llama", "mistral", "qwen2", "qwen3", "minicpm" */
+    const char *source_format; /* "safetensors" or "gguf" */
+    const char *weight_dtype;  /* dtype of the largest weight in the file: "F32", "BF16", "Q4_1", ... */
+    int n_layers;
+    int hidden_size;
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int intermediate_size;
+    int vocab_size;
+    int max_positions;
+    float rope_theta;
+    const char *rope_scaling; /* "none", "linear", "dynamic", "yarn", "llama3" */
+    float rms_norm_eps;
+    int tie_word_embeddings;
+    int64_t n_parameters;
+    llmbed_pooling default_pooling;     /* from 1_Pooling/config.json or the family */
+    llmbed_attention default_attention; /* from the family */
+    int default_normalize;              /* 1 when the family's embeddings are L2-normalised */
+} llmbed_model_info;
+
+/* Fills `info` (set info->struct_size first). Strings live as long as the model. Any thread. */
+llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info *info);
+
+/* -------------------------------------------------------------- contexts */
+
+typedef enum llmbed_device { LLMBED_DEVICE_CPU = 0, LLMBED_DEVICE_CUDA = 1 } llmbed_device;
+
+typedef struct llmbed_ctx_params {
+    size_t struct_size;   /* sizeof(llmbed_ctx_params) */
+    llmbed_device device; /* default CPU */
+    int device_index;     /* CUDA ordinal */
+    int n_threads;        /* CPU threads; 0 = all cores */
+    int64_t batch_tokens; /* max tokens per forward pass; 0 = default (8192) */
+} llmbed_ctx_params;
+
+/* Any thread. */
+void llmbed_ctx_params_default(llmbed_ctx_params *params);
+
+/* Creates a context (scratch memory sized from batch_tokens) over `model`.
+ * Any thread; one context per thread. */
+llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_params *params,
+                                llmbed_ctx **out_ctx, llmbed_error *error);
+
+/* NULL is a no-op. Same thread as the context's users. */
+void llmbed_ctx_free(llmbed_ctx *ctx);
+
+/* Message of the last failed call on this context ("" when none). Valid until
+ * the next call on the context. Same thread as the context's users. */
+const char *llmbed_last_error(const llmbed_ctx *ctx);
+
+/* ------------------------------------------------------------- embedding */
+
+/* A packed batch of pre-tokenised sequences: sequence i is
+ * tokens[offsets[i] .. offsets[i+1]). No padding. */
+typedef struct llmbed_batch {
+    const int32_t *tokens;
+    const int64_t *offsets;           /* n_sequences + 1 entries, offsets[0] == 0 */
+    int n_sequences;
+    const int32_t *instruction_lens; /* per sequence: leading tokens excluded from the pool; NULL = none */
+} llmbed_batch;
+
+typedef struct llmbed_embed_params {
+    size_t struct_size; /* sizeof(llmbed_embed_params) */
+    llmbed_pooling pooling;
+    llmbed_attention attention;
+    int normalize; /* -1 = family default, 0 = raw, 1 = L2-normalise */
+    int dims;      /* Matryoshka: keep the first `dims` values then re-normalise; 0 = all */
+    int layer;     /* early exit after this many decoder layers (then the final norm); 0 = all */
+} llmbed_embed_params;
+
+/* Any thread. */
+void llmbed_embed_params_default(llmbed_embed_params *params);
+
+/* Width of one output row for these params (hidden size, or dims). Any thread. */
+int llmbed_embed_dims(const llmbed_model *model, const llmbed_embed_params *params);
+
+/* Embeds every sequence of `batch` into out[n_sequences, dims] (row-major,
+ * float32). Batches larger than the context's token budget are split
+ * internally. With LLMBED_POOLING_NONE, out receives the final-norm hidden
+ * states [total_tokens, hidden] instead (no normalisation or truncation).
+ * `out_capacity` counts floats. Same thread as the context's users. */
+llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
+                           const llmbed_embed_params *params, float *out, size_t out_capacity);
+
+/* ------------------------------------------------------------- tokenizer */
+
+typedef struct llmbed_tokenize_params {
+    size_t struct_size; /* sizeof(llmbed_tokenize_params) */
+    int add_special;    /* 1 (default): BOS/EOS per the tokenizer's post-processor and the family rule */
+    int parse_special;  /* 1 (default): special-token text in the input maps to its id, as HF */
+} llmbed_tokenize_params;
+
+/* Any thread. */
+void llmbed_tokenize_params_default(llmbed_tokenize_params *params);
+
+/* Encodes UTF-8 text into out_ids[capacity]; *n_ids receives the count (also
+ * when the buffer is too small: then LLMBED_ERR_BUFFER_TOO_SMALL).
+ * Invalid UTF-8 is replaced by U+FFFD as Hugging Face tokenizers do;
+ * *n_invalid (may be NULL) counts the replaced sequences.
+ * LLMBED_ERR_TOKENIZER_MISSING when the model has no tokenizer.
+ * Any thread, concurrently on one model. */
+llmbed_status llmbed_tokenize(const llmbed_model *model, const char *text, size_t text_len,
+                              const llmbed_tokenize_params *params, int32_t *out_ids,
+                              size_t capacity, size_t *n_ids, size_t *n_invalid,
+                              llmbed_error *error);
+
+/* Decodes ids back to UTF-8 (for debugging) into out[capacity] with a NUL;
+ * *n_bytes receives the length without the NUL. Any thread. */
+llmbed_status llmbed_detokenize(const llmbed_model *model, const int32_t *ids, size_t n_ids,
+                                char *out, size_t capacity, size_t *n_bytes, llmbed_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LLMBED_H */
