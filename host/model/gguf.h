@@ -12,6 +12,10 @@
 #include "llmbed.h"
 #include "model/tensor.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct llmbed_gguf llmbed_gguf;
 
 /* GGUF metadata value types, numbered as in the GGUF specification. */
@@ -74,5 +78,9 @@ bool llmbed_gguf_array_float(const llmbed_gguf *gguf, const char *key, uint64_t 
 int64_t llmbed_gguf_n_tensors(const llmbed_gguf *gguf);
 const llmbed_tensor_ref *llmbed_gguf_tensor(const llmbed_gguf *gguf, int64_t index);
 const llmbed_tensor_ref *llmbed_gguf_find_tensor(const llmbed_gguf *gguf, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

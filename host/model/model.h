@@ -48,6 +48,10 @@ struct llmbed_model {
     char *path;                         /* owned copy of the load path */
     /* Every fp32 buffer above is carved from this one allocation. */
     float *weight_storage;
+    /* model_type / general.architecture as the file names it: differs from
+     * llmbed_arch_name(config.arch) only for vocab-only GGUF files of other
+     * architectures (e.g. "gpt2"), whose config is then partial. */
+    char arch_name[32];
 };
 
 #endif

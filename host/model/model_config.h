@@ -8,6 +8,10 @@
 
 #include "llmbed.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum llmbed_arch {
     LLMBED_ARCH_LLAMA,
     LLMBED_ARCH_MISTRAL,
@@ -67,5 +71,9 @@ const char *llmbed_rope_type_name(llmbed_rope_type type);
  * `source` (the file) and the field in the message. */
 llmbed_status llmbed_config_validate(const llmbed_config *config, const char *source,
                                      llmbed_error *error);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "llmbed.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum llmbed_dtype {
     LLMBED_DTYPE_F32,
     LLMBED_DTYPE_F16,
@@ -35,11 +39,19 @@ const char *llmbed_dtype_name(llmbed_dtype dtype);
 int64_t llmbed_tensor_n_elements(const llmbed_tensor_ref *tensor);
 
 /* Bytes needed for n_elements of dtype; returns 0 when n_elements is not a
- * whole number of quantisation blocks. */
+ * whole number of quantisation blocks (or is negative, or the size overflows). */
 size_t llmbed_dtype_bytes(llmbed_dtype dtype, int64_t n_elements);
 
 /* Converts/dequantises the whole tensor to fp32 into out[n_elements],
  * bit-exactly as gguf-py / safetensors+torch would. */
 llmbed_status llmbed_tensor_to_f32(const llmbed_tensor_ref *tensor, float *out, llmbed_error *error);
+
+/* Same, with `n_threads` OpenMP threads (0 = all cores). */
+llmbed_status llmbed_tensor_to_f32_threads(const llmbed_tensor_ref *tensor, float *out, int n_threads,
+                                           llmbed_error *error);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,0 +1,102 @@
+/* Public context and embedding API (include/llmbed.h): argument checks and
+ * the context's last-error buffer around the engine (host/engine/). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "engine/engine.h"
+#include "model/model.h"
+
+/* Default token budget per forward pass (llmbed.h: batch_tokens 0). */
+#define LLMBED_DEFAULT_BATCH_TOKENS 8192
+
+struct llmbed_ctx {
+    llmbed_engine engine; /* holds the model and the backend */
+    llmbed_error last_error;
+};
+
+void llmbed_ctx_params_default(llmbed_ctx_params *params) {
+    if (params == NULL) return;
+    memset(params, 0, sizeof *params);
+    params->struct_size = sizeof *params;
+    params->device = LLMBED_DEVICE_CPU;
+    params->device_index = 0;
+    params->n_threads = 0;
+    params->batch_tokens = 0;
+}
+
+void llmbed_embed_params_default(llmbed_embed_params *params) {
+    if (params == NULL) return;
+    memset(params, 0, sizeof *params);
+    params->struct_size = sizeof *params;
+    params->pooling = LLMBED_POOLING_DEFAULT;
+    params->attention = LLMBED_ATTENTION_DEFAULT;
+    params->normalize = -1;
+    params->dims = 0;
+    params->layer = 0;
+}
+
+llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_params *params,
+                                llmbed_ctx **out_ctx, llmbed_error *error) {
+    llmbed_error_clear(error);
+    if (out_ctx == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx_create: out_ctx is NULL");
+    *out_ctx = NULL;
+    if (model == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx_create: model is NULL");
+    llmbed_ctx_params defaults;
+    if (params == NULL) {
+        llmbed_ctx_params_default(&defaults);
+        params = &defaults;
+    }
+    if (params->struct_size != sizeof(llmbed_ctx_params))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "ctx params: struct_size %zu, expected %zu (call llmbed_ctx_params_default)",
+                           params->struct_size, sizeof(llmbed_ctx_params));
+    if (params->device != LLMBED_DEVICE_CPU && params->device != LLMBED_DEVICE_CUDA)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: device %d is not an llmbed_device",
+                           (int)params->device);
+    if (params->n_threads < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: n_threads %d is negative",
+                           params->n_threads);
+    if (params->batch_tokens < 0 || params->batch_tokens > INT32_MAX)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: batch_tokens %lld outside [0, %d]",
+                           (long long)params->batch_tokens, INT32_MAX);
+    if (params->device_index < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: device_index %d is negative",
+                           params->device_index);
+    llmbed_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "ctx_create: out of memory");
+    const int64_t budget = params->batch_tokens > 0 ? params->batch_tokens : LLMBED_DEFAULT_BATCH_TOKENS;
+    llmbed_status st = llmbed_engine_init(&ctx->engine, model, params->device, params->device_index,
+                                          params->n_threads, budget, error);
+    if (st != LLMBED_OK) {
+        llmbed_engine_release(&ctx->engine);
+        free(ctx);
+        return st;
+    }
+    *out_ctx = ctx;
+    return LLMBED_OK;
+}
+
+void llmbed_ctx_free(llmbed_ctx *ctx) {
+    if (ctx == NULL) return;
+    llmbed_engine_release(&ctx->engine);
+    free(ctx);
+}
+
+const char *llmbed_last_error(const llmbed_ctx *ctx) {
+    return ctx != NULL ? ctx->last_error.message : "";
+}
+
+int llmbed_embed_dims(const llmbed_model *model, const llmbed_embed_params *params) {
+    if (model == NULL) return 0;
+    llmbed_embed_options options;
+    if (llmbed_engine_resolve_options(model, params, &options, NULL) != LLMBED_OK) return 0;
+    return options.out_dims;
+}
+
+llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
+                           const llmbed_embed_params *params, float *out, size_t out_capacity) {
+    if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_error_clear(&ctx->last_error);
+    return llmbed_engine_embed(&ctx->engine, batch, params, out, out_capacity, &ctx->last_error);
+}

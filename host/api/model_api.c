@@ -1,0 +1,82 @@
+/* Public model API (include/llmbed.h): argument checks around the loader
+ * (host/model/model_load.c) and the model's description. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "model/model_load.h"
+#include "tokenizer/tokenizer.h"
+
+void llmbed_model_params_default(llmbed_model_params *params) {
+    if (params == NULL) return;
+    memset(params, 0, sizeof *params);
+    params->struct_size = sizeof *params;
+    params->n_threads = 0;
+    params->vocab_only = 0;
+}
+
+llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *params, llmbed_model **out_model,
+                                llmbed_error *error) {
+    llmbed_error_clear(error);
+    if (out_model == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model_load: out_model is NULL");
+    *out_model = NULL;
+    if (path == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model_load: path is NULL");
+    llmbed_model_params defaults;
+    if (params == NULL) {
+        llmbed_model_params_default(&defaults);
+        params = &defaults;
+    }
+    if (params->struct_size != sizeof(llmbed_model_params))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "model params: struct_size %zu, expected %zu (call llmbed_model_params_default)",
+                           params->struct_size, sizeof(llmbed_model_params));
+    if (params->n_threads < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_threads %d is negative",
+                           params->n_threads);
+    llmbed_model *model = calloc(1, sizeof *model);
+    if (model == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    const llmbed_status st = llmbed_model_load_into(model, path, params, error);
+    if (st != LLMBED_OK) {
+        llmbed_model_free(model);
+        return st;
+    }
+    *out_model = model;
+    return LLMBED_OK;
+}
+
+void llmbed_model_free(llmbed_model *model) {
+    if (model == NULL) return;
+    free(model->weight_storage);
+    free(model->weights.layers);
+    free(model->path);
+    llmbed_tokenizer_free(model->tokenizer);
+    free(model);
+}
+
+llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info *info) {
+    if (model == NULL || info == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
+    if (info->struct_size != sizeof(llmbed_model_info)) return LLMBED_ERR_INVALID_ARGUMENT;
+    const llmbed_config *c = &model->config;
+    memset(info, 0, sizeof *info);
+    info->struct_size = sizeof *info;
+    info->architecture = model->arch_name;
+    info->source_format = model->source_format;
+    info->weight_dtype = model->weight_dtype;
+    info->n_layers = c->n_layers;
+    info->hidden_size = c->hidden_size;
+    info->n_heads = c->n_heads;
+    info->n_kv_heads = c->n_kv_heads;
+    info->head_dim = c->head_dim;
+    info->intermediate_size = c->intermediate_size;
+    info->vocab_size = c->vocab_size;
+    info->max_positions = c->max_positions;
+    info->rope_theta = c->rope_theta;
+    info->rope_scaling = llmbed_rope_type_name(c->rope_scaling.type);
+    info->rms_norm_eps = c->rms_norm_eps;
+    info->tie_word_embeddings = c->tie_word_embeddings;
+    info->n_parameters = model->n_parameters;
+    info->default_pooling = model->default_pooling;
+    info->default_attention = model->default_attention;
+    info->default_normalize = model->default_normalize;
+    return LLMBED_OK;
+}

@@ -1,0 +1,50 @@
+/* The `llmbed` command-line tool: one file per subcommand plus shared
+ * helpers. Exit status = the llmbed_status of the failure (0 on success;
+ * usage errors exit 1 = LLMBED_ERR_INVALID_ARGUMENT), with one line on
+ * stderr naming the file, line or field at fault. */
+#ifndef LLMBED_CLI_CLI_H
+#define LLMBED_CLI_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmbed.h"
+
+int cli_embed(int argc, char **argv);
+int cli_info(int argc, char **argv);
+int cli_tokenize(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+
+/* "last"/"mean"/"first"/"weighted-mean" (-1 for an unknown name). */
+int cli_parse_pooling(const char *name, llmbed_pooling *pooling);
+const char *cli_pooling_name(llmbed_pooling pooling);
+int cli_parse_attention(const char *name, llmbed_attention *attention);
+const char *cli_attention_name(llmbed_attention attention);
+/* "cpu", "cuda", "cuda:N". */
+int cli_parse_device(const char *text, llmbed_device *device, int *index);
+
+/* Loads a model, printing the error line on failure. */
+llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);
+
+/* The prompt string: --prompt as given, or --prompt-name looked up in the
+ * model folder's config_sentence_transformers.json "prompts". *owned is
+ * set when the result must be freed. Prints the error line on failure. */
+llmbed_status cli_resolve_prompt(const char *model_path, const char *prompt, const char *prompt_name,
+                                 char **owned, const char **out);
+
+/* 1 when the folder's 1_Pooling/config.json says "include_prompt": false
+ * (sentence-transformers then leaves the prompt tokens out of the pool). */
+int cli_pooling_excludes_prompt(const char *model_path);
+
+/* Number of leading tokens the prompt contributes to tokenize(prompt + text):
+ * the specials the tokenizer puts before the text plus the prompt's own
+ * tokens (sentence-transformers' prompt_length without a trailing EOS). */
+llmbed_status cli_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length);
+
+/* Peak resident set size of this process in bytes (getrusage). */
+int64_t cli_peak_rss_bytes(void);
+
+/* Monotonic seconds. */
+double cli_now(void);
+
+#endif

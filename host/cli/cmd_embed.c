@@ -1,0 +1,316 @@
+/* llmbed embed: a batch embedding job (scheduler/job.h) from the command line. */
+/* POSIX/GNU declarations (realpath, readlink, mkdtemp, sigaction): the CLI
+ * target is built as strict C11, unlike the library that defines this for us. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/engine_binding.h"
+#include "cli/options.h"
+#include "cli/progress.h"
+#include "io/output_format.h"
+#include "scheduler/job.h"
+
+static const char *const embed_usage =
+    "usage: llmbed embed --model PATH --input FILE|- --output FILE [options]\n"
+    "\n"
+    "Input, one record per line: a line starting with '{' is a JSON object holding either\n"
+    "\"input_ids\": [ids...] (pre-tokenised: no tokenizer, no prompt) or a string under the\n"
+    "text field (--text-field, default \"text\"); any other line is plain UTF-8 text (an empty\n"
+    "line is empty text: embedded when the tokenizer adds special tokens, else rejected as an\n"
+    "empty sequence). Output rows are in input order; the format follows the extension\n"
+    "(.npy, .safetensors, .jsonl) unless --format is given. int8 output stores one scale per\n"
+    "row (x ~= q * scale) in <stem>.scales.npy, the \"scales\" tensor, or a \"scale\" field.\n"
+    "\n"
+    "With --shard-rows N the output is a shard set <stem>.shard-00000.<ext>, ... plus\n"
+    "<stem>.manifest.json (rows, checksums and the input position per committed shard);\n"
+    "--resume continues a killed or interrupted job from it. Without shards the output file\n"
+    "appears only when the job succeeds. Ctrl-C stops at the next batch: committed shards stay.\n"
+    "Defaults for pooling, attention and normalisation come from the model (llmbed info).";
+
+/* Set by SIGINT/SIGTERM; the job polls it between batches. A second signal
+ * falls through to the default action and ends the process at once. */
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int signal_number) {
+    stop_requested = 1;
+    struct sigaction restore;
+    memset(&restore, 0, sizeof restore);
+    restore.sa_handler = SIG_DFL;
+    sigaction(signal_number, &restore, NULL);
+}
+
+static void install_signal_handlers(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+typedef struct embed_args {
+    const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
+    const char *prompt, *prompt_name, *device;
+    int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt;
+    int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
+} embed_args;
+
+/* Everything that changes the rows, for the manifest: --resume refuses when any differs. */
+static char *job_identity(const embed_args *a, const llmbed_model_info *info, const char *prompt,
+                          int32_t instruction_len, llmbed_output_format format, llmbed_output_dtype dtype,
+                          const llmbed_embed_params *params, int dims) {
+    char model_real[PATH_MAX], input_real[PATH_MAX];
+    const char *model = realpath(a->model, model_real) ? model_real : a->model;
+    const char *input = strcmp(a->input, "-") == 0 ? "-" : realpath(a->input, input_real) ? input_real : a->input;
+    cJSON *job = cJSON_CreateObject();
+    cJSON_AddStringToObject(job, "model", model);
+    cJSON_AddNumberToObject(job, "model_parameters", (double)info->n_parameters);
+    cJSON_AddStringToObject(job, "input", input);
+    /* A resumed job must read the same bytes: an edited or replaced input
+     * file changes its size (stdin cannot be checked). */
+    struct stat st;
+    if (strcmp(a->input, "-") != 0 && stat(a->input, &st) == 0) {
+        cJSON_AddNumberToObject(job, "input_bytes", (double)st.st_size);
+    }
+    cJSON_AddStringToObject(job, "format", llmbed_output_format_name(format));
+    cJSON_AddStringToObject(job, "dtype", llmbed_output_dtype_name(dtype));
+    cJSON_AddStringToObject(job, "pooling", cli_pooling_name(params->pooling));
+    cJSON_AddStringToObject(job, "attention", cli_attention_name(params->attention));
+    cJSON_AddNumberToObject(job, "normalize", params->normalize);
+    cJSON_AddNumberToObject(job, "dims", dims);
+    cJSON_AddNumberToObject(job, "layer", params->layer);
+    cJSON_AddStringToObject(job, "prompt", prompt != NULL ? prompt : "");
+    cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
+    cJSON_AddNumberToObject(job, "max_tokens", (double)a->max_tokens);
+    cJSON_AddBoolToObject(job, "truncate", a->truncate);
+    cJSON_AddBoolToObject(job, "skip_invalid", a->skip_invalid);
+    cJSON_AddStringToObject(job, "text_field", a->text_field);
+    cJSON_AddStringToObject(job, "id_field", a->id_field != NULL ? a->id_field : "");
+    cJSON_AddNumberToObject(job, "shard_rows", (double)a->shard_rows);
+    char *text = cJSON_PrintUnformatted(job);
+    cJSON_Delete(job);
+    return text;
+}
+
+/* Default token budget: activations of one forward pass (the residual
+ * stream, q/k/v/o, the gated MLP, all fp32; about 4 * (6 * hidden + 3 *
+ * intermediate) bytes per token) should take at most an eighth of the
+ * memory available now, between 1024 and 16384 tokens (larger batches buy
+ * the CPU backend nothing; the CUDA backend sizes its own scratch). */
+static int64_t default_batch_tokens(const llmbed_model_info *info) {
+    double per_token = 4.0 * (6.0 * info->hidden_size + 3.0 * info->intermediate_size);
+    double available = (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    int64_t budget = 16384;
+    while (budget > 1024 && (double)budget * per_token > available / 8) budget /= 2;
+    return budget;
+}
+
+static int fail(llmbed_status st, const char *fmt, const char *value) {
+    cli_error(fmt, value);
+    return st;
+}
+
+static void print_summary(const embed_args *a, const llmbed_job_stats *s, int dims, llmbed_output_dtype dtype) {
+    double rate = s->seconds > 0 ? (double)s->tokens / s->seconds : 0;
+    double seq_rate = s->seconds > 0 ? (double)s->sequences / s->seconds : 0;
+    char where[512];
+    if (a->shard_rows > 0) {
+        snprintf(where, sizeof where, "%" PRId64 " rows in %" PRId64 " shards + manifest for %s", s->rows_total,
+                 s->shards, a->output);
+    } else {
+        snprintf(where, sizeof where, "%s [%" PRId64 " x %d %s]", a->output, s->rows_total, dims,
+                 llmbed_output_dtype_name(dtype));
+    }
+    fprintf(stderr,
+            "llmbed: summary: %" PRId64 " sequences, %" PRId64 " tokens, %" PRId64 " truncated, %" PRId64
+            " skipped%s in %.2f s (%.0f tokens/s, %.1f sequences/s), peak RSS %.1f MiB; wrote %s\n",
+            s->sequences, s->tokens, s->truncated, s->skipped, s->resumed_rows > 0 ? " (resumed)" : "", s->seconds,
+            rate, seq_rate, (double)cli_peak_rss_bytes() / (1024.0 * 1024.0), where);
+}
+
+static int run(embed_args *a) {
+    llmbed_output_format format;
+    if (a->format != NULL ? llmbed_output_format_parse(a->format, &format) != 0
+                          : llmbed_output_format_from_path(a->output, &format) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT,
+                    "llmbed embed: cannot tell the output format of '%s': use .npy, .safetensors or .jsonl, or --format",
+                    a->format != NULL ? a->format : a->output);
+    }
+    llmbed_output_dtype dtype;
+    if (llmbed_output_dtype_parse(a->dtype, &dtype) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --dtype '%s': expected float32, float16, int8 or ubinary",
+                    a->dtype);
+    }
+    llmbed_embed_params params;
+    llmbed_embed_params_default(&params);
+    if (a->pooling != NULL && cli_parse_pooling(a->pooling, &params.pooling) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --pooling '%s': expected last, mean, first or weighted-mean",
+                    a->pooling);
+    }
+    if (a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --attention '%s': expected causal or bidirectional",
+                    a->attention);
+    }
+    llmbed_ctx_params ctx_params;
+    llmbed_ctx_params_default(&ctx_params);
+    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected cpu, cuda or cuda:N", a->device);
+    }
+    if (a->resume && a->shard_rows == 0) {
+        cli_error("llmbed embed: --resume needs --shard-rows N (a sharded output)");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    llmbed_model *model = NULL;
+    llmbed_status st = cli_load_model(a->model, (int)a->threads, &model);
+    if (st != LLMBED_OK) return st;
+    llmbed_model_info info = {.struct_size = sizeof info};
+    llmbed_ctx *ctx = NULL;
+    char *owned_prompt = NULL, *job_json = NULL;
+    const char *prompt = NULL;
+    int32_t instruction_len = 0;
+    st = llmbed_model_get_info(model, &info);
+    if (st != LLMBED_OK) {
+        cli_error("%s: cannot read the model info", a->model);
+        goto done;
+    }
+    if (a->layer > info.n_layers) {
+        cli_error("--layer %" PRId64 ": the model %s has %d layers (0 = all)", a->layer, a->model, info.n_layers);
+        st = LLMBED_ERR_LAYER_OUT_OF_RANGE;
+        goto done;
+    }
+    if (a->dims > info.hidden_size) {
+        cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info.hidden_size);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
+    params.normalize = a->normalize;
+    params.dims = (int)a->dims;
+    params.layer = (int)a->layer;
+    if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
+    if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
+    if (params.normalize < 0) params.normalize = info.default_normalize;
+    st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, &owned_prompt, &prompt);
+    if (st != LLMBED_OK) goto done;
+    int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
+    if (prompt != NULL && prompt[0] != '\0' && exclude) {
+        st = cli_prompt_length(model, prompt, &instruction_len);
+        if (st != LLMBED_OK) goto done;
+    }
+    if (a->batch_tokens == 0) a->batch_tokens = default_batch_tokens(&info);
+    ctx_params.n_threads = (int)a->threads;
+    ctx_params.batch_tokens = a->batch_tokens;
+    llmbed_error error = {0};
+    st = llmbed_ctx_create(model, &ctx_params, &ctx, &error);
+    if (st != LLMBED_OK) {
+        cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
+        goto done;
+    }
+    cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params)};
+    llmbed_job_engine job_engine;
+    cli_engine_bind(&engine, &job_engine, info.vocab_size);
+    job_json = job_identity(a, &info, prompt, instruction_len, format, dtype, &params, engine.dims);
+
+    cli_progress progress;
+    cli_progress_init(&progress, a->quiet);
+    llmbed_job_options job;
+    llmbed_job_options_default(&job);
+    job.input_path = a->input;
+    job.text_field = a->text_field;
+    job.id_field = a->id_field;
+    job.output_path = a->output;
+    job.format = format;
+    job.dtype = dtype;
+    job.prompt = prompt;
+    job.instruction_len = instruction_len;
+    job.max_tokens = a->max_tokens > 0 ? a->max_tokens : info.max_positions;
+    job.truncate = a->truncate;
+    job.skip_invalid = a->skip_invalid;
+    job.batch_tokens = a->batch_tokens;
+    job.window_lines = (int)a->window_lines;
+    job.tokenize_threads = (int)a->tokenize_threads;
+    job.shard_rows = a->shard_rows;
+    job.resume = a->resume;
+    job.job_json = job_json;
+    job.stop = &stop_requested;
+    job.on_progress = cli_progress_update;
+    job.on_skip = cli_progress_skip;
+    job.callback_user = &progress;
+    install_signal_handlers();
+    llmbed_job_stats stats;
+    st = llmbed_job_run(&job_engine, &job, &stats, &error);
+    cli_progress_close(&progress);
+    if (st == LLMBED_OK && stats.already_complete) {
+        fprintf(stderr, "llmbed: %s is already complete (%" PRId64 " rows in %" PRId64 " shards); nothing to do\n",
+                a->output, stats.rows_total, stats.shards);
+    } else if (st == LLMBED_OK) {
+        print_summary(a, &stats, engine.dims, dtype);
+    } else if (st == LLMBED_ERR_INTERRUPTED) {
+        if (a->shard_rows > 0) {
+            cli_error("interrupted: %" PRId64 " rows committed in %" PRId64 " shards (continue with --resume)",
+                      stats.rows_total, stats.shards);
+        } else {
+            cli_error("interrupted: no output written (%s)", a->output);
+        }
+    } else {
+        cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
+    }
+done:
+    free(job_json);
+    free(owned_prompt);
+    llmbed_ctx_free(ctx);
+    llmbed_model_free(model);
+    return st;
+}
+
+int cli_embed(int argc, char **argv) {
+    embed_args a = {.input = "-", .dtype = "float32", .text_field = "text", .device = "cpu", .normalize = -1,
+                    .truncate = 1, .exclude_prompt = -1};
+    const cli_option options[] = {
+        {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
+        {"input", CLI_STRING, &a.input, 0, 0, "FILE|-", "input lines (default - = stdin)"},
+        {"output", CLI_STRING, &a.output, 0, 0, "FILE", "output .npy/.safetensors/.jsonl (required)"},
+        {"format", CLI_STRING, &a.format, 0, 0, "F", "npy, safetensors or jsonl (default: from the extension)"},
+        {"dtype", CLI_STRING, &a.dtype, 0, 0, "T", "float32 (default), float16, int8 or ubinary"},
+        {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first or weighted-mean"},
+        {"attention", CLI_STRING, &a.attention, 0, 0, "A", "causal or bidirectional"},
+        {"normalize", CLI_FLAG, &a.normalize, 1, 0, NULL, "L2-normalise each row"},
+        {"no-normalize", CLI_FLAG, &a.normalize, 0, 0, NULL, "keep raw pooled rows"},
+        {"dims", CLI_INT, &a.dims, 0, 0, "N", "Matryoshka: keep the first N values, then re-normalise"},
+        {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},
+        {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"text-field", CLI_STRING, &a.text_field, 0, 0, "NAME", "JSONL field holding the text (default text)"},
+        {"id-field", CLI_STRING, &a.id_field, 0, 0, "NAME", "JSONL field copied as \"id\" into .jsonl output"},
+        {"prompt", CLI_STRING, &a.prompt, 0, 0, "TEXT", "prepended to every text input"},
+        {"prompt-name", CLI_STRING, &a.prompt_name, 0, 0, "NAME", "prompt from config_sentence_transformers.json"},
+        {"exclude-prompt", CLI_FLAG, &a.exclude_prompt, 1, 0, NULL,
+         "leave prompt tokens out of the pool (default: 1_Pooling include_prompt)"},
+        {"include-prompt", CLI_FLAG, &a.exclude_prompt, 0, 0, NULL, "pool over the prompt tokens too"},
+        {"max-tokens", CLI_INT, &a.max_tokens, 0, 0, "N", "longest input in tokens (default: the model's limit)"},
+        {"truncate", CLI_FLAG, &a.truncate, 1, 0, NULL, "cut longer inputs and count them (default)"},
+        {"no-truncate", CLI_FLAG, &a.truncate, 0, 0, NULL, "fail on a longer input, naming its line"},
+        {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "tokens per forward (default: from model size and free memory)"},
+        {"shard-rows", CLI_INT, &a.shard_rows, 0, 0, "N", "write shards of N rows + a manifest (0 = one file)"},
+        {"resume", CLI_FLAG, &a.resume, 1, 0, NULL, "continue a sharded job from its manifest"},
+        {"skip-invalid", CLI_FLAG, &a.skip_invalid, 1, 0, NULL, "skip (and count) bad input lines instead of failing"},
+        {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines (the summary still prints)"},
+        {"tokenize-threads", CLI_INT, &a.tokenize_threads, 0, 0, "N", "tokenizer threads (default 1)"},
+        {"window-lines", CLI_INT, &a.window_lines, 0, 0, "N", "lines read ahead per window (default 4096)"},
+    };
+    int parsed = cli_parse("embed", embed_usage, argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
+    if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
+    if (a.model == NULL || a.output == NULL) {
+        cli_error("llmbed embed: --model PATH and --output FILE are required (see llmbed embed --help)");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    return run(&a);
+}

@@ -1,0 +1,50 @@
+/* llmbed info: the architecture summary and the embedding defaults. */
+/* POSIX/GNU declarations (realpath, readlink, mkdtemp, sigaction): the CLI
+ * target is built as strict C11, unlike the library that defines this for us. */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+
+int cli_info(int argc, char **argv) {
+    const char *model_path = NULL;
+    const cli_option options[] = {
+        {"model", CLI_STRING, &model_path, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
+    };
+    int parsed = cli_parse("info", "usage: llmbed info --model PATH", argc, argv, 2, options, 1);
+    if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
+    if (model_path == NULL) {
+        cli_error("llmbed info: --model PATH is required");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    llmbed_model *model = NULL;
+    llmbed_status st = cli_load_model(model_path, 0, &model);
+    if (st != LLMBED_OK) return st;
+    llmbed_model_info info = {.struct_size = sizeof info};
+    st = llmbed_model_get_info(model, &info);
+    if (st != LLMBED_OK) {
+        cli_error("%s: cannot read the model info: %s", model_path, llmbed_status_str(st));
+        llmbed_model_free(model);
+        return st;
+    }
+    printf("model:              %s\n", model_path);
+    printf("architecture:       %s\n", info.architecture);
+    printf("format:             %s (%s weights)\n", info.source_format, info.weight_dtype);
+    printf("parameters:         %" PRId64 "\n", info.n_parameters);
+    printf("layers:             %d\n", info.n_layers);
+    printf("hidden size:        %d\n", info.hidden_size);
+    printf("attention heads:    %d query, %d key/value, head dim %d\n", info.n_heads, info.n_kv_heads, info.head_dim);
+    printf("intermediate size:  %d\n", info.intermediate_size);
+    printf("vocabulary:         %d\n", info.vocab_size);
+    printf("max positions:      %d\n", info.max_positions);
+    printf("rope:               theta %g, scaling %s\n", (double)info.rope_theta, info.rope_scaling);
+    printf("rms norm eps:       %g\n", (double)info.rms_norm_eps);
+    printf("tied embeddings:    %s\n", info.tie_word_embeddings ? "yes" : "no");
+    printf("default pooling:    %s\n", cli_pooling_name(info.default_pooling));
+    printf("default attention:  %s\n", cli_attention_name(info.default_attention));
+    printf("default normalize:  %s\n", info.default_normalize ? "yes" : "no");
+    llmbed_model_free(model);
+    return 0;
+}

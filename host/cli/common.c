@@ -1,0 +1,202 @@
+/* POSIX/GNU declarations (realpath, readlink, mkdtemp, sigaction): the CLI
+ * target is built as strict C11, unlike the library that defines this for us. */
+#define _GNU_SOURCE
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+
+static const char *const pooling_names[] = {"default", "last", "mean", "first", "weighted-mean", "none"};
+static const char *const attention_names[] = {"default", "causal", "bidirectional"};
+
+int cli_parse_pooling(const char *name, llmbed_pooling *pooling) {
+    for (int i = 1; i <= 4; i++) {
+        if (strcmp(name, pooling_names[i]) == 0) {
+            *pooling = (llmbed_pooling)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *cli_pooling_name(llmbed_pooling pooling) {
+    return (unsigned)pooling <= LLMBED_POOLING_NONE ? pooling_names[pooling] : "?";
+}
+
+int cli_parse_attention(const char *name, llmbed_attention *attention) {
+    for (int i = 1; i <= 2; i++) {
+        if (strcmp(name, attention_names[i]) == 0) {
+            *attention = (llmbed_attention)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+const char *cli_attention_name(llmbed_attention attention) {
+    return (unsigned)attention <= LLMBED_ATTENTION_BIDIRECTIONAL ? attention_names[attention] : "?";
+}
+
+int cli_parse_device(const char *text, llmbed_device *device, int *index) {
+    *index = 0;
+    if (strcmp(text, "cpu") == 0) {
+        *device = LLMBED_DEVICE_CPU;
+        return 0;
+    }
+    if (strncmp(text, "cuda", 4) != 0) return -1;
+    *device = LLMBED_DEVICE_CUDA;
+    if (text[4] == '\0') return 0;
+    if (text[4] != ':' || text[5] == '\0') return -1;
+    char *end;
+    long v = strtol(text + 5, &end, 10);
+    if (*end != '\0' || v < 0 || v > 1024) return -1;
+    *index = (int)v;
+    return 0;
+}
+
+llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model) {
+    llmbed_model_params params;
+    llmbed_model_params_default(&params);
+    params.n_threads = n_threads;
+    llmbed_error error = {0};
+    llmbed_status st = llmbed_model_load(path, &params, model, &error);
+    if (st != LLMBED_OK) cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
+    return st;
+}
+
+static cJSON *read_json(const char *path) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) return NULL;
+    char *text = NULL;
+    size_t n = 0, cap = 0;
+    for (;;) {
+        if (n + 4096 + 1 > cap) {
+            cap = cap ? cap * 2 : 8192;
+            char *bigger = realloc(text, cap);
+            if (bigger == NULL || cap > (64u << 20)) {
+                free(bigger ? bigger : text);
+                fclose(fp);
+                return NULL;
+            }
+            text = bigger;
+        }
+        size_t k = fread(text + n, 1, 4096, fp);
+        n += k;
+        if (k == 0) break;
+    }
+    fclose(fp);
+    text[n] = '\0';
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    return root;
+}
+
+static char *join(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *s = malloc(n);
+    if (s != NULL) snprintf(s, n, "%s/%s", dir, name);
+    return s;
+}
+
+llmbed_status cli_resolve_prompt(const char *model_path, const char *prompt, const char *prompt_name,
+                                 char **owned, const char **out) {
+    *owned = NULL;
+    *out = prompt;
+    if (prompt_name == NULL) return LLMBED_OK;
+    if (prompt != NULL) {
+        cli_error("--prompt and --prompt-name exclude each other");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    char *path = join(model_path, "config_sentence_transformers.json");
+    cJSON *root = path != NULL ? read_json(path) : NULL;
+    const cJSON *prompts = cJSON_GetObjectItemCaseSensitive(root, "prompts");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(prompts, prompt_name);
+    llmbed_status st = LLMBED_OK;
+    if (root == NULL) {
+        cli_error("%s: cannot read it (or malformed JSON), needed for --prompt-name %s", path ? path : model_path,
+                  prompt_name);
+        st = LLMBED_ERR_FILE_NOT_FOUND;
+    } else if (!cJSON_IsString(value)) {
+        cli_error("%s: field \"prompts\" has no string \"%s\" (for --prompt-name)", path, prompt_name);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+    } else {
+        *owned = strdup(value->valuestring);
+        *out = *owned;
+        if (*owned == NULL) st = LLMBED_ERR_OUT_OF_MEMORY;
+    }
+    cJSON_Delete(root);
+    free(path);
+    return st;
+}
+
+int cli_pooling_excludes_prompt(const char *model_path) {
+    char *path = join(model_path, "1_Pooling/config.json");
+    cJSON *root = path != NULL ? read_json(path) : NULL;
+    const cJSON *include = cJSON_GetObjectItemCaseSensitive(root, "include_prompt");
+    int excludes = cJSON_IsFalse(include);
+    cJSON_Delete(root);
+    free(path);
+    return excludes;
+}
+
+static llmbed_status tokenize_vector(const llmbed_model *model, const char *text, int add_special, int32_t **ids,
+                                     size_t *n) {
+    llmbed_tokenize_params params;
+    llmbed_tokenize_params_default(&params);
+    params.add_special = add_special;
+    size_t len = strlen(text), capacity = len + 16;
+    llmbed_error error = {0};
+    for (int attempt = 0; attempt < 2; attempt++) {
+        *ids = malloc(capacity * sizeof **ids);
+        if (*ids == NULL) return LLMBED_ERR_OUT_OF_MEMORY;
+        llmbed_status st = llmbed_tokenize(model, text, len, &params, *ids, capacity, n, NULL, &error);
+        if (st == LLMBED_OK) return st;
+        free(*ids);
+        *ids = NULL;
+        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) {
+            cli_error("tokenising the prompt: %s", error.message[0] ? error.message : llmbed_status_str(st));
+            return st;
+        }
+        capacity = *n;
+    }
+    return LLMBED_ERR_INTERNAL;
+}
+
+llmbed_status cli_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length) {
+    int32_t *full = NULL, *content = NULL;
+    size_t n_full = 0, n_content = 0;
+    llmbed_status st = tokenize_vector(model, prompt, 1, &full, &n_full);
+    if (st == LLMBED_OK) st = tokenize_vector(model, prompt, 0, &content, &n_content);
+    if (st == LLMBED_OK) {
+        /* Specials before the text: where the bare prompt starts inside the full encoding. */
+        size_t before = 0;
+        for (size_t b = 0; n_content <= n_full && b <= n_full - n_content; b++) {
+            if (memcmp(full + b, content, n_content * sizeof *content) == 0) {
+                before = b;
+                break;
+            }
+        }
+        *length = (int32_t)(before + n_content);
+    }
+    free(full);
+    free(content);
+    return st;
+}
+
+int64_t cli_peak_rss_bytes(void) {
+    struct rusage usage;
+    if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+    return (int64_t)usage.ru_maxrss * 1024; /* Linux reports KiB */
+}
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}

@@ -1,0 +1,34 @@
+/* POSIX/GNU declarations (realpath, readlink, mkdtemp, sigaction): the CLI
+ * target is built as strict C11, unlike the library that defines this for us. */
+#define _GNU_SOURCE
+#include "cli/engine_binding.h"
+
+#include <stdio.h>
+
+static llmbed_status bound_tokenize(void *user, const char *text, size_t len, int add_special, int32_t *ids,
+                                    size_t capacity, size_t *n_ids, llmbed_error *error) {
+    const cli_engine *engine = user;
+    llmbed_tokenize_params params;
+    llmbed_tokenize_params_default(&params);
+    params.add_special = add_special;
+    return llmbed_tokenize(engine->model, text, len, &params, ids, capacity, n_ids, NULL, error);
+}
+
+static llmbed_status bound_embed(void *user, const llmbed_batch *batch, float *out, llmbed_error *error) {
+    cli_engine *engine = user;
+    llmbed_status st = llmbed_embed(engine->ctx, batch, &engine->params, out,
+                                    (size_t)batch->n_sequences * (size_t)engine->dims);
+    if (st != LLMBED_OK) {
+        error->status = st;
+        snprintf(error->message, sizeof error->message, "%s", llmbed_last_error(engine->ctx));
+    }
+    return st;
+}
+
+void cli_engine_bind(cli_engine *engine, llmbed_job_engine *job, int vocab_size) {
+    job->user = engine;
+    job->dims = engine->dims;
+    job->vocab_size = vocab_size;
+    job->tokenize = bound_tokenize;
+    job->embed = bound_embed;
+}

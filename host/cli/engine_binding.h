@@ -1,0 +1,19 @@
+/* Binds the scheduler's backend-neutral engine callbacks to the public
+ * API: llmbed_tokenize (any thread) and llmbed_embed (the job's thread). */
+#ifndef LLMBED_CLI_ENGINE_BINDING_H
+#define LLMBED_CLI_ENGINE_BINDING_H
+
+#include "llmbed.h"
+#include "scheduler/job.h"
+
+typedef struct cli_engine {
+    const llmbed_model *model;
+    llmbed_ctx *ctx;
+    llmbed_embed_params params;
+    int dims;
+} cli_engine;
+
+/* Fills `job` to call into `engine` (which must outlive it). */
+void cli_engine_bind(cli_engine *engine, llmbed_job_engine *job, int vocab_size);
+
+#endif

@@ -1,0 +1,90 @@
+/* CPU reference ops (fp32). Each op lives in its own file, consumes the
+ * params struct that the CUDA kernel of the same name consumes
+ * (host/op_params.h), and parallelises with OpenMP over the calling thread's
+ * team size (the backend sets it with omp_set_num_threads and restores it). */
+#ifndef LLMBED_CPU_CPU_OPS_H
+#define LLMBED_CPU_CPU_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "llmbed.h"
+#include "model/model_config.h"
+#include "op_params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest head_dim the CPU backend accepts (HF models use 64..256). */
+#define LLMBED_CPU_MAX_HEAD_DIM 1024
+
+/* out[T, hidden] = table[tokens[t], :] * scale. Ids must be < vocab (validated by the engine). */
+void llmbed_cpu_embedding(const llmbed_embedding_params *p, const int32_t *tokens,
+                          const float *table, float *out);
+
+/* out[n_rows, dim] = x / sqrt(mean(x^2) + eps) * weight; out may alias x. */
+void llmbed_cpu_rmsnorm(const llmbed_rmsnorm_params *p, const float *x, const float *weight,
+                        float *out);
+
+/* In place on x[T, row_stride] (heads packed from column 0 of each row). */
+void llmbed_cpu_rope(const llmbed_rope_params *p, float *x);
+
+/* inv_freq[head_dim / 2] and the cos/sin multiplier for a sequence of
+ * `seq_len` tokens, as transformers' modeling_rope_utils.py computes them for
+ * config's rope scaling type (dynamic NTK depends on seq_len; others do not). */
+llmbed_status llmbed_cpu_rope_frequencies(const llmbed_config *config, int seq_len,
+                                          float *inv_freq, float *attention_scaling,
+                                          llmbed_error *error);
+
+/* Scratch floats the attention op needs when run with `n_threads` threads. */
+size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int n_threads);
+
+/* out[T, n_heads * head_dim] = softmax(q k^T * scale [+ causal mask]) v per
+ * sequence and head, with an online softmax over key blocks so no S x S
+ * matrix exists. scratch holds llmbed_cpu_attention_scratch_floats(p,
+ * omp_get_max_threads()) floats. Calls cblas_sgemm from inside its parallel
+ * region: OpenBLAS must be set to one thread while it runs. */
+void llmbed_cpu_attention(const llmbed_attention_params *p, const float *q, const float *k,
+                          const float *v, float *out, float *scratch);
+
+/* out[T, I] = silu(gate) * up; out may alias gate or up. */
+void llmbed_cpu_swiglu(const llmbed_swiglu_params *p, const float *gate, const float *up,
+                       float *out);
+
+/* out[n_seqs, hidden] pooled from hidden[T, hidden]. */
+void llmbed_cpu_pooling(const llmbed_pooling_params *p, const float *hidden, float *out);
+
+/* out[n_rows, dims] = first `dims` columns of in[n_rows, in_dims], then L2-normalised when asked. */
+void llmbed_cpu_postprocess(const llmbed_postprocess_params *p, const float *in, float *out);
+
+/* HF nn.Linear with W [n_out, n_in] row-major, one cblas_sgemm:
+ *   accumulate = 0: y[T, n_out] = x[T, n_in] W^T * alpha (+ bias)
+ *   accumulate = 1: y[T, n_out] += x[T, n_in] W^T * alpha (residual add; bias must be NULL)
+ * ldy = row stride of y. Threads split the output columns; each calls cblas_sgemm,
+ * so OpenBLAS must be set to one thread while it runs. */
+void llmbed_cpu_linear(int n_tokens, int n_in, int n_out, const float *x, const float *w,
+                       const float *bias, float alpha, int accumulate, float *y, int ldy);
+
+/* One projection of a fused GEMM: y[T, n_out] (row stride ldy) from W [n_out, n_in]. */
+typedef struct llmbed_cpu_projection {
+    const float *w;
+    const float *bias; /* [n_out] or NULL; only without accumulate */
+    int n_out;
+    float alpha;
+    int accumulate;
+    float *y;
+    int ldy;
+} llmbed_cpu_projection;
+
+/* Several projections of the same x[T, n_in] (q/k/v, gate/up) as one GEMM
+ * over their concatenated output columns, threads splitting the columns;
+ * each projection's result equals llmbed_cpu_linear's. */
+void llmbed_cpu_linear_fused(int n_tokens, int n_in, const float *x, int n_proj,
+                             const llmbed_cpu_projection *proj);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,106 @@
+/* cuBLASLt is column-major: the row-major product y[T, n_out] = x[T, n_in] W^T
+ * is, read column-major, y^T (n_out x T) = op(W) x^T with W seen as a
+ * column-major n_in x n_out matrix (ld n_in) transposed, and x^T a
+ * column-major n_in x T matrix (ld n_in). */
+#include "cuda/cuda_gemm.h"
+
+#include <string.h>
+
+#include "cuda/cuda_check.h"
+
+static void destroy_plan(llmbed_gemm_plan *plan) {
+    if (!plan->used) return;
+    cublasLtMatrixLayoutDestroy(plan->w_layout);
+    cublasLtMatrixLayoutDestroy(plan->x_layout);
+    cublasLtMatrixLayoutDestroy(plan->y_layout);
+    cublasLtMatmulDescDestroy(plan->desc);
+    memset(plan, 0, sizeof *plan);
+}
+
+llmbed_status llmbed_gemm_init(llmbed_gemm *gemm, size_t workspace_bytes, llmbed_error *error) {
+    memset(gemm, 0, sizeof *gemm);
+    LLMBED_CUBLAS_TRY(cublasLtCreate(&gemm->handle));
+    LLMBED_CUDA_TRY(cudaMalloc(&gemm->workspace, workspace_bytes));
+    gemm->workspace_bytes = workspace_bytes;
+    return LLMBED_OK;
+}
+
+void llmbed_gemm_free(llmbed_gemm *gemm) {
+    if (gemm == NULL) return;
+    for (int i = 0; i < LLMBED_GEMM_CACHE_SIZE; i++) destroy_plan(&gemm->plans[i]);
+    if (gemm->workspace) cudaFree(gemm->workspace);
+    if (gemm->handle) cublasLtDestroy(gemm->handle);
+    memset(gemm, 0, sizeof *gemm);
+}
+
+static llmbed_status build_plan(llmbed_gemm *gemm, llmbed_gemm_plan *plan, int n_tokens, int n_in, int n_out,
+                                int out_f32, llmbed_error *error) {
+    plan->n_tokens = n_tokens, plan->n_in = n_in, plan->n_out = n_out, plan->out_f32 = out_f32;
+    LLMBED_CUBLAS_TRY(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    plan->used = 1; /* from here destroy_plan releases what exists */
+    const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
+    LLMBED_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose,
+                                                     sizeof transpose));
+    LLMBED_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
+    LLMBED_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan->w_layout, CUDA_R_16BF, (uint64_t)n_in, (uint64_t)n_out, n_in));
+    LLMBED_CUBLAS_TRY(
+        cublasLtMatrixLayoutCreate(&plan->x_layout, CUDA_R_16BF, (uint64_t)n_in, (uint64_t)n_tokens, n_in));
+    LLMBED_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan->y_layout, out_f32 ? CUDA_R_32F : CUDA_R_16BF,
+                                                 (uint64_t)n_out, (uint64_t)n_tokens, n_out));
+    cublasLtMatmulPreference_t pref;
+    LLMBED_CUBLAS_TRY(cublasLtMatmulPreferenceCreate(&pref));
+    cublasStatus_t rc = cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                             &gemm->workspace_bytes, sizeof gemm->workspace_bytes);
+    cublasLtMatmulHeuristicResult_t result;
+    int found = 0;
+    if (rc == CUBLAS_STATUS_SUCCESS)
+        rc = cublasLtMatmulAlgoGetHeuristic(gemm->handle, plan->desc, plan->w_layout, plan->x_layout,
+                                            plan->y_layout, plan->y_layout, pref, 1, &result, &found);
+    cublasLtMatmulPreferenceDestroy(pref);
+    LLMBED_CUBLAS_TRY(rc);
+    if (found < 1)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                           "cuBLASLt: no algorithm for a bf16 GEMM of %d tokens, %d -> %d features", n_tokens,
+                           n_in, n_out);
+    plan->algo = result.algo;
+    return LLMBED_OK;
+}
+
+static llmbed_status find_plan(llmbed_gemm *gemm, int n_tokens, int n_in, int n_out, int out_f32,
+                               llmbed_gemm_plan **out, llmbed_error *error) {
+    for (int i = 0; i < LLMBED_GEMM_CACHE_SIZE; i++) {
+        llmbed_gemm_plan *p = &gemm->plans[i];
+        if (p->used && p->n_tokens == n_tokens && p->n_in == n_in && p->n_out == n_out && p->out_f32 == out_f32) {
+            *out = p;
+            return LLMBED_OK;
+        }
+    }
+    llmbed_gemm_plan *slot = NULL;
+    for (int i = 0; i < LLMBED_GEMM_CACHE_SIZE && slot == NULL; i++)
+        if (!gemm->plans[i].used) slot = &gemm->plans[i];
+    if (slot == NULL) {
+        slot = &gemm->plans[gemm->next_victim];
+        gemm->next_victim = (gemm->next_victim + 1) % LLMBED_GEMM_CACHE_SIZE;
+        destroy_plan(slot);
+    }
+    llmbed_status st = build_plan(gemm, slot, n_tokens, n_in, n_out, out_f32, error);
+    if (st != LLMBED_OK) {
+        destroy_plan(slot);
+        return st;
+    }
+    *out = slot;
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_gemm_run(llmbed_gemm *gemm, int n_tokens, int n_in, int n_out, const uint16_t *x,
+                              const uint16_t *w, void *y, int out_f32, float alpha, float beta,
+                              cudaStream_t stream, llmbed_error *error) {
+    if (n_tokens == 0) return LLMBED_OK;
+    llmbed_gemm_plan *plan;
+    llmbed_status st = find_plan(gemm, n_tokens, n_in, n_out, out_f32, &plan, error);
+    if (st != LLMBED_OK) return st;
+    LLMBED_CUBLAS_TRY(cublasLtMatmul(gemm->handle, plan->desc, &alpha, w, plan->w_layout, x, plan->x_layout, &beta, y,
+                                     plan->y_layout, y, plan->y_layout, &plan->algo, gemm->workspace,
+                                     gemm->workspace_bytes, stream));
+    return LLMBED_OK;
+}

@@ -1,0 +1,71 @@
+/* The embedding engine: validates a public llmbed_batch and its params,
+ * splits it into backend forward requests under the token budget, and
+ * post-processes the pooled rows (Matryoshka truncation, L2 normalisation)
+ * into the caller's buffer in input order. Backend-neutral: it talks to the
+ * backend only through host/backend.h. */
+#ifndef LLMBED_ENGINE_ENGINE_H
+#define LLMBED_ENGINE_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "llmbed.h"
+
+/* llmbed_embed_params with every DEFAULT resolved from the model. */
+typedef struct llmbed_embed_options {
+    llmbed_pooling pooling; /* never DEFAULT */
+    int causal;
+    int normalize;          /* 0 or 1 */
+    int n_layers;           /* decoder layers to run (params.layer, or all) */
+    int out_dims;           /* width of an output row: dims, hidden, or hidden for NONE */
+} llmbed_embed_options;
+
+/* Checks params (NULL = defaults) against the model and resolves defaults.
+ * INVALID_ARGUMENT for a bad struct_size/enum/dims, LAYER_OUT_OF_RANGE for layer. */
+llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
+                                            const llmbed_embed_params *params,
+                                            llmbed_embed_options *options, llmbed_error *error);
+
+/* Checks the batch: pointers, offsets (offsets[0] == 0, non-decreasing),
+ * non-empty sequences (EMPTY_SEQUENCE), ids in [0, vocab) (TOKEN_OUT_OF_RANGE),
+ * instruction lengths in [0, sequence length], every length within int32.
+ * On success *total_tokens and *longest hold the batch's token count and its
+ * longest sequence. Messages name the sequence and position. */
+llmbed_status llmbed_engine_validate_batch(const llmbed_model *model, const llmbed_batch *batch,
+                                           int64_t *total_tokens, int64_t *longest,
+                                           llmbed_error *error);
+
+/* End (exclusive) of the run of sequences starting at `first` whose tokens fit
+ * in `budget`; at least first + 1, so a sequence longer than the budget runs alone. */
+int llmbed_engine_split_end(const llmbed_batch *batch, int first, int64_t budget);
+
+/* Per-context state: the backend and grow-only staging buffers. */
+typedef struct llmbed_engine {
+    const llmbed_model *model;
+    llmbed_device device;
+    int device_index;
+    int n_threads;
+    int64_t batch_tokens;       /* the caller's budget per forward */
+    llmbed_backend *backend;
+    int32_t *seq_offsets;       /* [seq_capacity + 1] request offsets */
+    int32_t *instruction_lens;  /* [seq_capacity] */
+    size_t seq_capacity;
+    float *pooled;              /* [pooled_capacity] pooled rows before post-processing */
+    size_t pooled_capacity;
+} llmbed_engine;
+
+/* Creates the backend for `device` with scratch for batch_tokens tokens. */
+llmbed_status llmbed_engine_init(llmbed_engine *engine, const llmbed_model *model,
+                                 llmbed_device device, int device_index, int n_threads,
+                                 int64_t batch_tokens, llmbed_error *error);
+
+/* Frees the backend and buffers; a zeroed engine is a no-op. */
+void llmbed_engine_release(llmbed_engine *engine);
+
+/* llmbed_embed without the context: validates, splits, runs and writes out. */
+llmbed_status llmbed_engine_embed(llmbed_engine *engine, const llmbed_batch *batch,
+                                  const llmbed_embed_params *params, float *out,
+                                  size_t out_capacity, llmbed_error *error);
+
+#endif

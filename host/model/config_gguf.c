@@ -1,0 +1,149 @@
+/* GGUF metadata -> llmbed_config, with the key names llama.cpp's converter
+ * writes (gguf-py constants.py Keys.LLM / Keys.Attention / Keys.Rope) and
+ * llama.cpp's defaults: rope.freq_base 10000, head_count_kv = head_count,
+ * key_length = embedding_length / head_count. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "model/config_parse.h"
+
+typedef struct gguf_reader {
+    const llmbed_gguf *gguf;
+    char arch[64];
+    bool partial;
+    llmbed_error *error;
+} gguf_reader;
+
+static const char *key_of(const gguf_reader *r, const char *suffix, char *buf, size_t cap) {
+    snprintf(buf, cap, "%s.%s", r->arch, suffix);
+    return buf;
+}
+
+/* Absent: the default, or an error unless reading a partial (vocab-only) config. */
+static llmbed_status get_int(const gguf_reader *r, const char *suffix, bool required, int def, int *out) {
+    char key[128];
+    key_of(r, suffix, key, sizeof key);
+    int64_t v;
+    *out = def;
+    if (!llmbed_gguf_get_int(r->gguf, key, &v)) {
+        if (llmbed_gguf_find_key(r->gguf, key) >= 0)
+            return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: key '%s' is not an integer",
+                               llmbed_gguf_path(r->gguf), key);
+        if (required && !r->partial)
+            return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: key '%s' is missing", llmbed_gguf_path(r->gguf),
+                               key);
+        return LLMBED_OK;
+    }
+    if (v < 0 || v > 0x7fffffff)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: key '%s' = %lld is out of range",
+                           llmbed_gguf_path(r->gguf), key, (long long)v);
+    *out = (int)v;
+    return LLMBED_OK;
+}
+
+static llmbed_status get_float(const gguf_reader *r, const char *suffix, bool required, float def, float *out) {
+    char key[128];
+    key_of(r, suffix, key, sizeof key);
+    double v;
+    *out = def;
+    if (!llmbed_gguf_get_float(r->gguf, key, &v)) {
+        if (llmbed_gguf_find_key(r->gguf, key) >= 0)
+            return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: key '%s' is not a float",
+                               llmbed_gguf_path(r->gguf), key);
+        if (required && !r->partial)
+            return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: key '%s' is missing", llmbed_gguf_path(r->gguf),
+                               key);
+        return LLMBED_OK;
+    }
+    if (!(fabs(v) <= FLT_MAX))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: key '%s' = %g is not a finite float",
+                           llmbed_gguf_path(r->gguf), key, v);
+    *out = (float)v;
+    return LLMBED_OK;
+}
+
+#define TRY(expr)                                 \
+    do {                                          \
+        const llmbed_status try_st_ = (expr);     \
+        if (try_st_ != LLMBED_OK) return try_st_; \
+    } while (0)
+
+static llmbed_status parse_rope_scaling(const gguf_reader *r, llmbed_config *c) {
+    char key[128];
+    llmbed_gguf_string type;
+    llmbed_rope_scaling *rs = &c->rope_scaling;
+    if (!llmbed_gguf_get_string(r->gguf, key_of(r, "rope.scaling.type", key, sizeof key), &type)) return LLMBED_OK;
+    if (type.length == 4 && memcmp(type.data, "none", 4) == 0) return LLMBED_OK;
+    if (type.length == 6 && memcmp(type.data, "linear", 6) == 0)
+        rs->type = LLMBED_ROPE_LINEAR;
+    else if (type.length == 4 && memcmp(type.data, "yarn", 4) == 0)
+        rs->type = LLMBED_ROPE_YARN;
+    else if (r->partial)
+        return LLMBED_OK; /* vocab-only: the scaling is never used */
+    else
+        return llmbed_fail(r->error, LLMBED_ERR_UNKNOWN_ROPE, "%s: key '%s' = \"%.*s\" is not supported (none, linear, yarn)",
+                           llmbed_gguf_path(r->gguf), key, (int)(type.length > 64 ? 64 : type.length), type.data);
+    TRY(get_float(r, "rope.scaling.factor", true, 1.0f, &rs->factor));
+    if (rs->type == LLMBED_ROPE_YARN) {
+        TRY(get_int(r, "rope.scaling.original_context_length", false, c->max_positions, &rs->original_max_positions));
+        TRY(get_float(r, "rope.scaling.attn_factor", false, 0.0f, &rs->attention_factor));
+    }
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llmbed_config *c, llmbed_error *error) {
+    memset(c, 0, sizeof *c);
+    const char *path = llmbed_gguf_path(gguf);
+    llmbed_gguf_string arch;
+    if (!llmbed_gguf_get_string(gguf, "general.architecture", &arch))
+        return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: key 'general.architecture' is missing", path);
+    gguf_reader r = {gguf, "", partial, error};
+    snprintf(r.arch, sizeof r.arch, "%.*s", (int)(arch.length < sizeof r.arch ? arch.length : sizeof r.arch - 1),
+             arch.data);
+    static const struct {
+        const char *name;
+        llmbed_arch arch;
+    } known[] = {{"llama", LLMBED_ARCH_LLAMA}, {"qwen2", LLMBED_ARCH_QWEN2}, {"qwen3", LLMBED_ARCH_QWEN3}};
+    bool found = false;
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+        if (arch.length == strlen(known[i].name) && memcmp(arch.data, known[i].name, arch.length) == 0) {
+            c->arch = known[i].arch;
+            found = true;
+        }
+    }
+    if (!found && !partial)
+        return llmbed_fail(error, LLMBED_ERR_UNKNOWN_ARCH,
+                           "%s: general.architecture \"%s\" is not supported (llama, qwen2, qwen3)", path, r.arch);
+    TRY(get_int(&r, "block_count", true, 0, &c->n_layers));
+    TRY(get_int(&r, "embedding_length", true, 0, &c->hidden_size));
+    TRY(get_int(&r, "attention.head_count", true, 0, &c->n_heads));
+    TRY(get_int(&r, "attention.head_count_kv", false, c->n_heads, &c->n_kv_heads));
+    TRY(get_int(&r, "feed_forward_length", true, 0, &c->intermediate_size));
+    TRY(get_int(&r, "context_length", true, 0, &c->max_positions));
+    TRY(get_int(&r, "attention.key_length", false, c->n_heads > 0 ? c->hidden_size / c->n_heads : 0, &c->head_dim));
+    TRY(get_float(&r, "rope.freq_base", false, 10000.0f, &c->rope_theta));
+    TRY(get_float(&r, "attention.layer_norm_rms_epsilon", true, 0.0f, &c->rms_norm_eps));
+    c->rope_scaling.factor = 1.0f;
+    c->rope_scaling.beta_fast = 32.0f;
+    c->rope_scaling.beta_slow = 1.0f;
+    c->rope_scaling.truncate = true;
+    TRY(parse_rope_scaling(&r, c));
+    c->qkv_bias = c->arch == LLMBED_ARCH_QWEN2;
+    c->qk_norm = c->arch == LLMBED_ARCH_QWEN3;
+    /* llama.cpp drops output.weight when the model ties it to token_embd. */
+    c->tie_word_embeddings = llmbed_gguf_find_tensor(gguf, "output.weight") == NULL;
+    c->scale_emb = 1.0f;
+    c->residual_scale = 1.0f;
+    c->dim_model_base = 1.0f;
+    const llmbed_tensor_ref *embd = llmbed_gguf_find_tensor(gguf, "token_embd.weight");
+    llmbed_gguf_type type;
+    uint64_t n_tokens;
+    if (embd != NULL && embd->n_dims == 2 && embd->shape[0] <= 0x7fffffff)
+        c->vocab_size = (int)embd->shape[0];
+    else if (llmbed_gguf_get_array(gguf, "tokenizer.ggml.tokens", &type, &n_tokens) && n_tokens <= 0x7fffffff)
+        c->vocab_size = (int)n_tokens;
+    return LLMBED_OK;
+}

@@ -1,0 +1,264 @@
+/* config.json -> llmbed_config, following transformers 5.x: the config
+ * classes LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config (defaults
+ * below) and openbmb's MiniCPMConfig (remote code, Llama-like plus
+ * scale_emb / scale_depth / dim_model_base), and modeling_rope_utils.py for
+ * RoPE: transformers 4.x files carry `rope_theta` + `rope_scaling`, 5.x files
+ * `rope_parameters`; both normalise to one dict whose "rope_type" (or legacy
+ * "type") picks the scaling. A JSON null means "absent" as it does to HF. */
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/json_file.h"
+#include "model/config_parse.h"
+
+/* Per model_type defaults of the transformers config classes. head_dim 0
+ * means hidden_size / num_attention_heads; Qwen3Config's default is 128. */
+typedef struct arch_defaults {
+    const char *model_type;
+    llmbed_arch arch;
+    int vocab_size;
+    int max_positions;
+    int head_dim;
+    bool tie_word_embeddings;
+} arch_defaults;
+
+static const arch_defaults ARCHES[] = {
+    {"llama", LLMBED_ARCH_LLAMA, 32000, 2048, 0, false},
+    {"mistral", LLMBED_ARCH_MISTRAL, 32000, 4096 * 32, 0, false},
+    {"qwen2", LLMBED_ARCH_QWEN2, 151936, 32768, 0, false},
+    {"qwen3", LLMBED_ARCH_QWEN3, 151936, 32768, 128, false},
+    {"minicpm", LLMBED_ARCH_MINICPM, 32000, 2048, 0, true},
+};
+
+typedef struct reader {
+    const cJSON *obj;
+    const char *source;
+    const char *prefix; /* "" or "rope_parameters." for messages */
+    llmbed_error *error;
+} reader;
+
+static const cJSON *item(const reader *r, const char *key) {
+    const cJSON *it = cJSON_GetObjectItemCaseSensitive(r->obj, key);
+    return cJSON_IsNull(it) ? NULL : it;
+}
+
+static llmbed_status missing(const reader *r, const char *key) {
+    return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" is missing", r->source, r->prefix, key);
+}
+
+/* *present (may be NULL) says whether the key was there; absent keys leave *out. */
+static llmbed_status get_int(const reader *r, const char *key, bool required, int *out, bool *present) {
+    const cJSON *it = item(r, key);
+    if (present != NULL) *present = it != NULL;
+    if (it == NULL) return required ? missing(r, key) : LLMBED_OK;
+    const double v = it->valuedouble;
+    if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" must be an integer", r->source,
+                           r->prefix, key);
+    *out = (int)v;
+    return LLMBED_OK;
+}
+
+static llmbed_status get_float(const reader *r, const char *key, bool required, float *out, bool *present) {
+    const cJSON *it = item(r, key);
+    if (present != NULL) *present = it != NULL;
+    if (it == NULL) return required ? missing(r, key) : LLMBED_OK;
+    if (!cJSON_IsNumber(it) || !(fabs(it->valuedouble) <= FLT_MAX))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" must be a number in float range",
+                           r->source, r->prefix, key);
+    *out = (float)it->valuedouble;
+    return LLMBED_OK;
+}
+
+static llmbed_status get_bool(const reader *r, const char *key, bool *out) {
+    const cJSON *it = item(r, key);
+    if (it == NULL) return LLMBED_OK;
+    if (!cJSON_IsBool(it))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" must be true or false", r->source,
+                           r->prefix, key);
+    *out = cJSON_IsTrue(it);
+    return LLMBED_OK;
+}
+
+/* A string field; NULL when absent. */
+static llmbed_status get_string(const reader *r, const char *key, const char **out) {
+    const cJSON *it = item(r, key);
+    *out = NULL;
+    if (it == NULL) return LLMBED_OK;
+    if (!cJSON_IsString(it))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" must be a string", r->source,
+                           r->prefix, key);
+    *out = it->valuestring;
+    return LLMBED_OK;
+}
+
+#define TRY(expr)                                  \
+    do {                                           \
+        const llmbed_status try_st_ = (expr);      \
+        if (try_st_ != LLMBED_OK) return try_st_;  \
+    } while (0)
+
+/* The scaling parameters of one rope dict (modeling_rope_utils.py
+ * _compute_*_parameters and standardize_rope_params). `top` is the
+ * config.json object: original_max_position_embeddings may sit there. */
+static llmbed_status parse_rope_dict(const reader *top, const reader *r, llmbed_config *c) {
+    llmbed_rope_scaling *rs = &c->rope_scaling;
+    const char *type = NULL;
+    TRY(get_string(r, "rope_type", &type));
+    if (type == NULL) TRY(get_string(r, "type", &type));
+    if (type == NULL || strcmp(type, "default") == 0) return LLMBED_OK;
+    if (strcmp(type, "linear") == 0) rs->type = LLMBED_ROPE_LINEAR;
+    else if (strcmp(type, "dynamic") == 0) rs->type = LLMBED_ROPE_DYNAMIC;
+    else if (strcmp(type, "yarn") == 0) rs->type = LLMBED_ROPE_YARN;
+    else if (strcmp(type, "llama3") == 0) rs->type = LLMBED_ROPE_LLAMA3;
+    else
+        return llmbed_fail(r->error, LLMBED_ERR_UNKNOWN_ROPE,
+                           "%s: %srope_type \"%s\" is not supported (default, linear, dynamic, yarn, llama3)",
+                           r->source, r->prefix, type);
+    bool has_factor;
+    TRY(get_float(r, "factor", rs->type != LLMBED_ROPE_YARN, &rs->factor, &has_factor));
+    if (rs->type == LLMBED_ROPE_YARN || rs->type == LLMBED_ROPE_LLAMA3) {
+        /* A top-level original_max_position_embeddings wins over the dict's
+         * (standardize_rope_params' Phi-3 rule); the default is max_positions. */
+        bool found;
+        rs->original_max_positions = c->max_positions;
+        TRY(get_int(top, "original_max_position_embeddings", false, &rs->original_max_positions, &found));
+        if (!found) TRY(get_int(r, "original_max_position_embeddings", false, &rs->original_max_positions, NULL));
+    }
+    if (rs->type == LLMBED_ROPE_YARN) {
+        if (!has_factor && rs->original_max_positions > 0) /* DeepSeek style: ratio of the two lengths */
+            rs->factor = (float)c->max_positions / (float)rs->original_max_positions;
+        TRY(get_float(r, "attention_factor", false, &rs->attention_factor, NULL));
+        TRY(get_float(r, "mscale", false, &rs->mscale, NULL));
+        TRY(get_float(r, "mscale_all_dim", false, &rs->mscale_all_dim, NULL));
+        /* `get("beta_fast") or 32`: 0 also means the default. */
+        TRY(get_float(r, "beta_fast", false, &rs->beta_fast, NULL));
+        TRY(get_float(r, "beta_slow", false, &rs->beta_slow, NULL));
+        if (rs->beta_fast == 0.0f) rs->beta_fast = 32.0f;
+        if (rs->beta_slow == 0.0f) rs->beta_slow = 1.0f;
+        TRY(get_bool(r, "truncate", &rs->truncate));
+    }
+    if (rs->type == LLMBED_ROPE_LLAMA3) {
+        TRY(get_float(r, "low_freq_factor", true, &rs->low_freq_factor, NULL));
+        TRY(get_float(r, "high_freq_factor", true, &rs->high_freq_factor, NULL));
+    }
+    return LLMBED_OK;
+}
+
+/* rope_theta: the dict's, else the top level's, else default_theta 10000. */
+static llmbed_status parse_rope(const reader *top, const cJSON *dict, const char *dict_name, llmbed_config *c) {
+    char prefix[32];
+    snprintf(prefix, sizeof prefix, "%s.", dict_name);
+    const reader r = {dict, top->source, prefix, top->error};
+    llmbed_rope_scaling *rs = &c->rope_scaling;
+    memset(rs, 0, sizeof *rs);
+    rs->type = LLMBED_ROPE_NONE;
+    rs->factor = 1.0f;
+    rs->beta_fast = 32.0f;
+    rs->beta_slow = 1.0f;
+    rs->truncate = true;
+    c->rope_theta = 10000.0f;
+    float partial = 1.0f;
+    TRY(get_float(top, "rope_theta", false, &c->rope_theta, NULL));
+    TRY(get_float(top, "partial_rotary_factor", false, &partial, NULL));
+    if (dict != NULL) {
+        TRY(get_float(&r, "rope_theta", false, &c->rope_theta, NULL));
+        TRY(get_float(&r, "partial_rotary_factor", false, &partial, NULL));
+        TRY(parse_rope_dict(top, &r, c));
+    }
+    if (partial != 1.0f)
+        return llmbed_fail(top->error, LLMBED_ERR_UNSUPPORTED,
+                           "%s: partial_rotary_factor %g is not supported (only 1.0)", top->source, partial);
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llmbed_config *c,
+                                      llmbed_error *error) {
+    memset(c, 0, sizeof *c);
+    const reader r = {json, source, "", error};
+    if (!cJSON_IsObject(json))
+        return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: config is not a JSON object", source);
+    const char *model_type;
+    TRY(get_string(&r, "model_type", &model_type));
+    if (model_type == NULL) return missing(&r, "model_type");
+    const arch_defaults *d = NULL;
+    for (size_t i = 0; i < sizeof ARCHES / sizeof ARCHES[0]; i++)
+        if (strcmp(ARCHES[i].model_type, model_type) == 0) d = &ARCHES[i];
+    if (d == NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNKNOWN_ARCH,
+                           "%s: model_type \"%s\" is not supported (llama, mistral, qwen2, qwen3, minicpm)", source,
+                           model_type);
+    c->arch = d->arch;
+    TRY(get_int(&r, "hidden_size", true, &c->hidden_size, NULL));
+    TRY(get_int(&r, "num_hidden_layers", true, &c->n_layers, NULL));
+    TRY(get_int(&r, "num_attention_heads", true, &c->n_heads, NULL));
+    TRY(get_int(&r, "intermediate_size", true, &c->intermediate_size, NULL));
+    c->n_kv_heads = c->n_heads; /* num_key_value_heads None -> num_attention_heads */
+    TRY(get_int(&r, "num_key_value_heads", false, &c->n_kv_heads, NULL));
+    c->head_dim = d->head_dim != 0 ? d->head_dim : (c->n_heads > 0 ? c->hidden_size / c->n_heads : 0);
+    TRY(get_int(&r, "head_dim", false, &c->head_dim, NULL));
+    c->vocab_size = d->vocab_size;
+    TRY(get_int(&r, "vocab_size", false, &c->vocab_size, NULL));
+    c->max_positions = d->max_positions;
+    TRY(get_int(&r, "max_position_embeddings", false, &c->max_positions, NULL));
+    c->rms_norm_eps = 1e-6f;
+    TRY(get_float(&r, "rms_norm_eps", false, &c->rms_norm_eps, NULL));
+    c->tie_word_embeddings = d->tie_word_embeddings;
+    TRY(get_bool(&r, "tie_word_embeddings", &c->tie_word_embeddings));
+
+    /* QKV bias: Qwen2Attention always has it; Llama/Mistral/Qwen3/MiniCPM
+     * follow attention_bias (default false). With attention_bias HF also
+     * puts a bias on o_proj, which the loader rejects if present. */
+    bool attention_bias = false;
+    TRY(get_bool(&r, "attention_bias", &attention_bias));
+    c->qkv_bias = c->arch == LLMBED_ARCH_QWEN2 || attention_bias;
+    c->qk_norm = c->arch == LLMBED_ARCH_QWEN3;
+    /* Not modelled: sliding_window (Mistral, Qwen2 use_sliding_window). HF
+     * applies it only to sequences longer than the window (4096 in
+     * Mistral-7B / e5-mistral), so shorter inputs are unaffected. */
+    bool mlp_bias = false;
+    TRY(get_bool(&r, "mlp_bias", &mlp_bias));
+    if (mlp_bias)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "%s: field \"mlp_bias\": MLP biases are not supported",
+                           source);
+
+    c->scale_emb = 1.0f;
+    c->residual_scale = 1.0f;
+    c->dim_model_base = 1.0f;
+    if (c->arch == LLMBED_ARCH_MINICPM) {
+        /* modeling_minicpm.py: embeddings * scale_emb; each residual branch
+         * * scale_depth / sqrt(num_hidden_layers). Defaults are 1. */
+        float scale_depth = 1.0f;
+        TRY(get_float(&r, "scale_emb", false, &c->scale_emb, NULL));
+        TRY(get_float(&r, "scale_depth", false, &scale_depth, NULL));
+        TRY(get_float(&r, "dim_model_base", false, &c->dim_model_base, NULL));
+        c->residual_scale = c->n_layers > 0 ? (float)(scale_depth / sqrt((double)c->n_layers)) : 1.0f;
+    }
+
+    /* rope_scaling (4.x) wins over rope_parameters (5.x) as in
+     * convert_rope_params_to_dict; either may be null or absent. */
+    const cJSON *scaling = item(&r, "rope_scaling");
+    const char *dict_name = "rope_scaling";
+    if (scaling == NULL) {
+        scaling = item(&r, "rope_parameters");
+        dict_name = "rope_parameters";
+    }
+    if (scaling != NULL && !cJSON_IsObject(scaling))
+        return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s\" must be an object or null", source,
+                           dict_name);
+    return parse_rope(&r, scaling, dict_name, c);
+}
+
+llmbed_status llmbed_config_parse_json(const char *text, size_t length, const char *source, llmbed_config *out,
+                                       llmbed_error *error) {
+    cJSON *json;
+    llmbed_status st = llmbed_json_parse(text, length, source, &json, error);
+    if (st != LLMBED_OK) return st;
+    st = llmbed_config_from_json(json, source, out, error);
+    cJSON_Delete(json);
+    if (st != LLMBED_OK) return st;
+    return llmbed_config_validate(out, source, error);
+}

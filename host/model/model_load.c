@@ -1,0 +1,101 @@
+/* llmbed_model_load's two paths: a Hugging Face folder (config.json +
+ * safetensors, tokenizer.json) or a GGUF file (metadata, tensors and
+ * tokenizer.ggml.* in one file). Weights are checked against the config
+ * and converted to fp32 once; the mapped files are closed before returning. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/json_file.h"
+#include "common/path.h"
+#include "model/config_parse.h"
+#include "model/model_load.h"
+#include "tokenizer/tokenizer.h"
+
+static llmbed_status alloc_layers(llmbed_model *m, llmbed_error *error) {
+    m->weights.layers = calloc((size_t)m->config.n_layers, sizeof *m->weights.layers);
+    if (m->weights.layers == NULL)
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory for %d layers", m->path,
+                           m->config.n_layers);
+    return LLMBED_OK;
+}
+
+/* A model without a tokenizer is valid (pre-tokenised input); a broken one is not. */
+static llmbed_status finish_tokenizer(llmbed_model *m, llmbed_status st, llmbed_error *error) {
+    if (st == LLMBED_ERR_TOKENIZER_MISSING) {
+        llmbed_error_clear(error);
+        m->tokenizer = NULL;
+        return LLMBED_OK;
+    }
+    return st;
+}
+
+static llmbed_status load_folder(llmbed_model *m, const char *folder, const llmbed_model_params *p,
+                                 llmbed_error *error) {
+    char *config_path = llmbed_path_join(folder, "config.json");
+    if (config_path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", folder);
+    cJSON *json = NULL;
+    llmbed_status st = llmbed_json_parse_file(config_path, &json, error);
+    if (st == LLMBED_OK) st = llmbed_config_from_json(json, config_path, &m->config, error);
+    if (st == LLMBED_OK) st = llmbed_config_validate(&m->config, config_path, error);
+    if (st == LLMBED_OK) st = llmbed_model_folder_defaults(m, folder, json, error);
+    cJSON_Delete(json);
+    free(config_path);
+    if (st != LLMBED_OK) return st;
+    snprintf(m->arch_name, sizeof m->arch_name, "%s", llmbed_arch_name(m->config.arch));
+    m->source_format = "safetensors";
+    m->weight_dtype = "none";
+    if (!p->vocab_only) {
+        llmbed_safetensors *weights;
+        st = llmbed_safetensors_open_folder(folder, &weights, error);
+        if (st != LLMBED_OK) return st;
+        st = alloc_layers(m, error);
+        if (st == LLMBED_OK) st = llmbed_weights_load_hf(m, weights, folder, p->n_threads, error);
+        llmbed_safetensors_close(weights);
+        if (st != LLMBED_OK) return st;
+    }
+    return finish_tokenizer(m, llmbed_tokenizer_load_folder(folder, &m->tokenizer, error), error);
+}
+
+static llmbed_status load_gguf_file(llmbed_model *m, const char *path, const llmbed_model_params *p,
+                                    llmbed_error *error) {
+    llmbed_gguf *gguf;
+    llmbed_status st = llmbed_gguf_open(path, &gguf, error);
+    if (st != LLMBED_OK) return st;
+    /* Vocab-only loads (the tokenizer's vocab.gguf files have no tensors and
+     * often another architecture) keep whatever hyper-parameters are there. */
+    const bool partial = p->vocab_only != 0;
+    st = llmbed_config_from_gguf(gguf, partial, &m->config, error);
+    /* vocab_size comes from token_embd: say it is missing rather than "vocab_size 0". */
+    if (st == LLMBED_OK && !p->vocab_only && llmbed_gguf_find_tensor(gguf, "token_embd.weight") == NULL)
+        st = llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR, "%s: tensor 'token_embd.weight' is missing", path);
+    if (st == LLMBED_OK && !partial) st = llmbed_config_validate(&m->config, path, error);
+    llmbed_gguf_string arch = {"", 0};
+    llmbed_gguf_get_string(gguf, "general.architecture", &arch);
+    snprintf(m->arch_name, sizeof m->arch_name, "%.*s", (int)(arch.length < 31 ? arch.length : 31), arch.data);
+    m->source_format = "gguf";
+    m->weight_dtype = "none";
+    /* GGUF carries no sentence-transformers files: the defaults of st_defaults.c. */
+    m->default_pooling = LLMBED_POOLING_LAST;
+    m->default_attention = LLMBED_ATTENTION_CAUSAL;
+    m->default_normalize = 1;
+    if (st == LLMBED_OK && !p->vocab_only) {
+        st = alloc_layers(m, error);
+        if (st == LLMBED_OK) st = llmbed_weights_load_gguf(m, gguf, p->n_threads, error);
+    }
+    if (st == LLMBED_OK) st = finish_tokenizer(m, llmbed_tokenizer_load_gguf(gguf, &m->tokenizer, error), error);
+    llmbed_gguf_close(gguf); /* the tokenizer copies what it keeps */
+    return st;
+}
+
+llmbed_status llmbed_model_load_into(llmbed_model *m, const char *path, const llmbed_model_params *p,
+                                     llmbed_error *error) {
+    m->path = strdup(path);
+    if (m->path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    if (llmbed_path_is_dir(path)) return load_folder(m, path, p, error);
+    if (!llmbed_path_is_file(path))
+        return llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND,
+                           "%s: no such file or folder (expected a Hugging Face model folder or a .gguf file)", path);
+    return load_gguf_file(m, path, p, error);
+}

@@ -1,0 +1,38 @@
+/* Internal steps of llmbed_model_load (host/api/model_api.c). */
+#ifndef LLMBED_MODEL_MODEL_LOAD_H
+#define LLMBED_MODEL_MODEL_LOAD_H
+
+#include <cjson/cJSON.h>
+
+#include "llmbed.h"
+#include "model/gguf.h"
+#include "model/model.h"
+#include "model/safetensors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Loads `path` (a Hugging Face folder or a .gguf file) into `model`, which
+ * the caller allocated zeroed and frees with llmbed_model_free on failure. */
+llmbed_status llmbed_model_load_into(llmbed_model *model, const char *path, const llmbed_model_params *params,
+                                     llmbed_error *error);
+
+/* Weights by Hugging Face names ("model." prefix optional) for model->config. */
+llmbed_status llmbed_weights_load_hf(llmbed_model *model, const llmbed_safetensors *st, const char *file,
+                                     int n_threads, llmbed_error *error);
+
+/* Weights by llama.cpp names; Llama attn_q/attn_k rows un-permuted (SPEC §10). */
+llmbed_status llmbed_weights_load_gguf(llmbed_model *model, const llmbed_gguf *gguf, int n_threads,
+                                       llmbed_error *error);
+
+/* Pooling / attention / normalisation defaults from a folder's
+ * sentence-transformers files and config.json (see st_defaults.c). */
+llmbed_status llmbed_model_folder_defaults(llmbed_model *model, const char *folder, const cJSON *config_json,
+                                           llmbed_error *error);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,48 @@
+/* The weights a model needs, checked and then converted to fp32 into one
+ * allocation. Format-specific code (weights_hf.c, weights_gguf.c) names the
+ * tensors and their expected shapes; this file checks presence and shape,
+ * sizes the storage, converts (OpenMP) and carves it. */
+#ifndef LLMBED_MODEL_WEIGHT_PLAN_H
+#define LLMBED_MODEL_WEIGHT_PLAN_H
+
+#include <stdint.h>
+
+#include "llmbed.h"
+#include "model/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct llmbed_weight_request {
+    float **slot;                     /* receives the fp32 buffer */
+    const llmbed_tensor_ref *tensor;
+    int unpermute_heads;              /* > 0: undo llama.cpp's q/k row permutation (see weight_plan.c) */
+} llmbed_weight_request;
+
+typedef struct llmbed_weight_plan {
+    const char *file; /* names the checkpoint in messages */
+    llmbed_weight_request *items;
+    int n_items, capacity;
+} llmbed_weight_plan;
+
+/* Adds `tensor` (found under `name`, NULL when absent) with the expected
+ * shape [rows, cols] (cols 0: a vector of `rows`). LLMBED_ERR_MISSING_TENSOR
+ * or LLMBED_ERR_TENSOR_SHAPE (naming the tensor, expected and actual shape). */
+llmbed_status llmbed_weight_plan_add(llmbed_weight_plan *plan, float **slot, const llmbed_tensor_ref *tensor,
+                                     const char *name, int64_t rows, int64_t cols, int unpermute_heads,
+                                     llmbed_error *error);
+
+/* Allocates *storage (64-byte aligned, free() it), converts every tensor
+ * into its slot; *n_parameters and *largest_dtype (dtype of the tensor with
+ * the most elements) describe what was loaded. */
+llmbed_status llmbed_weight_plan_load(const llmbed_weight_plan *plan, int n_threads, float **storage,
+                                      int64_t *n_parameters, llmbed_dtype *largest_dtype, llmbed_error *error);
+
+void llmbed_weight_plan_release(llmbed_weight_plan *plan);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,89 @@
+/* llama.cpp tensor names (gguf-py tensor_mapping.py): token_embd.weight,
+ * output_norm.weight, blk.{i}.{attn_norm, attn_q, attn_k, attn_v,
+ * attn_output, attn_q_norm, attn_k_norm, ffn_norm, ffn_gate, ffn_up,
+ * ffn_down}.weight and blk.{i}.attn_{q,k,v}.bias. output.weight (the LM
+ * head) is not needed for embeddings. */
+#include <stdio.h>
+
+#include "common/error.h"
+#include "model/model_load.h"
+#include "model/weight_plan.h"
+
+typedef struct gguf_names {
+    const llmbed_gguf *gguf;
+    llmbed_weight_plan *plan;
+    llmbed_error *error;
+} gguf_names;
+
+static llmbed_status want(const gguf_names *g, float **slot, const char *suffix, int layer, int64_t rows,
+                          int64_t cols, int unpermute_heads) {
+    char name[128];
+    if (layer >= 0) snprintf(name, sizeof name, "blk.%d.%s", layer, suffix);
+    else snprintf(name, sizeof name, "%s", suffix);
+    return llmbed_weight_plan_add(g->plan, slot, llmbed_gguf_find_tensor(g->gguf, name), name, rows, cols,
+                                  unpermute_heads, g->error);
+}
+
+#define TRY(expr)                                 \
+    do {                                          \
+        const llmbed_status try_st_ = (expr);     \
+        if (try_st_ != LLMBED_OK) return try_st_; \
+    } while (0)
+
+static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
+    const llmbed_config *c = &m->config;
+    const int64_t C = c->hidden_size, Q = (int64_t)c->n_heads * c->head_dim;
+    const int64_t KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->intermediate_size;
+    /* convert_hf_to_gguf.py permutes q with n_head and k with n_head_kv
+     * for the Llama architecture only (Qwen2/Qwen3 use neox-style RoPE). */
+    const bool permuted = c->arch == LLMBED_ARCH_LLAMA;
+    const int q_heads = permuted ? c->n_heads : 0, k_heads = permuted ? c->n_kv_heads : 0;
+    TRY(want(g, &m->weights.token_embedding, "token_embd.weight", -1, c->vocab_size, C, 0));
+    for (int i = 0; i < c->n_layers; i++) {
+        llmbed_layer_weights *l = &m->weights.layers[i];
+        char o_bias[64];
+        snprintf(o_bias, sizeof o_bias, "blk.%d.attn_output.bias", i);
+        if (llmbed_gguf_find_tensor(g->gguf, o_bias) != NULL)
+            return llmbed_fail(g->error, LLMBED_ERR_UNSUPPORTED, "%s: tensor '%s': attention output bias is not supported",
+                               g->plan->file, o_bias);
+        TRY(want(g, &l->attn_norm, "attn_norm.weight", i, C, 0, 0));
+        TRY(want(g, &l->wq, "attn_q.weight", i, Q, C, q_heads));
+        TRY(want(g, &l->wk, "attn_k.weight", i, KV, C, k_heads));
+        TRY(want(g, &l->wv, "attn_v.weight", i, KV, C, 0));
+        TRY(want(g, &l->wo, "attn_output.weight", i, C, Q, 0));
+        if (c->qkv_bias) {
+            TRY(want(g, &l->bq, "attn_q.bias", i, Q, 0, q_heads));
+            TRY(want(g, &l->bk, "attn_k.bias", i, KV, 0, k_heads));
+            TRY(want(g, &l->bv, "attn_v.bias", i, KV, 0, 0));
+        }
+        if (c->qk_norm) {
+            TRY(want(g, &l->q_norm, "attn_q_norm.weight", i, c->head_dim, 0, 0));
+            TRY(want(g, &l->k_norm, "attn_k_norm.weight", i, c->head_dim, 0, 0));
+        }
+        TRY(want(g, &l->ffn_norm, "ffn_norm.weight", i, C, 0, 0));
+        TRY(want(g, &l->w_gate, "ffn_gate.weight", i, F, C, 0));
+        TRY(want(g, &l->w_up, "ffn_up.weight", i, F, C, 0));
+        TRY(want(g, &l->w_down, "ffn_down.weight", i, C, F, 0));
+    }
+    return want(g, &m->weights.final_norm, "output_norm.weight", -1, C, 0, 0);
+}
+
+llmbed_status llmbed_weights_load_gguf(llmbed_model *m, const llmbed_gguf *gguf, int n_threads, llmbed_error *error) {
+    const char *file = llmbed_gguf_path(gguf);
+    /* Llama-3.1-style rope scaling arrives as per-frequency factors in
+     * rope_freqs.weight, which the config cannot express. */
+    if (llmbed_gguf_find_tensor(gguf, "rope_freqs.weight") != NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                           "%s: tensor 'rope_freqs.weight' (per-frequency RoPE factors) is not supported", file);
+    /* Llama-architecture GGUFs may carry q/k/v biases; qwen2 always does. */
+    if (llmbed_gguf_find_tensor(gguf, "blk.0.attn_q.bias") != NULL) m->config.qkv_bias = true;
+    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    const gguf_names g = {gguf, &plan, error};
+    llmbed_status s = plan_gguf(m, &g);
+    llmbed_dtype dtype = LLMBED_DTYPE_F32;
+    if (s == LLMBED_OK)
+        s = llmbed_weight_plan_load(&plan, n_threads, &m->weight_storage, &m->n_parameters, &dtype, error);
+    llmbed_weight_plan_release(&plan);
+    m->weight_dtype = llmbed_dtype_name(dtype);
+    return s;
+}

@@ -1,0 +1,97 @@
+/* Hugging Face tensor names (modeling_llama.py / modeling_qwen2.py /
+ * modeling_qwen3.py / MiniCPM's modeling file share them):
+ *   model.embed_tokens.weight, model.norm.weight,
+ *   model.layers.{i}.{input_layernorm, post_attention_layernorm}.weight,
+ *   model.layers.{i}.self_attn.{q,k,v,o}_proj.weight (+ q/k/v .bias, q_norm/k_norm),
+ *   model.layers.{i}.mlp.{gate,up,down}_proj.weight.
+ * Checkpoints saved from the bare XModel (e.g. Qwen3-Embedding) drop the
+ * "model." prefix; lm_head.weight is not needed for embeddings. */
+#include <stdio.h>
+
+#include "common/error.h"
+#include "model/model_load.h"
+#include "model/weight_plan.h"
+
+typedef struct hf_names {
+    const llmbed_safetensors *st;
+    const char *prefix;
+    llmbed_weight_plan *plan;
+    llmbed_error *error;
+} hf_names;
+
+static llmbed_status want(const hf_names *h, float **slot, const char *suffix, int layer, int64_t rows, int64_t cols) {
+    char name[256];
+    if (layer >= 0) snprintf(name, sizeof name, "%slayers.%d.%s", h->prefix, layer, suffix);
+    else snprintf(name, sizeof name, "%s%s", h->prefix, suffix);
+    return llmbed_weight_plan_add(h->plan, slot, llmbed_safetensors_find_tensor(h->st, name), name, rows, cols, 0,
+                                  h->error);
+}
+
+#define TRY(expr)                                 \
+    do {                                          \
+        const llmbed_status try_st_ = (expr);     \
+        if (try_st_ != LLMBED_OK) return try_st_; \
+    } while (0)
+
+static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
+    const llmbed_config *c = &m->config;
+    const int64_t C = c->hidden_size, Q = (int64_t)c->n_heads * c->head_dim;
+    const int64_t KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->intermediate_size;
+    TRY(want(h, &m->weights.token_embedding, "embed_tokens.weight", -1, c->vocab_size, C));
+    for (int i = 0; i < c->n_layers; i++) {
+        llmbed_layer_weights *l = &m->weights.layers[i];
+        char o_bias[256];
+        snprintf(o_bias, sizeof o_bias, "%slayers.%d.self_attn.o_proj.bias", h->prefix, i);
+        if (llmbed_safetensors_find_tensor(h->st, o_bias) != NULL)
+            return llmbed_fail(h->error, LLMBED_ERR_UNSUPPORTED,
+                               "%s: tensor '%s': an o_proj bias (attention_bias with Llama) is not supported",
+                               h->plan->file, o_bias);
+        TRY(want(h, &l->attn_norm, "input_layernorm.weight", i, C, 0));
+        TRY(want(h, &l->wq, "self_attn.q_proj.weight", i, Q, C));
+        TRY(want(h, &l->wk, "self_attn.k_proj.weight", i, KV, C));
+        TRY(want(h, &l->wv, "self_attn.v_proj.weight", i, KV, C));
+        TRY(want(h, &l->wo, "self_attn.o_proj.weight", i, C, Q));
+        if (c->qkv_bias) {
+            TRY(want(h, &l->bq, "self_attn.q_proj.bias", i, Q, 0));
+            TRY(want(h, &l->bk, "self_attn.k_proj.bias", i, KV, 0));
+            TRY(want(h, &l->bv, "self_attn.v_proj.bias", i, KV, 0));
+        }
+        if (c->qk_norm) {
+            TRY(want(h, &l->q_norm, "self_attn.q_norm.weight", i, c->head_dim, 0));
+            TRY(want(h, &l->k_norm, "self_attn.k_norm.weight", i, c->head_dim, 0));
+        }
+        TRY(want(h, &l->ffn_norm, "post_attention_layernorm.weight", i, C, 0));
+        TRY(want(h, &l->w_gate, "mlp.gate_proj.weight", i, F, C));
+        TRY(want(h, &l->w_up, "mlp.up_proj.weight", i, F, C));
+        TRY(want(h, &l->w_down, "mlp.down_proj.weight", i, C, F));
+    }
+    return want(h, &m->weights.final_norm, "norm.weight", -1, C, 0);
+}
+
+llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *st, const char *file, int n_threads,
+                                     llmbed_error *error) {
+    /* vocab_size is the embedding's row count (config.json's may be padded or absent). */
+    const char *prefix = "model.";
+    const llmbed_tensor_ref *embd = llmbed_safetensors_find_tensor(st, "model.embed_tokens.weight");
+    if (embd == NULL) {
+        prefix = "";
+        embd = llmbed_safetensors_find_tensor(st, "embed_tokens.weight");
+    }
+    if (embd == NULL)
+        return llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR,
+                           "%s: tensor 'model.embed_tokens.weight' (or 'embed_tokens.weight') is missing", file);
+    if (embd->n_dims != 2 || embd->shape[0] < 1 || embd->shape[0] > (1 << 26))
+        return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE,
+                           "%s: tensor '%sembed_tokens.weight' must be [vocab_size, hidden_size] with 1 <= vocab_size <= %d",
+                           file, prefix, 1 << 26);
+    m->config.vocab_size = (int)embd->shape[0];
+    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    hf_names h = {st, prefix, &plan, error};
+    llmbed_status s = plan_hf(m, &h);
+    llmbed_dtype dtype = LLMBED_DTYPE_F32;
+    if (s == LLMBED_OK)
+        s = llmbed_weight_plan_load(&plan, n_threads, &m->weight_storage, &m->n_parameters, &dtype, error);
+    llmbed_weight_plan_release(&plan);
+    m->weight_dtype = llmbed_dtype_name(dtype);
+    return s;
+}

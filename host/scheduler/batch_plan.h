@@ -1,0 +1,16 @@
+/* Token-budget batching of one read-ahead window (SPEC §7): sequences are
+ * ordered by length so each batch holds similar lengths (what keeps a
+ * padded or tiled kernel busy), then cut greedily so a batch's total tokens
+ * stay within the budget. A sequence longer than the budget forms a batch
+ * of its own (the engine splits it). Packing needs no padding. */
+#ifndef LLMBED_SCHEDULER_BATCH_PLAN_H
+#define LLMBED_SCHEDULER_BATCH_PLAN_H
+
+#include <stdint.h>
+
+/* lengths[n] > 0. Writes order[n] (indices, by ascending length, ties by
+ * index) and batch_starts[n_batches + 1] (positions in `order`; at most n + 1
+ * entries). Returns n_batches (0 when n == 0), or -1 when out of memory. */
+int llmbed_batch_plan(const int64_t *lengths, int n, int64_t budget, int *order, int *batch_starts);
+
+#endif

@@ -1,0 +1,233 @@
+#include "scheduler/manifest.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "io/atomic_file.h"
+
+#define MANIFEST_FORMAT "llmbed-shards"
+#define MANIFEST_VERSION 1
+#define MANIFEST_MAX_BYTES (256 << 20)
+
+void llmbed_manifest_free(llmbed_manifest *manifest) {
+    for (int i = 0; i < manifest->n_shards; i++) {
+        free(manifest->shards[i].file);
+        free(manifest->shards[i].sidecar);
+    }
+    free(manifest->shards);
+    free(manifest->job_json);
+    memset(manifest, 0, sizeof *manifest);
+}
+
+llmbed_status llmbed_manifest_add_shard(llmbed_manifest *m, const llmbed_manifest_shard *shard,
+                                        llmbed_error *error) {
+    if (m->n_shards == m->shards_capacity) {
+        int cap = m->shards_capacity ? 2 * m->shards_capacity : 16;
+        llmbed_manifest_shard *bigger = realloc(m->shards, (size_t)cap * sizeof *bigger);
+        if (bigger == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "manifest: out of memory");
+        m->shards = bigger;
+        m->shards_capacity = cap;
+    }
+    llmbed_manifest_shard copy = *shard;
+    copy.file = strdup(shard->file);
+    copy.sidecar = shard->sidecar != NULL ? strdup(shard->sidecar) : NULL;
+    if (copy.file == NULL || (shard->sidecar != NULL && copy.sidecar == NULL)) {
+        free(copy.file);
+        free(copy.sidecar);
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "manifest: out of memory");
+    }
+    m->shards[m->n_shards++] = copy;
+    return LLMBED_OK;
+}
+
+/* Integers up to 2^53 are exact in cJSON's doubles; offsets and counts stay far below. */
+static int add_number(cJSON *object, const char *key, double value) {
+    return cJSON_AddNumberToObject(object, key, value) != NULL;
+}
+
+static char *render(const llmbed_manifest *m) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *job = m->job_json != NULL ? cJSON_Parse(m->job_json) : cJSON_CreateObject();
+    int ok = root != NULL && job != NULL;
+    if (ok) {
+        ok = cJSON_AddStringToObject(root, "format", MANIFEST_FORMAT) != NULL &&
+             add_number(root, "version", MANIFEST_VERSION);
+        cJSON_AddItemToObject(root, "job", job);
+        job = NULL;
+    }
+    cJSON *shards = ok ? cJSON_AddArrayToObject(root, "shards") : NULL;
+    ok = ok && shards != NULL;
+    for (int i = 0; ok && i < m->n_shards; i++) {
+        const llmbed_manifest_shard *s = &m->shards[i];
+        cJSON *item = cJSON_CreateObject();
+        ok = item != NULL && cJSON_AddItemToArray(shards, item);
+        ok = ok && cJSON_AddStringToObject(item, "file", s->file) != NULL && add_number(item, "rows", (double)s->rows) &&
+             add_number(item, "bytes", (double)s->bytes) && add_number(item, "crc32", (double)s->crc32);
+        if (ok && s->sidecar != NULL) {
+            ok = cJSON_AddStringToObject(item, "sidecar", s->sidecar) != NULL &&
+                 add_number(item, "sidecar_bytes", (double)s->sidecar_bytes) &&
+                 add_number(item, "sidecar_crc32", (double)s->sidecar_crc32);
+        }
+    }
+    ok = ok && add_number(root, "rows", (double)m->rows) && add_number(root, "next_offset", (double)m->next_offset) &&
+         add_number(root, "next_line", (double)m->next_line) && add_number(root, "skipped", (double)m->skipped) &&
+         add_number(root, "truncated", (double)m->truncated) && add_number(root, "tokens", (double)m->tokens) &&
+         cJSON_AddBoolToObject(root, "complete", m->complete) != NULL;
+    char *text = ok ? cJSON_Print(root) : NULL;
+    cJSON_Delete(job);
+    cJSON_Delete(root);
+    return text;
+}
+
+llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, llmbed_error *error) {
+    char *text = render(manifest);
+    if (text == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: cannot render the manifest", path);
+    llmbed_atomic_file file;
+    llmbed_status st = llmbed_atomic_file_open(&file, path, error);
+    if (st == LLMBED_OK) {
+        st = llmbed_atomic_file_write(&file, text, strlen(text), error);
+        if (st == LLMBED_OK) st = llmbed_atomic_file_write(&file, "\n", 1, error);
+        if (st == LLMBED_OK) {
+            st = llmbed_atomic_file_commit(&file, error);
+        } else {
+            llmbed_atomic_file_abort(&file);
+        }
+    }
+    cJSON_free(text);
+    return st;
+}
+
+static char *read_small_file(const char *path, llmbed_status *status, llmbed_error *error) {
+    FILE *fp = fopen(path, "rb");
+    if (fp == NULL) {
+        *status = llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 4096, n = 0;
+    char *buffer = malloc(cap);
+    while (buffer != NULL) {
+        n += fread(buffer + n, 1, cap - 1 - n, fp);
+        if (n < cap - 1) break;
+        if (cap >= MANIFEST_MAX_BYTES) {
+            free(buffer);
+            fclose(fp);
+            *status = llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: manifest larger than %d bytes", path,
+                                  MANIFEST_MAX_BYTES);
+            return NULL;
+        }
+        char *bigger = realloc(buffer, cap * 2);
+        if (bigger == NULL) free(buffer);
+        buffer = bigger;
+        cap *= 2;
+    }
+    int failed = ferror(fp);
+    fclose(fp);
+    if (buffer == NULL || failed) {
+        free(buffer);
+        *status = llmbed_fail(error, failed ? LLMBED_ERR_IO : LLMBED_ERR_OUT_OF_MEMORY, "%s: cannot read", path);
+        return NULL;
+    }
+    buffer[n] = '\0';
+    return buffer;
+}
+
+static int get_int(const cJSON *object, const char *key, int64_t *out) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
+    if (!cJSON_IsNumber(item) || item->valuedouble < 0) return -1;
+    *out = (int64_t)item->valuedouble;
+    return 0;
+}
+
+static llmbed_status parse(const cJSON *root, const char *path, llmbed_manifest *m, llmbed_error *error) {
+    const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
+    if (!cJSON_IsString(format) || strcmp(format->valuestring, MANIFEST_FORMAT) != 0 || !cJSON_IsNumber(version) ||
+        version->valueint != MANIFEST_VERSION) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: not an llmbed shard manifest (version %d)", path,
+                           MANIFEST_VERSION);
+    }
+    const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
+    const cJSON *shards = cJSON_GetObjectItemCaseSensitive(root, "shards");
+    if (!cJSON_IsObject(job) || !cJSON_IsArray(shards)) {
+        return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: missing \"job\" object or \"shards\" array", path);
+    }
+    m->job_json = cJSON_PrintUnformatted(job);
+    if (m->job_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    int index = 0;
+    for (const cJSON *item = shards->child; item != NULL; item = item->next, index++) {
+        llmbed_manifest_shard s = {0};
+        int64_t crc = 0, sidecar_crc = 0;
+        const cJSON *file = cJSON_GetObjectItemCaseSensitive(item, "file");
+        const cJSON *sidecar = cJSON_GetObjectItemCaseSensitive(item, "sidecar");
+        if (!cJSON_IsString(file) || get_int(item, "rows", &s.rows) || get_int(item, "bytes", &s.bytes) ||
+            get_int(item, "crc32", &crc) || (sidecar != NULL && (!cJSON_IsString(sidecar) ||
+                                                                get_int(item, "sidecar_bytes", &s.sidecar_bytes) ||
+                                                                get_int(item, "sidecar_crc32", &sidecar_crc)))) {
+            return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: shards[%d] lacks file/rows/bytes/crc32", path, index);
+        }
+        s.file = file->valuestring;
+        s.sidecar = sidecar != NULL ? sidecar->valuestring : NULL;
+        s.crc32 = (uint32_t)crc;
+        s.sidecar_crc32 = (uint32_t)sidecar_crc;
+        llmbed_status st = llmbed_manifest_add_shard(m, &s, error);
+        if (st != LLMBED_OK) return st;
+    }
+    const cJSON *complete = cJSON_GetObjectItemCaseSensitive(root, "complete");
+    if (get_int(root, "rows", &m->rows) || get_int(root, "next_offset", &m->next_offset) ||
+        get_int(root, "next_line", &m->next_line) || get_int(root, "skipped", &m->skipped) ||
+        get_int(root, "truncated", &m->truncated) || get_int(root, "tokens", &m->tokens) || !cJSON_IsBool(complete)) {
+        return llmbed_fail(error, LLMBED_ERR_BAD_JSON,
+                           "%s: missing rows/next_offset/next_line/skipped/truncated/tokens/complete", path);
+    }
+    m->complete = cJSON_IsTrue(complete);
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_manifest_read(const char *path, llmbed_manifest *manifest, llmbed_error *error) {
+    memset(manifest, 0, sizeof *manifest);
+    llmbed_status st = LLMBED_OK;
+    char *text = read_small_file(path, &st, error);
+    if (text == NULL) return st;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (root == NULL) return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: malformed JSON", path);
+    st = parse(root, path, manifest, error);
+    cJSON_Delete(root);
+    if (st != LLMBED_OK) llmbed_manifest_free(manifest);
+    return st;
+}
+
+llmbed_status llmbed_manifest_check_job(const llmbed_manifest *manifest, const char *job_json,
+                                        const char *manifest_path, llmbed_error *error) {
+    cJSON *saved = cJSON_Parse(manifest->job_json);
+    cJSON *now = cJSON_Parse(job_json);
+    llmbed_status st = LLMBED_OK;
+    if (saved == NULL || now == NULL) {
+        st = llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: malformed job description", manifest_path);
+    }
+    for (const cJSON *item = now != NULL ? now->child : NULL; st == LLMBED_OK && item != NULL; item = item->next) {
+        const cJSON *old = cJSON_GetObjectItemCaseSensitive(saved, item->string);
+        if (old == NULL || !cJSON_Compare(old, item, 1)) {
+            char *was = old != NULL ? cJSON_PrintUnformatted(old) : NULL;
+            char *is = cJSON_PrintUnformatted(item);
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                             "%s: \"%s\" was %s when the job started but is %s now; rerun without --resume to start over",
+                             manifest_path, item->string, was != NULL ? was : "absent", is != NULL ? is : "?");
+            cJSON_free(was);
+            cJSON_free(is);
+        }
+    }
+    for (const cJSON *item = saved != NULL ? saved->child : NULL; st == LLMBED_OK && item != NULL; item = item->next) {
+        if (cJSON_GetObjectItemCaseSensitive(now, item->string) == NULL) {
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: \"%s\" was set when the job started but is absent now",
+                             manifest_path, item->string);
+        }
+    }
+    cJSON_Delete(saved);
+    cJSON_Delete(now);
+    return st;
+}

@@ -1,0 +1,62 @@
+/* The shard manifest "<stem>.manifest.json": what a sharded job has
+ * committed, rewritten atomically after every shard. It is the only record
+ * --resume trusts: a shard file not listed in it is ignored and recomputed.
+ *
+ * {"format": "llmbed-shards", "version": 1,
+ *  "job": {...the model, input and every option that changes the output...},
+ *  "shards": [{"file": "out.shard-00000.npy", "rows": 1000, "bytes": ..., "crc32": ...,
+ *              "sidecar": "out.shard-00000.scales.npy", "sidecar_bytes": ..., "sidecar_crc32": ...}],
+ *  "rows": 1000, "next_offset": 51234, "next_line": 1003, "skipped": 3,
+ *  "truncated": 0, "tokens": 123456, "complete": false}
+ * next_offset/next_line locate the first input line not yet reflected in
+ * the shards (rows or skips). File names are relative to the manifest's folder. */
+#ifndef LLMBED_SCHEDULER_MANIFEST_H
+#define LLMBED_SCHEDULER_MANIFEST_H
+
+#include <stdint.h>
+
+#include "llmbed.h"
+
+typedef struct llmbed_manifest_shard {
+    char *file;
+    int64_t rows;
+    int64_t bytes;
+    uint32_t crc32;
+    char *sidecar; /* NULL when none */
+    int64_t sidecar_bytes;
+    uint32_t sidecar_crc32;
+} llmbed_manifest_shard;
+
+typedef struct llmbed_manifest {
+    char *job_json; /* canonical JSON of the job identity */
+    llmbed_manifest_shard *shards;
+    int n_shards;
+    int shards_capacity;
+    int64_t rows;
+    int64_t next_offset;
+    int64_t next_line;
+    int64_t skipped;
+    int64_t truncated;
+    int64_t tokens;
+    int complete;
+} llmbed_manifest;
+
+/* Appends a shard (copies the strings). */
+llmbed_status llmbed_manifest_add_shard(llmbed_manifest *manifest, const llmbed_manifest_shard *shard,
+                                        llmbed_error *error);
+
+/* Atomic write (temp + fsync + rename). */
+llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, llmbed_error *error);
+
+/* LLMBED_ERR_FILE_NOT_FOUND when absent, LLMBED_ERR_BAD_JSON / LLMBED_ERR_RESUME_MISMATCH
+ * when it is not a manifest this version wrote. */
+llmbed_status llmbed_manifest_read(const char *path, llmbed_manifest *manifest, llmbed_error *error);
+
+/* LLMBED_ERR_RESUME_MISMATCH naming the first key of `job_json` whose value
+ * differs from the manifest's (or is missing from either side). */
+llmbed_status llmbed_manifest_check_job(const llmbed_manifest *manifest, const char *job_json,
+                                        const char *manifest_path, llmbed_error *error);
+
+void llmbed_manifest_free(llmbed_manifest *manifest);
+
+#endif

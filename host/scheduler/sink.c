@@ -1,0 +1,256 @@
+#include "scheduler/sink.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "io/crc32.h"
+#include "scheduler/manifest.h"
+
+struct llmbed_sink {
+    llmbed_sink_options options;
+    char *output_path;
+    char *stem;          /* output path without extension */
+    char *dir;           /* folder of the output, with a trailing '/' ("" for the cwd) */
+    char *manifest_path;
+    llmbed_output_writer *writer; /* the single file, or the open shard */
+    llmbed_manifest manifest;     /* committed state (shards only) */
+    llmbed_sink_position consumed; /* counters up to the last consumed line */
+};
+
+static char *format_string(const char *fmt, const char *a, const char *b) {
+    size_t n = (size_t)snprintf(NULL, 0, fmt, a, b);
+    char *s = malloc(n + 1);
+    if (s != NULL) snprintf(s, n + 1, fmt, a, b);
+    return s;
+}
+
+void llmbed_sink_free(llmbed_sink *sink) {
+    if (sink == NULL) return;
+    llmbed_output_writer_abort(sink->writer);
+    llmbed_manifest_free(&sink->manifest);
+    free(sink->output_path);
+    free(sink->stem);
+    free(sink->dir);
+    free(sink->manifest_path);
+    free(sink);
+}
+
+void llmbed_sink_committed(const llmbed_sink *sink, llmbed_sink_position *p) {
+    memset(p, 0, sizeof *p);
+    p->rows = sink->manifest.rows;
+    p->next_offset = sink->manifest.next_offset;
+    p->next_line = sink->manifest.next_line;
+    p->skipped = sink->manifest.skipped;
+    p->truncated = sink->manifest.truncated;
+    p->tokens = sink->manifest.tokens;
+    p->shards = sink->manifest.n_shards;
+    p->complete = sink->manifest.complete;
+}
+
+/* Shard i's file name (without the folder) into a fresh string. */
+static char *shard_name(const llmbed_sink *sink, int index) {
+    const char *base = strrchr(sink->stem, '/');
+    base = base != NULL ? base + 1 : sink->stem;
+    char number[32];
+    snprintf(number, sizeof number, "%05d", index);
+    size_t n = strlen(base) + strlen(number) + 32;
+    char *s = malloc(n);
+    if (s != NULL) {
+        snprintf(s, n, "%s.shard-%s.%s", base, number, llmbed_output_format_name(sink->options.format));
+    }
+    return s;
+}
+
+static llmbed_status verify_shards(llmbed_sink *sink, llmbed_error *error) {
+    for (int i = 0; i < sink->manifest.n_shards; i++) {
+        const llmbed_manifest_shard *s = &sink->manifest.shards[i];
+        for (int side = 0; side < 2; side++) {
+            const char *name = side ? s->sidecar : s->file;
+            if (name == NULL) continue;
+            char *path = format_string("%s%s", sink->dir, name);
+            if (path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+            uint32_t crc = 0;
+            int64_t bytes = 0;
+            llmbed_status st = llmbed_crc32_file(path, &crc, &bytes, error);
+            if (st == LLMBED_OK && (crc != (side ? s->sidecar_crc32 : s->crc32) ||
+                                    bytes != (side ? s->sidecar_bytes : s->bytes))) {
+                st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                                 "%s: size or CRC-32 differs from %s; rerun without --resume to start over", path,
+                                 sink->manifest_path);
+            } else if (st != LLMBED_OK) {
+                st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                                 "%s: listed in %s but unreadable; rerun without --resume to start over", path,
+                                 sink->manifest_path);
+            }
+            free(path);
+            if (st != LLMBED_OK) return st;
+        }
+    }
+    return LLMBED_OK;
+}
+
+static llmbed_status init_paths(llmbed_sink *sink, const char *path, llmbed_error *error) {
+    sink->output_path = strdup(path);
+    sink->stem = strdup(path);
+    if (sink->output_path == NULL || sink->stem == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+    char *dot = strrchr(sink->stem, '.');
+    char *slash = strrchr(sink->stem, '/');
+    if (dot != NULL && (slash == NULL || dot > slash)) *dot = '\0';
+    size_t dir_len = slash != NULL ? (size_t)(slash - sink->stem) + 1 : 0;
+    sink->dir = malloc(dir_len + 1);
+    sink->manifest_path = format_string("%s%s", sink->stem, ".manifest.json");
+    if (sink->dir == NULL || sink->manifest_path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+    memcpy(sink->dir, sink->stem, dir_len);
+    sink->dir[dir_len] = '\0';
+    return LLMBED_OK;
+}
+
+static llmbed_status open_sharded(llmbed_sink *sink, llmbed_error *error) {
+    if (sink->options.resume) {
+        llmbed_status st = llmbed_manifest_read(sink->manifest_path, &sink->manifest, error);
+        if (st == LLMBED_OK) {
+            st = llmbed_manifest_check_job(&sink->manifest, sink->options.job_json, sink->manifest_path, error);
+            if (st == LLMBED_OK) st = verify_shards(sink, error);
+            return st;
+        }
+        if (st != LLMBED_ERR_FILE_NOT_FOUND) return st;
+        llmbed_manifest_free(&sink->manifest); /* no manifest yet: a fresh start */
+    }
+    sink->manifest.job_json = strdup(sink->options.job_json != NULL ? sink->options.job_json : "{}");
+    if (sink->manifest.job_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+    return llmbed_manifest_write(&sink->manifest, sink->manifest_path, error);
+}
+
+llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink **out,
+                               llmbed_sink_position *start, llmbed_error *error) {
+    *out = NULL;
+    llmbed_sink *sink = calloc(1, sizeof *sink);
+    if (sink == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+    sink->options = *options;
+    llmbed_status st = init_paths(sink, options->output_path, error);
+    if (st == LLMBED_OK) {
+        if (options->shard_rows > 0) {
+            st = open_sharded(sink, error);
+        } else {
+            st = llmbed_output_writer_open(options->output_path, options->format, options->dtype, options->dims,
+                                           &sink->writer, error);
+        }
+    }
+    if (st != LLMBED_OK) {
+        llmbed_sink_free(sink);
+        return st;
+    }
+    llmbed_sink_committed(sink, start);
+    sink->consumed = *start;
+    *out = sink;
+    return LLMBED_OK;
+}
+
+static void note_consumed(llmbed_sink *sink, int64_t end_offset, int64_t line_no) {
+    sink->consumed.next_offset = end_offset;
+    sink->consumed.next_line = line_no;
+}
+
+/* Commits the open shard and then the manifest that lists it. */
+static llmbed_status commit_shard(llmbed_sink *sink, int complete, llmbed_error *error) {
+    llmbed_manifest *m = &sink->manifest;
+    if (sink->writer != NULL) {
+        char *name = shard_name(sink, m->n_shards);
+        if (name == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+        llmbed_output_summary summary;
+        llmbed_output_writer *writer = sink->writer;
+        sink->writer = NULL;
+        llmbed_status st = llmbed_output_writer_commit(writer, &summary, error);
+        char sidecar[4096];
+        llmbed_manifest_shard shard = {name, summary.rows, summary.bytes, summary.crc32, NULL, 0, 0};
+        if (st == LLMBED_OK && summary.has_sidecar) {
+            llmbed_output_sidecar_path(name, sidecar, sizeof sidecar);
+            shard.sidecar = sidecar;
+            shard.sidecar_bytes = summary.sidecar_bytes;
+            shard.sidecar_crc32 = summary.sidecar_crc32;
+        }
+        if (st == LLMBED_OK) st = llmbed_manifest_add_shard(m, &shard, error);
+        free(name);
+        if (st != LLMBED_OK) return st;
+    }
+    m->rows = sink->consumed.rows;
+    m->next_offset = sink->consumed.next_offset;
+    m->next_line = sink->consumed.next_line;
+    m->skipped = sink->consumed.skipped;
+    m->truncated = sink->consumed.truncated;
+    m->tokens = sink->consumed.tokens;
+    m->complete = complete;
+    return llmbed_manifest_write(m, sink->manifest_path, error);
+}
+
+llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
+                              int64_t line_no, int64_t tokens, int truncated, llmbed_error *error) {
+    if (sink->writer == NULL) {
+        char *name = shard_name(sink, sink->manifest.n_shards);
+        char *path = name != NULL ? format_string("%s%s", sink->dir, name) : NULL;
+        free(name);
+        if (path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+        llmbed_status st = llmbed_output_writer_open(path, sink->options.format, sink->options.dtype,
+                                                     sink->options.dims, &sink->writer, error);
+        free(path);
+        if (st != LLMBED_OK) return st;
+    }
+    const char *ids[1] = {id_json};
+    llmbed_status st = llmbed_output_writer_write(sink->writer, row, 1, ids, error);
+    if (st != LLMBED_OK) return st;
+    note_consumed(sink, end_offset, line_no);
+    sink->consumed.rows++;
+    sink->consumed.tokens += tokens;
+    sink->consumed.truncated += truncated != 0;
+    if (sink->options.shard_rows > 0 && llmbed_output_writer_rows(sink->writer) >= sink->options.shard_rows) {
+        return commit_shard(sink, 0, error);
+    }
+    return LLMBED_OK;
+}
+
+void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no) {
+    note_consumed(sink, end_offset, line_no);
+    sink->consumed.skipped++;
+}
+
+/* Shards left over from an earlier, longer run of the same output would
+ * look like part of this one; the manifest does not list them, remove them. */
+static void remove_stale_shards(llmbed_sink *sink) {
+    for (int i = sink->manifest.n_shards;; i++) {
+        char *name = shard_name(sink, i);
+        char *path = name != NULL ? format_string("%s%s", sink->dir, name) : NULL;
+        char sidecar[4096];
+        int removed = path != NULL && remove(path) == 0;
+        if (removed && llmbed_output_sidecar_path(path, sidecar, sizeof sidecar) == 0) remove(sidecar);
+        free(name);
+        free(path);
+        if (!removed) break;
+    }
+}
+
+llmbed_status llmbed_sink_finish(llmbed_sink *sink, llmbed_error *error) {
+    if (sink->options.shard_rows == 0) {
+        llmbed_output_writer *writer = sink->writer;
+        sink->writer = NULL;
+        return llmbed_output_writer_commit(writer, NULL, error);
+    }
+    llmbed_status st = commit_shard(sink, 1, error);
+    if (st == LLMBED_OK) remove_stale_shards(sink);
+    return st;
+}
+
+llmbed_status llmbed_sink_interrupt(llmbed_sink *sink, llmbed_error *error) {
+    if (sink->options.shard_rows == 0) {
+        llmbed_output_writer_abort(sink->writer);
+        sink->writer = NULL;
+        return LLMBED_OK;
+    }
+    return commit_shard(sink, 0, error);
+}
+
+void llmbed_sink_abort(llmbed_sink *sink) {
+    llmbed_output_writer_abort(sink->writer);
+    sink->writer = NULL;
+}

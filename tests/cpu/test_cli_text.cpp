@@ -1,0 +1,181 @@
+// Text input through `llmbed tokenize` and `llmbed embed`: a model folder
+// made at test time (the tiny llama weights + a small SentencePiece-style
+// BPE tokenizer.json whose ids were taken from HF `tokenizers` 0.23), so the
+// text path can be checked against the pre-tokenised path and HF ids.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <spawn.h>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <vector>
+
+extern "C" char **environ;
+
+namespace {
+
+const std::string kBinary = LLMBED_BINARY_DIR "/llmbed";
+const std::string kWeights = LLMBED_TEST_DATA_DIR "/models/llama-tiny";
+
+// Llama-2-like: "▁" prefix and space replacement, BPE with 20 merges, <unk>
+// for characters outside [a-zA-Z0-9.,!?'], <s> (id 1) prepended.
+const char *const kTokenizerJson = R"json({"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":0,"content":"<unk>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},{"id":1,"content":"<s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},{"id":2,"content":"</s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],"normalizer":{"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},{"type":"Replace","pattern":{"String":" "},"content":"▁"}]},"pre_tokenizer":null,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<s>","type_id":1}},{"Sequence":{"id":"B","type_id":1}}],"special_tokens":{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]}}},"decoder":{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":0}]},"model":{"type":"BPE","dropout":null,"unk_token":"<unk>","continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":true,"byte_fallback":false,"ignore_merges":false,"vocab":{"<unk>":0,"<s>":1,"</s>":2,"▁":3,"a":4,"b":5,"c":6,"d":7,"e":8,"f":9,"g":10,"h":11,"i":12,"j":13,"k":14,"l":15,"m":16,"n":17,"o":18,"p":19,"q":20,"r":21,"s":22,"t":23,"u":24,"v":25,"w":26,"x":27,"y":28,"z":29,"A":30,"B":31,"C":32,"D":33,"E":34,"F":35,"G":36,"H":37,"I":38,"J":39,"K":40,"L":41,"M":42,"N":43,"O":44,"P":45,"Q":46,"R":47,"S":48,"T":49,"U":50,"V":51,"W":52,"X":53,"Y":54,"Z":55,"0":56,"1":57,"2":58,"3":59,"4":60,"5":61,"6":62,"7":63,"8":64,"9":65,".":66,",":67,"!":68,"?":69,"'":70,"▁t":71,"he":72,"▁the":73,"in":74,"er":75,"an":76,"on":77,"▁a":78,"▁s":79,"re":80,"▁w":81,"or":82,"▁c":83,"at":84,"en":85,"▁i":86,"▁b":87,"ing":88,"▁o":89,"ed":90},"merges":["▁ t","h e","▁t he","i n","e r","a n","o n","▁ a","▁ s","r e","▁ w","o r","▁ c","a t","e n","▁ i","▁ b","in g","▁ o","e d"]}})json";
+
+std::string slurp(const std::string &path) {
+    std::string s;
+    FILE *f = std::fopen(path.c_str(), "rb");
+    if (!f) return s;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
+    std::fclose(f);
+    return s;
+}
+
+void write_file(const std::string &path, const std::string &content) {
+    FILE *f = std::fopen(path.c_str(), "wb");
+    REQUIRE(f != nullptr);
+    std::fwrite(content.data(), 1, content.size(), f);
+    std::fclose(f);
+}
+
+// A model folder: the tiny llama's config and weights plus the tokenizer and prompts.
+std::string make_model(const std::string &dir) {
+    std::string model = dir + "/model";
+    REQUIRE(std::system(("rm -rf '" + dir + "' && mkdir -p '" + model + "'").c_str()) == 0);
+    REQUIRE(symlink((kWeights + "/config.json").c_str(), (model + "/config.json").c_str()) == 0);
+    REQUIRE(symlink((kWeights + "/model.safetensors").c_str(), (model + "/model.safetensors").c_str()) == 0);
+    write_file(model + "/tokenizer.json", kTokenizerJson);
+    write_file(model + "/config_sentence_transformers.json", "{\"prompts\": {\"query\": \"Query: \", \"document\": \"\"}}");
+    return model;
+}
+
+struct Result {
+    int status;
+    std::string out, err;
+};
+
+Result run(const std::vector<std::string> &args, const std::string &dir) {
+    std::vector<std::string> all = {kBinary};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char *> argv;
+    for (auto &a : all) argv.push_back(const_cast<char *>(a.c_str()));
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, (dir + "/stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, (dir + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    REQUIRE(rc == 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir + "/stdout.txt"),
+            slurp(dir + "/stderr.txt")};
+}
+
+std::vector<float> read_npy(const std::string &path) {
+    std::string bytes = slurp(path);
+    if (bytes.size() < 128) return {};
+    std::vector<float> v((bytes.size() - 128) / 4);
+    std::memcpy(v.data(), bytes.data() + 128, v.size() * 4);
+    return v;
+}
+
+float max_diff(const std::vector<float> &a, const std::vector<float> &b) {
+    if (a.size() != b.size() || a.empty()) return INFINITY;
+    float worst = 0;
+    for (size_t i = 0; i < a.size(); i++) worst = std::fmax(worst, std::fabs(a[i] - b[i]));
+    return worst;
+}
+
+const char *const kTexts =
+    "the cat sat on the mat\n"
+    "Hello, World!\n"
+    "\n"
+    "{\"text\": \"weird \\u00e9 chars\"}\n"
+    "{\"input_ids\": [1, 5, 9]}\n";
+
+// HF tokenizers' ids for the lines above (pre-tokenised lines pass through).
+const char *const kIds =
+    "{\"input_ids\":[1,73,83,84,79,84,3,77,73,3,16,84]}\n"
+    "{\"input_ids\":[1,3,37,8,15,15,18,67,3,52,82,15,7,68]}\n"
+    "{\"input_ids\":[1]}\n"
+    "{\"input_ids\":[1,81,8,12,21,7,3,0,83,11,4,21,22]}\n"
+    "{\"input_ids\":[1,5,9]}\n";
+
+}  // namespace
+
+TEST_CASE("cli text: tokenize writes HF's ids, embed of text equals embed of those ids", "[cli]") {
+    std::string dir = "/tmp/llmbed-test-clitext-" + std::to_string(getpid());
+    std::string model = make_model(dir);
+    write_file(dir + "/texts.txt", kTexts);
+    Result r = run({"tokenize", "--model", model, "--input", dir + "/texts.txt", "--output", dir + "/ids.jsonl"}, dir);
+    INFO(r.err);
+    REQUIRE(r.status == 0);
+    CHECK(slurp(dir + "/ids.jsonl") == kIds);
+    r = run({"tokenize", "--model", model, "--input", dir + "/texts.txt"}, dir);
+    CHECK(r.out == kIds);  // stdout without --output
+
+    std::vector<std::string> common = {"--model", model, "--threads", "1", "--quiet", "--pooling", "mean"};
+    auto embed = [&](const std::string &input, const std::string &out, std::vector<std::string> extra) {
+        std::vector<std::string> args = {"embed", "--input", input, "--output", dir + "/" + out};
+        args.insert(args.end(), common.begin(), common.end());
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run(args, dir);
+    };
+    REQUIRE(embed(dir + "/texts.txt", "text.npy", {}).status == 0);
+    REQUIRE(embed(dir + "/ids.jsonl", "ids.npy", {}).status == 0);
+    std::vector<float> text = read_npy(dir + "/text.npy"), ids = read_npy(dir + "/ids.npy");
+    CHECK(text.size() == 5 * 48);
+    CHECK(max_diff(text, ids) <= 1e-6f);
+}
+
+TEST_CASE("cli text: prompts, prompt names, prompt masking and truncation", "[cli]") {
+    std::string dir = "/tmp/llmbed-test-clitext2-" + std::to_string(getpid());
+    std::string model = make_model(dir);
+    write_file(dir + "/q.txt", "the cat sat\non the mat, he said\n");
+    // "Query: " + text, tokenised by HF: the pool sees every token with --include-prompt.
+    write_file(dir + "/q_ids.jsonl",
+               "{\"input_ids\": [1, 3, 46, 24, 75, 28, 0, 73, 83, 84, 79, 84]}\n"
+               "{\"input_ids\": [1, 3, 46, 24, 75, 28, 0, 3, 77, 73, 3, 16, 84, 67, 3, 72, 79, 4, 12, 7]}\n");
+    std::vector<std::string> common = {"--model", model, "--threads", "1", "--quiet", "--pooling", "mean"};
+    auto embed = [&](const std::string &input, const std::string &out, std::vector<std::string> extra) {
+        std::vector<std::string> args = {"embed", "--input", input, "--output", dir + "/" + out};
+        args.insert(args.end(), common.begin(), common.end());
+        args.insert(args.end(), extra.begin(), extra.end());
+        return run(args, dir);
+    };
+    REQUIRE(embed(dir + "/q.txt", "p.npy", {"--prompt", "Query: ", "--include-prompt"}).status == 0);
+    REQUIRE(embed(dir + "/q_ids.jsonl", "p_ids.npy", {}).status == 0);
+    CHECK(max_diff(read_npy(dir + "/p.npy"), read_npy(dir + "/p_ids.npy")) <= 1e-6f);
+    REQUIRE(embed(dir + "/q.txt", "named.npy", {"--prompt-name", "query", "--include-prompt"}).status == 0);
+    CHECK(max_diff(read_npy(dir + "/named.npy"), read_npy(dir + "/p.npy")) == 0.0f);
+    // Masking the prompt (8 tokens: <s> + "▁Query:▁" as sentence-transformers counts them) changes mean pooling.
+    REQUIRE(embed(dir + "/q.txt", "masked.npy", {"--prompt", "Query: ", "--exclude-prompt"}).status == 0);
+    CHECK(max_diff(read_npy(dir + "/masked.npy"), read_npy(dir + "/p.npy")) > 1e-3f);
+    Result r = embed(dir + "/q.txt", "x.npy", {"--prompt-name", "passage"});
+    CHECK(r.status == 1);
+    CHECK(r.err.find("config_sentence_transformers.json: field \"prompts\" has no string \"passage\"") != std::string::npos);
+
+    // Truncation keeps the first --max-tokens ids of HF's encoding (this tokenizer adds no EOS).
+    write_file(dir + "/t_ids.jsonl", "{\"input_ids\": [1, 73, 83, 84, 79]}\n{\"input_ids\": [1, 3, 77, 73, 3]}\n");
+    r = embed(dir + "/q.txt", "t.npy", {"--max-tokens", "5"});
+    REQUIRE(r.status == 0);
+    CHECK(r.err.find("2 truncated") != std::string::npos);
+    REQUIRE(embed(dir + "/t_ids.jsonl", "t_ids.npy", {}).status == 0);
+    CHECK(max_diff(read_npy(dir + "/t.npy"), read_npy(dir + "/t_ids.npy")) <= 1e-6f);
+    r = embed(dir + "/q.txt", "t.npy", {"--max-tokens", "5", "--no-truncate"});
+    CHECK(r.status == 30);
+    CHECK(r.err.find("q.txt:1: 6 tokens, more than --max-tokens 5") != std::string::npos);
+    // Invalid UTF-8 is replaced as HF does, never a crash.
+    write_file(dir + "/bad_utf8.txt", "caf\xff\xfe ok\n");
+    CHECK(embed(dir + "/bad_utf8.txt", "u.npy", {}).status == 0);
+}

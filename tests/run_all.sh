@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every test suite llmbed has, from a clean build:
+#   1. release build (CUDA backend compiled when nvcc exists) + ctest labels cpu and emu
+#   2. ASan + UBSan build of the CPU library + ctest labels cpu and emu
+#   3. libFuzzer targets (clang), each run for a bounded time
+# Usage: bash tests/run_all.sh   (from the repository root; see README.md)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+jobs=${LLMBED_JOBS:-$(nproc)}
+fuzz_seconds=${LLMBED_FUZZ_SECONDS:-20}
+export PATH="$PATH:/usr/local/cuda/bin"
+
+echo "== release build"
+cmake -S "$root" -B build/release -DCMAKE_BUILD_TYPE=Release -DLLMBED_CUDA=AUTO >/dev/null
+cmake --build build/release -j "$jobs"
+(cd build/release && ctest -L 'cpu|emu' -j "$jobs" --output-on-failure --timeout 600)
+
+echo "== ASan + UBSan build"
+cmake -S "$root" -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMBED_CUDA=OFF -DLLMBED_SANITIZE=ON >/dev/null
+cmake --build build/asan -j "$jobs"
+(cd build/asan && ASAN_OPTIONS=detect_leaks=1 ctest -L 'cpu|emu' -j "$jobs" --output-on-failure --timeout 900)
+
+echo "== fuzz targets (${fuzz_seconds}s each)"
+CC=clang CXX=clang++ cmake -S "$root" -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMBED_CUDA=OFF \
+    -DLLMBED_FUZZ=ON -DLLMBED_BUILD_TESTS=ON >/dev/null
+cmake --build build/fuzz -j "$jobs" --target $(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')
+for source in tests/fuzz/fuzz_*.c; do
+    name=$(basename "$source" .c)
+    corpus="build/fuzz/corpus-$name"
+    mkdir -p "$corpus"
+    seeds="tests/fuzz/seeds/$name"
+    [ -d "$seeds" ] || seeds=""
+    echo "-- $name"
+    build/fuzz/tests/fuzz/"$name" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=0 \
+        "$corpus" $seeds 2>&1 | tail -n 2
+done
+echo "all suites passed"
