@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Runs every test suite llmbed has, from a clean build:
+#   0. tokenizer.json files converted from ../shared/testdata/tokenizer (gitignored)
 #   1. release build (CUDA backend compiled when nvcc exists) + ctest labels cpu and emu
 #   2. ASan + UBSan build of the CPU library + ctest labels cpu and emu
 #   3. libFuzzer targets (clang), each run for a bounded time
@@ -10,6 +11,9 @@ root=$(pwd)
 jobs=${LLMBED_JOBS:-$(nproc)}
 fuzz_seconds=${LLMBED_FUZZ_SECONDS:-20}
 export PATH="$PATH:/usr/local/cuda/bin"
+
+echo "== tokenizer.json conversions of the shared GGUF vocabularies (tests/tokenizer/gguf_to_hf.py)"
+python3 tests/tokenizer/gguf_to_hf.py >/dev/null
 
 echo "== release build"
 cmake -S "$root" -B build/release -DCMAKE_BUILD_TYPE=Release -DLLMBED_CUDA=AUTO >/dev/null
@@ -22,6 +26,7 @@ cmake --build build/asan -j "$jobs"
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1 ctest -L 'cpu|emu' -j "$jobs" --output-on-failure --timeout 900)
 
 echo "== fuzz targets (${fuzz_seconds}s each)"
+export LLMBED_FUZZ_TESTDATA="$root/../shared/testdata/tokenizer"
 CC=clang CXX=clang++ cmake -S "$root" -B build/fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLLMBED_CUDA=OFF \
     -DLLMBED_FUZZ=ON -DLLMBED_BUILD_TESTS=ON >/dev/null
 cmake --build build/fuzz -j "$jobs" --target $(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$//')

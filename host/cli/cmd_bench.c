@@ -4,7 +4,7 @@
  * (length-sorted, token budget, no padding). With --compare transformers the
  * same ids go through bench/compare_transformers.py (HF transformers with the
  * usual padded batching) and the ratio and worst cosine deviation print. */
-/* POSIX/GNU declarations (realpath, readlink, mkdtemp, sigaction): the CLI
+/* POSIX/GNU declarations (realpath, mkdtemp, sigaction): the CLI
  * target is built as strict C11, unlike the library that defines this for us. */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -176,16 +176,9 @@ static float *read_npy_f32(const char *path, int64_t *rows, int64_t *cols) {
     return data;
 }
 
-static const char *default_script(char *buffer, size_t n) {
-    char exe[PATH_MAX];
-    ssize_t k = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (k <= 0) return "bench/compare_transformers.py";
-    exe[k] = '\0';
-    char *slash = strrchr(exe, '/');
-    if (slash != NULL) *slash = '\0';
-    snprintf(buffer, n, "%s/../bench/compare_transformers.py", exe);
-    return buffer;
-}
+/* The peer script ships in the source tree, not beside an installed
+ * binary: CMake records where (LLMBED_BENCH_DIR). */
+static const char *default_script(void) { return LLMBED_BENCH_DIR "/compare_transformers.py"; }
 
 /* Runs the transformers peer on the same ids and compares. */
 static int compare_transformers(const bench_args *a, const corpus *c, const float *ours, int dims, double our_seconds,
@@ -195,7 +188,7 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
         cli_error("cannot create a temp folder: %s", strerror(errno));
         return LLMBED_ERR_IO;
     }
-    char ids_path[64], out_path[64], script_buffer[PATH_MAX + 64];
+    char ids_path[64], out_path[64];
     snprintf(ids_path, sizeof ids_path, "%s/ids.jsonl", dir);
     snprintf(out_path, sizeof out_path, "%s/ref.npy", dir);
     FILE *fp = fopen(ids_path, "w");
@@ -210,7 +203,7 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
         cli_error("%s: cannot write the ids for the peer", ids_path);
         return LLMBED_ERR_IO;
     }
-    const char *script = a->compare_script != NULL ? a->compare_script : default_script(script_buffer, sizeof script_buffer);
+    const char *script = a->compare_script != NULL ? a->compare_script : default_script();
     char command[8192];
     snprintf(command, sizeof command,
              "'%s' '%s' --model '%s' --input '%s' --output '%s' --pooling %s --attention %s %s --threads %" PRId64
@@ -404,7 +397,7 @@ int cli_bench(int argc, char **argv) {
         {"no-normalize", CLI_FLAG, &a.normalize, 0, 0, NULL, "raw pooled rows"},
         {"compare", CLI_STRING, &a.compare, 0, 0, "PEER", "run the same inputs through 'transformers' too"},
         {"compare-batch", CLI_INT, &a.compare_batch, 0, 1, "N", "the peer's padded batch size (default 32)"},
-        {"compare-script", CLI_STRING, &a.compare_script, 0, 0, "FILE", "default <llmbed>/../bench/compare_transformers.py"},
+        {"compare-script", CLI_STRING, &a.compare_script, 0, 0, "FILE", "default: bench/compare_transformers.py of the source tree"},
         {"python", CLI_STRING, &a.python, 0, 0, "EXE", "Python with torch + transformers (default python3)"},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
