@@ -8,80 +8,19 @@
 #include <cstring>
 #include <fcntl.h>
 #include <random>
-#include <spawn.h>
 #include <string>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
-extern "C" char **environ;
+#include "support/cli_process.hpp"
+
+using namespace llmbed_test::cli;
 
 namespace {
 
-const std::string kBinary = LLMBED_BINARY_DIR "/llmbed";
 const std::string kModel = LLMBED_TEST_DATA_DIR "/models/llama-tiny";  // vocab 211, hidden 48, 3 layers
-
-struct Result {
-    int status = -1;  // exit code, or 128 + signal
-    std::string out, err;
-};
-
-std::string slurp(const std::string &path) {
-    std::string s;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return s;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    std::fclose(f);
-    return s;
-}
-
-std::string scratch(const char *name) {
-    std::string dir = std::string("/tmp/llmbed-test-cli-") + name + "-" + std::to_string(getpid());
-    std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    return dir;
-}
-
-Result run(const std::vector<std::string> &args, const std::string &dir, const std::string &stdin_path = "") {
-    std::vector<char *> argv;
-    std::vector<std::string> all = {kBinary};
-    all.insert(all.end(), args.begin(), args.end());
-    for (auto &a : all) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    std::string out_path = dir + "/stdout.txt", err_path = dir + "/stderr.txt";
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, stdin_path.empty() ? "/dev/null" : stdin_path.c_str(), O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    Result r;
-    int rc = posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    r.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    r.out = slurp(out_path);
-    r.err = slurp(err_path);
-    return r;
-}
-
-void write_file(const std::string &path, const std::string &content) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-}
-
-bool exists(const std::string &path) {
-    struct stat st;
-    return stat(path.c_str(), &st) == 0;
-}
 
 int count_lines(const std::string &s) {
     int n = 0;
@@ -136,7 +75,7 @@ void check_one_error_line(const Result &r, int status, const std::string &needle
 }  // namespace
 
 TEST_CASE("cli: help, version and usage errors", "[cli]") {
-    std::string dir = scratch("usage");
+    std::string dir = scratch("cli", "usage");
     Result r = run({"--help"}, dir);
     CHECK(r.status == 0);
     CHECK(r.out.find("embed") != std::string::npos);
@@ -166,7 +105,7 @@ TEST_CASE("cli: help, version and usage errors", "[cli]") {
 }
 
 TEST_CASE("cli: info prints the architecture and the defaults", "[cli]") {
-    std::string dir = scratch("info");
+    std::string dir = scratch("cli", "info");
     Result r = run({"info", "--model", kModel}, dir);
     REQUIRE(r.status == 0);
     CHECK(r.out.find("architecture:       llama") != std::string::npos);
@@ -177,7 +116,7 @@ TEST_CASE("cli: info prints the architecture and the defaults", "[cli]") {
 }
 
 TEST_CASE("cli: embed writes [N, D] float32 rows in input order, independent of batching", "[cli]") {
-    std::string dir = scratch("embed");
+    std::string dir = scratch("cli", "embed");
     std::string input = random_ids_file(57, 1);
     write_file(dir + "/in.jsonl", input);
     Result r = run({"embed", "--model", kModel, "--input", dir + "/in.jsonl", "--output", dir + "/a.npy", "--threads",
@@ -217,7 +156,7 @@ TEST_CASE("cli: embed writes [N, D] float32 rows in input order, independent of 
 }
 
 TEST_CASE("cli: pooling options, --dims, --layer and output dtypes", "[cli]") {
-    std::string dir = scratch("options");
+    std::string dir = scratch("cli", "options");
     write_file(dir + "/in.jsonl", random_ids_file(9, 2));
     auto embed = [&](std::vector<std::string> extra, const std::string &out) {
         std::vector<std::string> args = {"embed", "--model", kModel, "--input", dir + "/in.jsonl", "--output",
@@ -259,7 +198,7 @@ TEST_CASE("cli: pooling options, --dims, --layer and output dtypes", "[cli]") {
 }
 
 TEST_CASE("cli: every bad input exits with its own status, one stderr line and no output", "[cli]") {
-    std::string dir = scratch("bad");
+    std::string dir = scratch("cli", "bad");
     std::string good = ids_line({5, 6, 7});
     struct Case {
         std::string content;
@@ -301,7 +240,7 @@ TEST_CASE("cli: every bad input exits with its own status, one stderr line and n
 }
 
 TEST_CASE("cli: --skip-invalid continues and counts; --truncate counts cut inputs", "[cli]") {
-    std::string dir = scratch("skip");
+    std::string dir = scratch("cli", "skip");
     std::string good = ids_line({5, 6, 7});
     write_file(dir + "/in.jsonl", good + "{broken\n" + ids_line({300}) + good + ids_line({}) + ids_line(std::vector<int>(20, 4)));
     Result r = run({"embed", "--model", kModel, "--input", dir + "/in.jsonl", "--output", dir + "/out.npy", "--threads",
@@ -319,7 +258,7 @@ TEST_CASE("cli: --skip-invalid continues and counts; --truncate counts cut input
 }
 
 TEST_CASE("cli: a full disk mid-job fails cleanly with no partial file", "[cli]") {
-    std::string dir = scratch("full");
+    std::string dir = scratch("cli", "full");
     write_file(dir + "/in.jsonl", random_ids_file(400, 3, 4));
     // RLIMIT_FSIZE (inherited by the spawned binary, SIGXFSZ ignored) makes
     // writes past 16 KiB fail with EFBIG like a full disk would with ENOSPC.
@@ -346,7 +285,7 @@ TEST_CASE("cli: a full disk mid-job fails cleanly with no partial file", "[cli]"
 }
 
 TEST_CASE("cli: bench reports throughput, batch latency percentiles and peak memory", "[cli]") {
-    std::string dir = scratch("bench");
+    std::string dir = scratch("cli", "bench");
     Result r = run({"bench", "--model", kModel, "--tokens", "20", "--sequences", "9", "--threads", "1", "--batch-tokens",
                     "64"},
                    dir);

@@ -11,7 +11,6 @@
 #include <cstring>
 #include <fcntl.h>
 #include <random>
-#include <spawn.h>
 #include <string>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -20,68 +19,13 @@
 #include <unistd.h>
 #include <vector>
 
-extern "C" char **environ;
+#include "support/cli_process.hpp"
+
+using namespace llmbed_test::cli;
 
 namespace {
 
-const std::string kBinary = LLMBED_BINARY_DIR "/llmbed";
 const std::string kModel = LLMBED_TEST_DATA_DIR "/models/llama-tiny";
-
-std::string slurp(const std::string &path) {
-    std::string s;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return s;
-    char buf[65536];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    std::fclose(f);
-    return s;
-}
-
-std::string scratch(const char *name) {
-    std::string dir = std::string("/tmp/llmbed-test-clijob-") + name + "-" + std::to_string(getpid());
-    std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    return dir;
-}
-
-void write_file(const std::string &path, const std::string &content) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-}
-
-pid_t spawn(const std::vector<std::string> &args, const std::string &dir) {
-    std::vector<std::string> all = {kBinary};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (auto &a : all) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir + "/stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, (dir + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid = -1;
-    int rc = posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-    return pid;
-}
-
-// Exit code (or 128 + signal) and the child's peak RSS in bytes.
-int finish(pid_t pid, int64_t *peak_rss = nullptr) {
-    int status = 0;
-    struct rusage usage;
-    wait4(pid, &status, 0, &usage);
-    if (peak_rss != nullptr) *peak_rss = (int64_t)usage.ru_maxrss * 1024;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
-int run(const std::vector<std::string> &args, const std::string &dir, int64_t *peak_rss = nullptr) {
-    return finish(spawn(args, dir), peak_rss);
-}
 
 std::vector<float> read_npy_rows(const std::string &path, int64_t *rows) {
     std::string bytes = slurp(path);
@@ -150,17 +94,17 @@ std::vector<std::string> embed_args(const std::string &dir, const std::string &o
 }  // namespace
 
 TEST_CASE("cli jobs: SIGKILL at random points, --resume, output equals an uninterrupted run", "[cli]") {
-    std::string dir = scratch("kill");
+    std::string dir = scratch("clijob", "kill");
     write_file(dir + "/in.jsonl", ids_corpus(3000, 5, 12));
     const std::vector<std::string> job = {"--shard-rows", "50", "--window-lines", "64", "--batch-tokens", "96",
                                           "--quiet"};
     // The uninterrupted run's wall time scales the kill delays to this machine.
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    REQUIRE(run(embed_args(dir, "timing.npy", job), dir) == 0);
+    REQUIRE(run(embed_args(dir, "timing.npy", job), dir).status == 0);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double seconds = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    REQUIRE(run(embed_args(dir, "ref.npy", {"--quiet"}), dir) == 0);
+    REQUIRE(run(embed_args(dir, "ref.npy", {"--quiet"}), dir).status == 0);
     int64_t ref_rows;
     std::vector<float> ref = read_npy_rows(dir + "/ref.npy", &ref_rows);
     REQUIRE(ref_rows == 3000);
@@ -195,7 +139,7 @@ TEST_CASE("cli jobs: SIGKILL at random points, --resume, output equals an uninte
     WARN("SIGKILLed " << kills << " of " << attempts << " runs of a " << seconds << " s job");
     std::vector<std::string> resume = job;
     resume.push_back("--resume");
-    if (!complete) REQUIRE(run(embed_args(dir, "out.npy", resume), dir) == 0);
+    if (!complete) REQUIRE(run(embed_args(dir, "out.npy", resume), dir).status == 0);
     std::vector<float> got = read_shard_set(dir, "out", &rows, &complete);
     CHECK(complete);
     CHECK(rows == 3000);
@@ -203,16 +147,16 @@ TEST_CASE("cli jobs: SIGKILL at random points, --resume, output equals an uninte
     WARN("resumed shard set vs uninterrupted run: max |diff| " << max_diff(got, ref));
     CHECK(std::is_sorted(committed.begin(), committed.end()));  // committed work is never lost
     // The resumed run said so and skipped the committed rows.
-    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "50", "--resume"}), dir) == 0);
+    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "50", "--resume"}), dir).status == 0);
     CHECK(slurp(dir + "/stderr.txt").find("already complete (3000 rows in 60 shards)") != std::string::npos);
     // Changed options are refused.
-    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "50", "--resume", "--pooling", "mean"}), dir) == 33);
+    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "50", "--resume", "--pooling", "mean"}), dir).status == 33);
     std::string err = slurp(dir + "/stderr.txt");
     CHECK(err.find("\"pooling\" was \"last\" when the job started but is \"mean\" now") != std::string::npos);
 }
 
 TEST_CASE("cli jobs: Ctrl-C stops cleanly, committed shards stay valid, --resume completes", "[cli]") {
-    std::string dir = scratch("sigint");
+    std::string dir = scratch("clijob", "sigint");
     write_file(dir + "/in.jsonl", ids_corpus(20000, 6, 8));
     int status = 0;
     for (int attempt = 0; attempt < 5; attempt++) {
@@ -234,11 +178,11 @@ TEST_CASE("cli jobs: Ctrl-C stops cleanly, committed shards stay valid, --resume
     CHECK(partial.size() == (size_t)rows * 48);
     struct stat st;
     CHECK(stat((dir + "/out.manifest.json.part").c_str(), &st) != 0);
-    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "100", "--resume", "--quiet"}), dir) == 0);
+    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "100", "--resume", "--quiet"}), dir).status == 0);
     std::vector<float> all = read_shard_set(dir, "out", &rows, &complete);
     CHECK(complete);
     CHECK(rows == 20000);
-    REQUIRE(run(embed_args(dir, "ref.npy", {"--quiet"}), dir) == 0);
+    REQUIRE(run(embed_args(dir, "ref.npy", {"--quiet"}), dir).status == 0);
     int64_t ref_rows;
     std::vector<float> ref = read_npy_rows(dir + "/ref.npy", &ref_rows);
     CHECK(max_diff(all, ref) <= kRowTolerance);
@@ -246,7 +190,7 @@ TEST_CASE("cli jobs: Ctrl-C stops cleanly, committed shards stay valid, --resume
     FILE *f = std::fopen((dir + "/in.jsonl").c_str(), "ab");
     std::fputs("{\"input_ids\": [1]}\n", f);
     std::fclose(f);
-    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "100", "--resume", "--quiet"}), dir) == 33);
+    REQUIRE(run(embed_args(dir, "out.npy", {"--shard-rows", "100", "--resume", "--quiet"}), dir).status == 33);
     CHECK(slurp(dir + "/stderr.txt").find("\"input_bytes\" was") != std::string::npos);
     // Without shards an interrupted job leaves no file at all.
     pid_t pid = spawn(embed_args(dir, "single.npy", {}), dir);
@@ -260,17 +204,17 @@ TEST_CASE("cli jobs: Ctrl-C stops cleanly, committed shards stay valid, --resume
 }
 
 TEST_CASE("cli jobs: a 100k-line input is streamed in bounded memory with progress and a summary", "[cli]") {
-    std::string dir = scratch("rss");
+    std::string dir = scratch("clijob", "rss");
     // 250-byte lines: 25 MB of input that must never be resident at once.
     std::string pad = ",\"note\":\"" + std::string(200, 'x') + "\"";
     std::string big = ids_corpus(100000, 7, 3, pad);
     write_file(dir + "/in.jsonl", big.substr(0, big.find('\n', big.size() / 10) + 1));
     int64_t rss_small = 0, rss_big = 0;
-    REQUIRE(run(embed_args(dir, "small.npy", {"--quiet"}), dir, &rss_small) == 0);
+    REQUIRE(run(embed_args(dir, "small.npy", {"--quiet"}), dir, "", &rss_small).status == 0);
     write_file(dir + "/in.jsonl", big);
     std::string().swap(big);
     setenv("LLMBED_PROGRESS_INTERVAL", "0.5", 1);
-    REQUIRE(run(embed_args(dir, "big.npy", {}), dir, &rss_big) == 0);
+    REQUIRE(run(embed_args(dir, "big.npy", {}), dir, "", &rss_big).status == 0);
     unsetenv("LLMBED_PROGRESS_INTERVAL");
     std::string err = slurp(dir + "/stderr.txt");
     INFO(err);
@@ -287,7 +231,7 @@ TEST_CASE("cli jobs: a 100k-line input is streamed in bounded memory with progre
     // The bound is on what the job adds to the bare process: a binary with the
     // CUDA backend maps libcublasLt, ~200 MiB resident before any work.
     int64_t rss_bare = 0;
-    REQUIRE(run({"--help"}, dir, &rss_bare) == 0);
+    REQUIRE(run({"--help"}, dir, "", &rss_bare).status == 0);
     WARN("peak RSS of `llmbed --help`: " << rss_bare / 1024 << " KiB");
     CHECK(rss_big - rss_bare < 96ll << 20);
     CHECK(rss_big - rss_small < 8ll << 20);  // input and output are streamed, not held

@@ -7,42 +7,21 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <fcntl.h>
-#include <spawn.h>
 #include <string>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
-extern "C" char **environ;
+#include "support/cli_process.hpp"
+
+using namespace llmbed_test::cli;
 
 namespace {
 
-const std::string kBinary = LLMBED_BINARY_DIR "/llmbed";
 const std::string kWeights = LLMBED_TEST_DATA_DIR "/models/llama-tiny";
 
 // Llama-2-like: "▁" prefix and space replacement, BPE with 20 merges, <unk>
 // for characters outside [a-zA-Z0-9.,!?'], <s> (id 1) prepended.
 const char *const kTokenizerJson = R"json({"version":"1.0","truncation":null,"padding":null,"added_tokens":[{"id":0,"content":"<unk>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},{"id":1,"content":"<s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true},{"id":2,"content":"</s>","single_word":false,"lstrip":false,"rstrip":false,"normalized":false,"special":true}],"normalizer":{"type":"Sequence","normalizers":[{"type":"Prepend","prepend":"▁"},{"type":"Replace","pattern":{"String":" "},"content":"▁"}]},"pre_tokenizer":null,"post_processor":{"type":"TemplateProcessing","single":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}}],"pair":[{"SpecialToken":{"id":"<s>","type_id":0}},{"Sequence":{"id":"A","type_id":0}},{"SpecialToken":{"id":"<s>","type_id":1}},{"Sequence":{"id":"B","type_id":1}}],"special_tokens":{"<s>":{"id":"<s>","ids":[1],"tokens":["<s>"]}}},"decoder":{"type":"Sequence","decoders":[{"type":"Replace","pattern":{"String":"▁"},"content":" "},{"type":"Fuse"},{"type":"Strip","content":" ","start":1,"stop":0}]},"model":{"type":"BPE","dropout":null,"unk_token":"<unk>","continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":true,"byte_fallback":false,"ignore_merges":false,"vocab":{"<unk>":0,"<s>":1,"</s>":2,"▁":3,"a":4,"b":5,"c":6,"d":7,"e":8,"f":9,"g":10,"h":11,"i":12,"j":13,"k":14,"l":15,"m":16,"n":17,"o":18,"p":19,"q":20,"r":21,"s":22,"t":23,"u":24,"v":25,"w":26,"x":27,"y":28,"z":29,"A":30,"B":31,"C":32,"D":33,"E":34,"F":35,"G":36,"H":37,"I":38,"J":39,"K":40,"L":41,"M":42,"N":43,"O":44,"P":45,"Q":46,"R":47,"S":48,"T":49,"U":50,"V":51,"W":52,"X":53,"Y":54,"Z":55,"0":56,"1":57,"2":58,"3":59,"4":60,"5":61,"6":62,"7":63,"8":64,"9":65,".":66,",":67,"!":68,"?":69,"'":70,"▁t":71,"he":72,"▁the":73,"in":74,"er":75,"an":76,"on":77,"▁a":78,"▁s":79,"re":80,"▁w":81,"or":82,"▁c":83,"at":84,"en":85,"▁i":86,"▁b":87,"ing":88,"▁o":89,"ed":90},"merges":["▁ t","h e","▁t he","i n","e r","a n","o n","▁ a","▁ s","r e","▁ w","o r","▁ c","a t","e n","▁ i","▁ b","in g","▁ o","e d"]}})json";
-
-std::string slurp(const std::string &path) {
-    std::string s;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return s;
-    char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) s.append(buf, n);
-    std::fclose(f);
-    return s;
-}
-
-void write_file(const std::string &path, const std::string &content) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-}
 
 // A model folder: the tiny llama's config and weights plus the tokenizer and prompts.
 std::string make_model(const std::string &dir) {
@@ -53,32 +32,6 @@ std::string make_model(const std::string &dir) {
     write_file(model + "/tokenizer.json", kTokenizerJson);
     write_file(model + "/config_sentence_transformers.json", "{\"prompts\": {\"query\": \"Query: \", \"document\": \"\"}}");
     return model;
-}
-
-struct Result {
-    int status;
-    std::string out, err;
-};
-
-Result run(const std::vector<std::string> &args, const std::string &dir) {
-    std::vector<std::string> all = {kBinary};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char *> argv;
-    for (auto &a : all) argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, (dir + "/stdout.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, (dir + "/stderr.txt").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int rc = posix_spawn(&pid, kBinary.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    REQUIRE(rc == 0);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    return {WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), slurp(dir + "/stdout.txt"),
-            slurp(dir + "/stderr.txt")};
 }
 
 std::vector<float> read_npy(const std::string &path) {

@@ -22,29 +22,16 @@ extern "C" {
 #include "io/row_encode.h"
 }
 
+#include "support/cli_process.hpp"
+
+using namespace llmbed_test::cli;
+
 namespace {
 
-std::string scratch_dir(const char *name) {
-    std::string dir = std::string("/tmp/llmbed-test-io-") + name + "-" + std::to_string(getpid());
-    std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    return dir;
-}
-
-bool exists(const std::string &path) {
-    struct stat st;
-    return stat(path.c_str(), &st) == 0;
-}
-
-std::vector<unsigned char> slurp(const std::string &path) {
-    std::vector<unsigned char> bytes;
-    FILE *f = std::fopen(path.c_str(), "rb");
-    if (!f) return bytes;
-    unsigned char buf[4096];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) bytes.insert(bytes.end(), buf, buf + n);
-    std::fclose(f);
-    return bytes;
+// The file as bytes, or empty when it cannot be opened.
+std::vector<unsigned char> slurp_bytes(const std::string &path) {
+    std::string s = slurp(path);
+    return std::vector<unsigned char>(s.begin(), s.end());
 }
 
 std::string npy_dict(const std::vector<unsigned char> &bytes) {
@@ -124,7 +111,7 @@ TEST_CASE("npy header is a fixed 128-byte v1.0 header numpy accepts", "[io]") {
 }
 
 TEST_CASE("output writer: npy float32/float16/int8/ubinary round trip", "[io]") {
-    std::string dir = scratch_dir("npy");
+    std::string dir = scratch("io", "npy");
     const int n = 13, dims = 7;
     std::vector<float> rows = rows_of(n, dims, 3);
     for (llmbed_output_dtype dtype : {LLMBED_DTYPE_FLOAT32, LLMBED_DTYPE_FLOAT16, LLMBED_DTYPE_INT8,
@@ -139,7 +126,7 @@ TEST_CASE("output writer: npy float32/float16/int8/ubinary round trip", "[io]") 
         llmbed_output_summary summary{};
         REQUIRE(llmbed_output_writer_commit(w, &summary, &err) == LLMBED_OK);
         CHECK(summary.rows == n);
-        std::vector<unsigned char> bytes = slurp(path);
+        std::vector<unsigned char> bytes = slurp_bytes(path);
         size_t width = llmbed_row_width(dtype, dims);
         CHECK(npy_dict(bytes) == std::string("{'descr': '") + llmbed_npy_descr(dtype) +
                                      "', 'fortran_order': False, 'shape': (" + std::to_string(n) + ", " +
@@ -148,7 +135,7 @@ TEST_CASE("output writer: npy float32/float16/int8/ubinary round trip", "[io]") 
         CHECK(summary.bytes == (int64_t)bytes.size());
         const unsigned char *data = bytes.data() + LLMBED_NPY_HEADER_BYTES;
         std::string scales_path = dir + "/out-int8.scales.npy";
-        std::vector<unsigned char> scales = slurp(scales_path);
+        std::vector<unsigned char> scales = slurp_bytes(scales_path);
         for (int r = 0; r < n; r++) {
             for (int d = 0; d < dims; d++) {
                 float want = rows[r * dims + d];
@@ -179,7 +166,7 @@ TEST_CASE("output writer: npy float32/float16/int8/ubinary round trip", "[io]") 
 }
 
 TEST_CASE("output writer: safetensors header describes embeddings and int8 scales", "[io]") {
-    std::string dir = scratch_dir("st");
+    std::string dir = scratch("io", "st");
     const int n = 5, dims = 6;
     std::vector<float> rows = rows_of(n, dims, 11);
     std::string path = dir + "/e.safetensors";
@@ -189,7 +176,7 @@ TEST_CASE("output writer: safetensors header describes embeddings and int8 scale
             LLMBED_OK);
     REQUIRE(llmbed_output_writer_write(w, rows.data(), n, nullptr, &err) == LLMBED_OK);
     REQUIRE(llmbed_output_writer_commit(w, nullptr, &err) == LLMBED_OK);
-    std::vector<unsigned char> bytes = slurp(path);
+    std::vector<unsigned char> bytes = slurp_bytes(path);
     uint64_t header_len = 0;
     for (int i = 0; i < 8; i++) header_len |= (uint64_t)bytes[i] << (8 * i);
     REQUIRE(header_len == LLMBED_SAFETENSORS_HEADER_BYTES - 8);
@@ -200,7 +187,7 @@ TEST_CASE("output writer: safetensors header describes embeddings and int8 scale
 }
 
 TEST_CASE("output writer: jsonl rows carry the id or the row index", "[io]") {
-    std::string dir = scratch_dir("jsonl");
+    std::string dir = scratch("io", "jsonl");
     std::string path = dir + "/e.jsonl";
     const float rows[4] = {0.5f, -0.25f, 1.0f, 2.0f};
     const char *ids[2] = {"\"doc-1\"", nullptr};
@@ -209,7 +196,7 @@ TEST_CASE("output writer: jsonl rows carry the id or the row index", "[io]") {
     REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_JSONL, LLMBED_DTYPE_FLOAT32, 2, &w, &err) == LLMBED_OK);
     REQUIRE(llmbed_output_writer_write(w, rows, 2, ids, &err) == LLMBED_OK);
     REQUIRE(llmbed_output_writer_commit(w, nullptr, &err) == LLMBED_OK);
-    std::vector<unsigned char> bytes = slurp(path);
+    std::vector<unsigned char> bytes = slurp_bytes(path);
     CHECK(std::string(bytes.begin(), bytes.end()) ==
           "{\"id\":\"doc-1\",\"embedding\":[0.5,-0.25]}\n{\"id\":1,\"embedding\":[1,2]}\n");
     llmbed_output_format f;
@@ -220,7 +207,7 @@ TEST_CASE("output writer: jsonl rows carry the id or the row index", "[io]") {
 }
 
 TEST_CASE("atomic output: abort and unwritable folders leave nothing behind", "[io]") {
-    std::string dir = scratch_dir("atomic");
+    std::string dir = scratch("io", "atomic");
     std::string path = dir + "/x.npy";
     llmbed_output_writer *w = nullptr;
     llmbed_error err{};
@@ -244,7 +231,7 @@ TEST_CASE("atomic output: abort and unwritable folders leave nothing behind", "[
 TEST_CASE("atomic output: a full disk fails the write and removes the temp file", "[io]") {
     // RLIMIT_FSIZE in a child process stands in for a full disk: writes past
     // the limit fail with EFBIG (SIGXFSZ ignored), as ENOSPC would.
-    std::string dir = scratch_dir("full");
+    std::string dir = scratch("io", "full");
     std::string path = dir + "/big.npy";
     pid_t pid = fork();
     REQUIRE(pid >= 0);

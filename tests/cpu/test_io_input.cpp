@@ -15,6 +15,10 @@ extern "C" {
 #include "io/line_reader.h"
 }
 
+#include "support/cli_process.hpp"
+
+using namespace llmbed_test::cli;
+
 namespace {
 
 struct Parsed {
@@ -33,10 +37,7 @@ void parse(Parsed &p, const std::string &line, const char *text_field = nullptr,
 
 std::string write_temp(const std::string &name, const std::string &content) {
     std::string path = "/tmp/llmbed-test-input-" + std::to_string(getpid()) + "-" + name;
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
+    write_file(path, content);
     return path;
 }
 

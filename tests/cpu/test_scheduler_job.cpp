@@ -25,6 +25,10 @@ extern "C" {
 #include "scheduler/manifest.h"
 }
 
+#include "support/cli_process.hpp"
+
+using namespace llmbed_test::cli;
+
 namespace {
 
 constexpr int kDims = 6;
@@ -89,25 +93,6 @@ llmbed_job_engine engine_for(Fake &f) {
     e.tokenize = fake_tokenize;
     e.embed = fake_embed;
     return e;
-}
-
-std::string scratch(const char *name) {
-    std::string dir = std::string("/tmp/llmbed-test-job-") + name + "-" + std::to_string(getpid());
-    std::string cmd = "rm -rf '" + dir + "' && mkdir -p '" + dir + "'";
-    REQUIRE(std::system(cmd.c_str()) == 0);
-    return dir;
-}
-
-void write_file(const std::string &path, const std::string &content) {
-    FILE *f = std::fopen(path.c_str(), "wb");
-    REQUIRE(f != nullptr);
-    std::fwrite(content.data(), 1, content.size(), f);
-    std::fclose(f);
-}
-
-bool exists(const std::string &path) {
-    struct stat st;
-    return stat(path.c_str(), &st) == 0;
 }
 
 // Rows of an npy float32 file written by llmbed (128-byte header).
@@ -200,7 +185,7 @@ void free_options(llmbed_job_options &o) {
 }  // namespace
 
 TEST_CASE("job: rows in input order, batches within the token budget", "[scheduler]") {
-    std::string dir = scratch("order");
+    std::string dir = scratch("job", "order");
     std::vector<std::string> lines = corpus(250, 1);
     write_file(dir + "/in.txt", join_lines(lines));
     Fake fake;
@@ -220,7 +205,7 @@ TEST_CASE("job: rows in input order, batches within the token budget", "[schedul
 }
 
 TEST_CASE("job: JSONL text field, input_ids, ids and a prompt masked from the pool", "[scheduler]") {
-    std::string dir = scratch("jsonl");
+    std::string dir = scratch("job", "jsonl");
     write_file(dir + "/in.jsonl",
                "{\"body\": \"ab\", \"key\": 7}\n{\"input_ids\": [5, 6, 7], \"key\": \"x\"}\nplain\n");
     Fake fake;
@@ -272,7 +257,7 @@ TEST_CASE("job: bad lines fail naming the line and leave no output; --skip-inval
     };
     for (const Case &c : cases) {
         INFO(c.line);
-        std::string dir = scratch("bad");
+        std::string dir = scratch("job", "bad");
         std::vector<std::string> lines = {"good one", "good two", c.line, "good three"};
         write_file(dir + "/in.jsonl", join_lines(lines));
         Fake fake;
@@ -304,7 +289,7 @@ TEST_CASE("job: bad lines fail naming the line and leave no output; --skip-inval
 }
 
 TEST_CASE("job: --truncate cuts long inputs keeping BOS/EOS and counts them", "[scheduler]") {
-    std::string dir = scratch("trunc");
+    std::string dir = scratch("job", "trunc");
     std::vector<std::string> lines = {"short", "a much longer line that exceeds", "x", "another long line here"};
     write_file(dir + "/in.txt", join_lines(lines) + "{\"input_ids\": [9, 8, 7, 6, 5, 4, 3, 2, 1, 4, 5, 6, 7]}\n");
     Fake fake;
@@ -325,7 +310,7 @@ TEST_CASE("job: --truncate cuts long inputs keeping BOS/EOS and counts them", "[
 }
 
 TEST_CASE("job: shards + manifest equal the single-file output; Ctrl-C then resume", "[scheduler]") {
-    std::string dir = scratch("shards");
+    std::string dir = scratch("job", "shards");
     std::vector<std::string> lines = corpus(300, 2);
     write_file(dir + "/in.txt", join_lines(lines));
     std::vector<float> want = expected_text_rows(lines);
@@ -345,7 +330,7 @@ TEST_CASE("job: shards + manifest equal the single-file output; Ctrl-C then resu
     CHECK(stats.shards == 14);
 
     // Interrupt after a few batches: committed shards and manifest agree, no temp files.
-    std::string dir2 = scratch("interrupt");
+    std::string dir2 = scratch("job", "interrupt");
     write_file(dir2 + "/in.txt", join_lines(lines));
     volatile sig_atomic_t stop = 0;
     Fake slow;
@@ -395,7 +380,7 @@ TEST_CASE("job: shards + manifest equal the single-file output; Ctrl-C then resu
 }
 
 TEST_CASE("job: SIGKILL at random points, resumed, equals an uninterrupted run row for row", "[scheduler]") {
-    std::string dir = scratch("kill");
+    std::string dir = scratch("job", "kill");
     std::vector<std::string> lines = corpus(3000, 3);
     write_file(dir + "/in.txt", join_lines(lines));
     std::vector<float> want = expected_text_rows(lines);
@@ -444,7 +429,7 @@ TEST_CASE("job: SIGKILL at random points, resumed, equals an uninterrupted run r
 }
 
 TEST_CASE("job: a full disk fails cleanly and the manifest lists only whole shards", "[scheduler]") {
-    std::string dir = scratch("full");
+    std::string dir = scratch("job", "full");
     std::vector<std::string> lines = corpus(1000, 4);
     write_file(dir + "/in.txt", join_lines(lines));
     pid_t pid = fork();
@@ -490,7 +475,7 @@ TEST_CASE("job: a full disk fails cleanly and the manifest lists only whole shar
 }
 
 TEST_CASE("job: missing input and unwritable output fail with their own codes", "[scheduler]") {
-    std::string dir = scratch("missing");
+    std::string dir = scratch("job", "missing");
     Fake fake;
     llmbed_job_engine engine = engine_for(fake);
     llmbed_job_options o = options_for(dir + "/nope.txt", dir + "/out.npy");
@@ -510,7 +495,7 @@ TEST_CASE("job: missing input and unwritable output fail with their own codes", 
 }
 
 TEST_CASE("job: empty input, and a resume that starts exactly at the end of the input", "[scheduler]") {
-    std::string dir = scratch("empty");
+    std::string dir = scratch("job", "empty");
     write_file(dir + "/empty.txt", "");
     Fake fake;
     llmbed_job_engine engine = engine_for(fake);
