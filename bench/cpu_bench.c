@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cpu/blas_core.h"
 #include "llmbed.h"
 
 typedef struct corpus {
@@ -139,6 +140,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
+    llmbed_blas_core_restart_if_needed(argv);
     const char *model_path = NULL, *inputs[MAX_CORPORA], *output = NULL, *pooling_name = "last";
     int n_inputs = 0, threads = 0, warmup = 1, repeats = 3, serve_mode = 0;
     long long batch_tokens = 0;

@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cpu/blas_core.h"
 
 int cli_info(int argc, char **argv) {
     const char *model_path = NULL;
@@ -45,6 +46,7 @@ int cli_info(int argc, char **argv) {
     printf("default pooling:    %s\n", cli_pooling_name(info.default_pooling));
     printf("default attention:  %s\n", cli_attention_name(info.default_attention));
     printf("default normalize:  %s\n", info.default_normalize ? "yes" : "no");
+    printf("cpu gemm kernels:   OpenBLAS %s\n", llmbed_blas_core_name());
     llmbed_model_free(model);
     return 0;
 }

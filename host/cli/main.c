@@ -4,6 +4,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cpu/blas_core.h"
 
 static const char *const usage_text =
     "usage: llmbed <command> [options]\n"
@@ -24,6 +25,7 @@ static const char *const usage_text =
     "Errors are one line on stderr naming the file, line or field.\n";
 
 int main(int argc, char **argv) {
+    llmbed_blas_core_restart_if_needed(argv);
     if (argc < 2) {
         fputs(usage_text, stderr);
         return LLMBED_ERR_INVALID_ARGUMENT;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <vector>
 
+#include "cpu/blas_core.h"
 #include "support/cli_process.hpp"
 
 using namespace llmbed_test::cli;
@@ -113,6 +114,26 @@ TEST_CASE("cli: info prints the architecture and the defaults", "[cli]") {
     CHECK(r.out.find("hidden size:        48") != std::string::npos);
     CHECK(r.out.find("vocabulary:         211") != std::string::npos);
     CHECK(r.out.find("default pooling:") != std::string::npos);
+}
+
+TEST_CASE("cli: OpenBLAS runs the kernels of the CPU's instruction set, not its generic fallback", "[cli]") {
+    // cpu/blas_core.h: an OpenBLAS that does not know this CPU model falls
+    // back to "Prescott" (SSE3); the CLI restarts itself with OPENBLAS_CORETYPE.
+    std::string dir = scratch("cli", "blas");
+    Result r = run({"info", "--model", kModel}, dir);
+    REQUIRE(r.status == 0);
+    const std::string key = "cpu gemm kernels:   OpenBLAS ";
+    size_t at = r.out.find(key);
+    REQUIRE(at != std::string::npos);
+    std::string core = r.out.substr(at + key.size(), r.out.find('\n', at) - at - key.size());
+    INFO("OpenBLAS core in the CLI: " << core << "; in this test process: " << llmbed_blas_core_name());
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) CHECK(core != "Prescott");
+#endif
+    // The fix is needed exactly when this process (not restarted) got Prescott on such a CPU.
+    const char *fix = llmbed_blas_core_fix();
+    if (fix != nullptr) CHECK(core == fix);
+    else CHECK(core == llmbed_blas_core_name());
 }
 
 TEST_CASE("cli: embed writes [N, D] float32 rows in input order, independent of batching", "[cli]") {
