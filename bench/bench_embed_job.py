@@ -12,7 +12,7 @@ Then `llmbed bench` on fixed-length and mixed-length synthetic corpora, with
 `--compare transformers` when --compare is given. Results (and the commands)
 go to bench/results/embed_job_<date>.txt.
 
-    python3 bench/bench_embed_job.py --llmbed build-cli/llmbed \
+    python3 bench/bench_embed_job.py --llmbed build/release/llmbed \
         --model tests/data/models/llama-tiny --lines 100000 --threads 1
 """
 import argparse
@@ -66,7 +66,7 @@ def summary(stderr):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--llmbed", default=os.path.join(ROOT, "build", "llmbed"))
+    p.add_argument("--llmbed", default=os.path.join(ROOT, "build", "release", "llmbed"))
     p.add_argument("--model", default=os.path.join(ROOT, "tests", "data", "models", "llama-tiny"))
     p.add_argument("--lines", type=int, default=100000)
     p.add_argument("--min-len", type=int, default=4)
