@@ -19,4 +19,12 @@ llmbed_status llmbed_fail(llmbed_error *error, llmbed_status status, const char 
 /* Clears `error` to LLMBED_OK with an empty message (NULL is a no-op). */
 void llmbed_error_clear(llmbed_error *error);
 
+/* Evaluates a call returning llmbed_status and returns its status from the
+ * enclosing function unless it is LLMBED_OK. */
+#define LLMBED_TRY(expr)                                              \
+    do {                                                              \
+        const llmbed_status llmbed_try_status_ = (expr);              \
+        if (llmbed_try_status_ != LLMBED_OK) return llmbed_try_status_; \
+    } while (0)
+
 #endif

@@ -65,12 +65,6 @@ static llmbed_status get_float(const gguf_reader *r, const char *suffix, bool re
     return LLMBED_OK;
 }
 
-#define TRY(expr)                                 \
-    do {                                          \
-        const llmbed_status try_st_ = (expr);     \
-        if (try_st_ != LLMBED_OK) return try_st_; \
-    } while (0)
-
 static llmbed_status parse_rope_scaling(const gguf_reader *r, llmbed_config *c) {
     char key[128];
     llmbed_gguf_string type;
@@ -86,10 +80,10 @@ static llmbed_status parse_rope_scaling(const gguf_reader *r, llmbed_config *c) 
     else
         return llmbed_fail(r->error, LLMBED_ERR_UNKNOWN_ROPE, "%s: key '%s' = \"%.*s\" is not supported (none, linear, yarn)",
                            llmbed_gguf_path(r->gguf), key, (int)(type.length > 64 ? 64 : type.length), type.data);
-    TRY(get_float(r, "rope.scaling.factor", true, 1.0f, &rs->factor));
+    LLMBED_TRY(get_float(r, "rope.scaling.factor", true, 1.0f, &rs->factor));
     if (rs->type == LLMBED_ROPE_YARN) {
-        TRY(get_int(r, "rope.scaling.original_context_length", false, c->max_positions, &rs->original_max_positions));
-        TRY(get_float(r, "rope.scaling.attn_factor", false, 0.0f, &rs->attention_factor));
+        LLMBED_TRY(get_int(r, "rope.scaling.original_context_length", false, c->max_positions, &rs->original_max_positions));
+        LLMBED_TRY(get_float(r, "rope.scaling.attn_factor", false, 0.0f, &rs->attention_factor));
     }
     return LLMBED_OK;
 }
@@ -117,20 +111,20 @@ llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llm
     if (!found && !partial)
         return llmbed_fail(error, LLMBED_ERR_UNKNOWN_ARCH,
                            "%s: general.architecture \"%s\" is not supported (llama, qwen2, qwen3)", path, r.arch);
-    TRY(get_int(&r, "block_count", true, 0, &c->n_layers));
-    TRY(get_int(&r, "embedding_length", true, 0, &c->hidden_size));
-    TRY(get_int(&r, "attention.head_count", true, 0, &c->n_heads));
-    TRY(get_int(&r, "attention.head_count_kv", false, c->n_heads, &c->n_kv_heads));
-    TRY(get_int(&r, "feed_forward_length", true, 0, &c->intermediate_size));
-    TRY(get_int(&r, "context_length", true, 0, &c->max_positions));
-    TRY(get_int(&r, "attention.key_length", false, c->n_heads > 0 ? c->hidden_size / c->n_heads : 0, &c->head_dim));
-    TRY(get_float(&r, "rope.freq_base", false, 10000.0f, &c->rope_theta));
-    TRY(get_float(&r, "attention.layer_norm_rms_epsilon", true, 0.0f, &c->rms_norm_eps));
+    LLMBED_TRY(get_int(&r, "block_count", true, 0, &c->n_layers));
+    LLMBED_TRY(get_int(&r, "embedding_length", true, 0, &c->hidden_size));
+    LLMBED_TRY(get_int(&r, "attention.head_count", true, 0, &c->n_heads));
+    LLMBED_TRY(get_int(&r, "attention.head_count_kv", false, c->n_heads, &c->n_kv_heads));
+    LLMBED_TRY(get_int(&r, "feed_forward_length", true, 0, &c->intermediate_size));
+    LLMBED_TRY(get_int(&r, "context_length", true, 0, &c->max_positions));
+    LLMBED_TRY(get_int(&r, "attention.key_length", false, c->n_heads > 0 ? c->hidden_size / c->n_heads : 0, &c->head_dim));
+    LLMBED_TRY(get_float(&r, "rope.freq_base", false, 10000.0f, &c->rope_theta));
+    LLMBED_TRY(get_float(&r, "attention.layer_norm_rms_epsilon", true, 0.0f, &c->rms_norm_eps));
     c->rope_scaling.factor = 1.0f;
     c->rope_scaling.beta_fast = 32.0f;
     c->rope_scaling.beta_slow = 1.0f;
     c->rope_scaling.truncate = true;
-    TRY(parse_rope_scaling(&r, c));
+    LLMBED_TRY(parse_rope_scaling(&r, c));
     c->qkv_bias = c->arch == LLMBED_ARCH_QWEN2;
     c->qk_norm = c->arch == LLMBED_ARCH_QWEN3;
     /* llama.cpp drops output.weight when the model ties it to token_embd. */

@@ -95,20 +95,14 @@ static llmbed_status get_string(const reader *r, const char *key, const char **o
     return LLMBED_OK;
 }
 
-#define TRY(expr)                                  \
-    do {                                           \
-        const llmbed_status try_st_ = (expr);      \
-        if (try_st_ != LLMBED_OK) return try_st_;  \
-    } while (0)
-
 /* The scaling parameters of one rope dict (modeling_rope_utils.py
  * _compute_*_parameters and standardize_rope_params). `top` is the
  * config.json object: original_max_position_embeddings may sit there. */
 static llmbed_status parse_rope_dict(const reader *top, const reader *r, llmbed_config *c) {
     llmbed_rope_scaling *rs = &c->rope_scaling;
     const char *type = NULL;
-    TRY(get_string(r, "rope_type", &type));
-    if (type == NULL) TRY(get_string(r, "type", &type));
+    LLMBED_TRY(get_string(r, "rope_type", &type));
+    if (type == NULL) LLMBED_TRY(get_string(r, "type", &type));
     if (type == NULL || strcmp(type, "default") == 0) return LLMBED_OK;
     if (strcmp(type, "linear") == 0) rs->type = LLMBED_ROPE_LINEAR;
     else if (strcmp(type, "dynamic") == 0) rs->type = LLMBED_ROPE_DYNAMIC;
@@ -119,31 +113,31 @@ static llmbed_status parse_rope_dict(const reader *top, const reader *r, llmbed_
                            "%s: %srope_type \"%s\" is not supported (default, linear, dynamic, yarn, llama3)",
                            r->source, r->prefix, type);
     bool has_factor;
-    TRY(get_float(r, "factor", rs->type != LLMBED_ROPE_YARN, &rs->factor, &has_factor));
+    LLMBED_TRY(get_float(r, "factor", rs->type != LLMBED_ROPE_YARN, &rs->factor, &has_factor));
     if (rs->type == LLMBED_ROPE_YARN || rs->type == LLMBED_ROPE_LLAMA3) {
         /* A top-level original_max_position_embeddings wins over the dict's
          * (standardize_rope_params' Phi-3 rule); the default is max_positions. */
         bool found;
         rs->original_max_positions = c->max_positions;
-        TRY(get_int(top, "original_max_position_embeddings", false, &rs->original_max_positions, &found));
-        if (!found) TRY(get_int(r, "original_max_position_embeddings", false, &rs->original_max_positions, NULL));
+        LLMBED_TRY(get_int(top, "original_max_position_embeddings", false, &rs->original_max_positions, &found));
+        if (!found) LLMBED_TRY(get_int(r, "original_max_position_embeddings", false, &rs->original_max_positions, NULL));
     }
     if (rs->type == LLMBED_ROPE_YARN) {
         if (!has_factor && rs->original_max_positions > 0) /* DeepSeek style: ratio of the two lengths */
             rs->factor = (float)c->max_positions / (float)rs->original_max_positions;
-        TRY(get_float(r, "attention_factor", false, &rs->attention_factor, NULL));
-        TRY(get_float(r, "mscale", false, &rs->mscale, NULL));
-        TRY(get_float(r, "mscale_all_dim", false, &rs->mscale_all_dim, NULL));
+        LLMBED_TRY(get_float(r, "attention_factor", false, &rs->attention_factor, NULL));
+        LLMBED_TRY(get_float(r, "mscale", false, &rs->mscale, NULL));
+        LLMBED_TRY(get_float(r, "mscale_all_dim", false, &rs->mscale_all_dim, NULL));
         /* `get("beta_fast") or 32`: 0 also means the default. */
-        TRY(get_float(r, "beta_fast", false, &rs->beta_fast, NULL));
-        TRY(get_float(r, "beta_slow", false, &rs->beta_slow, NULL));
+        LLMBED_TRY(get_float(r, "beta_fast", false, &rs->beta_fast, NULL));
+        LLMBED_TRY(get_float(r, "beta_slow", false, &rs->beta_slow, NULL));
         if (rs->beta_fast == 0.0f) rs->beta_fast = 32.0f;
         if (rs->beta_slow == 0.0f) rs->beta_slow = 1.0f;
-        TRY(get_bool(r, "truncate", &rs->truncate));
+        LLMBED_TRY(get_bool(r, "truncate", &rs->truncate));
     }
     if (rs->type == LLMBED_ROPE_LLAMA3) {
-        TRY(get_float(r, "low_freq_factor", true, &rs->low_freq_factor, NULL));
-        TRY(get_float(r, "high_freq_factor", true, &rs->high_freq_factor, NULL));
+        LLMBED_TRY(get_float(r, "low_freq_factor", true, &rs->low_freq_factor, NULL));
+        LLMBED_TRY(get_float(r, "high_freq_factor", true, &rs->high_freq_factor, NULL));
     }
     return LLMBED_OK;
 }
@@ -162,12 +156,12 @@ static llmbed_status parse_rope(const reader *top, const cJSON *dict, const char
     rs->truncate = true;
     c->rope_theta = 10000.0f;
     float partial = 1.0f;
-    TRY(get_float(top, "rope_theta", false, &c->rope_theta, NULL));
-    TRY(get_float(top, "partial_rotary_factor", false, &partial, NULL));
+    LLMBED_TRY(get_float(top, "rope_theta", false, &c->rope_theta, NULL));
+    LLMBED_TRY(get_float(top, "partial_rotary_factor", false, &partial, NULL));
     if (dict != NULL) {
-        TRY(get_float(&r, "rope_theta", false, &c->rope_theta, NULL));
-        TRY(get_float(&r, "partial_rotary_factor", false, &partial, NULL));
-        TRY(parse_rope_dict(top, &r, c));
+        LLMBED_TRY(get_float(&r, "rope_theta", false, &c->rope_theta, NULL));
+        LLMBED_TRY(get_float(&r, "partial_rotary_factor", false, &partial, NULL));
+        LLMBED_TRY(parse_rope_dict(top, &r, c));
     }
     if (partial != 1.0f)
         return llmbed_fail(top->error, LLMBED_ERR_UNSUPPORTED,
@@ -182,7 +176,7 @@ llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llm
     if (!cJSON_IsObject(json))
         return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: config is not a JSON object", source);
     const char *model_type;
-    TRY(get_string(&r, "model_type", &model_type));
+    LLMBED_TRY(get_string(&r, "model_type", &model_type));
     if (model_type == NULL) return missing(&r, "model_type");
     const arch_defaults *d = NULL;
     for (size_t i = 0; i < sizeof ARCHES / sizeof ARCHES[0]; i++)
@@ -192,35 +186,35 @@ llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llm
                            "%s: model_type \"%s\" is not supported (llama, mistral, qwen2, qwen3, minicpm)", source,
                            model_type);
     c->arch = d->arch;
-    TRY(get_int(&r, "hidden_size", true, &c->hidden_size, NULL));
-    TRY(get_int(&r, "num_hidden_layers", true, &c->n_layers, NULL));
-    TRY(get_int(&r, "num_attention_heads", true, &c->n_heads, NULL));
-    TRY(get_int(&r, "intermediate_size", true, &c->intermediate_size, NULL));
+    LLMBED_TRY(get_int(&r, "hidden_size", true, &c->hidden_size, NULL));
+    LLMBED_TRY(get_int(&r, "num_hidden_layers", true, &c->n_layers, NULL));
+    LLMBED_TRY(get_int(&r, "num_attention_heads", true, &c->n_heads, NULL));
+    LLMBED_TRY(get_int(&r, "intermediate_size", true, &c->intermediate_size, NULL));
     c->n_kv_heads = c->n_heads; /* num_key_value_heads None -> num_attention_heads */
-    TRY(get_int(&r, "num_key_value_heads", false, &c->n_kv_heads, NULL));
+    LLMBED_TRY(get_int(&r, "num_key_value_heads", false, &c->n_kv_heads, NULL));
     c->head_dim = d->head_dim != 0 ? d->head_dim : (c->n_heads > 0 ? c->hidden_size / c->n_heads : 0);
-    TRY(get_int(&r, "head_dim", false, &c->head_dim, NULL));
+    LLMBED_TRY(get_int(&r, "head_dim", false, &c->head_dim, NULL));
     c->vocab_size = d->vocab_size;
-    TRY(get_int(&r, "vocab_size", false, &c->vocab_size, NULL));
+    LLMBED_TRY(get_int(&r, "vocab_size", false, &c->vocab_size, NULL));
     c->max_positions = d->max_positions;
-    TRY(get_int(&r, "max_position_embeddings", false, &c->max_positions, NULL));
+    LLMBED_TRY(get_int(&r, "max_position_embeddings", false, &c->max_positions, NULL));
     c->rms_norm_eps = 1e-6f;
-    TRY(get_float(&r, "rms_norm_eps", false, &c->rms_norm_eps, NULL));
+    LLMBED_TRY(get_float(&r, "rms_norm_eps", false, &c->rms_norm_eps, NULL));
     c->tie_word_embeddings = d->tie_word_embeddings;
-    TRY(get_bool(&r, "tie_word_embeddings", &c->tie_word_embeddings));
+    LLMBED_TRY(get_bool(&r, "tie_word_embeddings", &c->tie_word_embeddings));
 
     /* QKV bias: Qwen2Attention always has it; Llama/Mistral/Qwen3/MiniCPM
      * follow attention_bias (default false). With attention_bias HF also
      * puts a bias on o_proj, which the loader rejects if present. */
     bool attention_bias = false;
-    TRY(get_bool(&r, "attention_bias", &attention_bias));
+    LLMBED_TRY(get_bool(&r, "attention_bias", &attention_bias));
     c->qkv_bias = c->arch == LLMBED_ARCH_QWEN2 || attention_bias;
     c->qk_norm = c->arch == LLMBED_ARCH_QWEN3;
     /* Not modelled: sliding_window (Mistral, Qwen2 use_sliding_window). HF
      * applies it only to sequences longer than the window (4096 in
      * Mistral-7B / e5-mistral), so shorter inputs are unaffected. */
     bool mlp_bias = false;
-    TRY(get_bool(&r, "mlp_bias", &mlp_bias));
+    LLMBED_TRY(get_bool(&r, "mlp_bias", &mlp_bias));
     if (mlp_bias)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "%s: field \"mlp_bias\": MLP biases are not supported",
                            source);
@@ -232,9 +226,9 @@ llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llm
         /* modeling_minicpm.py: embeddings * scale_emb; each residual branch
          * * scale_depth / sqrt(num_hidden_layers). Defaults are 1. */
         float scale_depth = 1.0f;
-        TRY(get_float(&r, "scale_emb", false, &c->scale_emb, NULL));
-        TRY(get_float(&r, "scale_depth", false, &scale_depth, NULL));
-        TRY(get_float(&r, "dim_model_base", false, &c->dim_model_base, NULL));
+        LLMBED_TRY(get_float(&r, "scale_emb", false, &c->scale_emb, NULL));
+        LLMBED_TRY(get_float(&r, "scale_depth", false, &scale_depth, NULL));
+        LLMBED_TRY(get_float(&r, "dim_model_base", false, &c->dim_model_base, NULL));
         c->residual_scale = c->n_layers > 0 ? (float)(scale_depth / sqrt((double)c->n_layers)) : 1.0f;
     }
 

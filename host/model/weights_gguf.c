@@ -24,12 +24,6 @@ static llmbed_status want(const gguf_names *g, float **slot, const char *suffix,
                                   unpermute_heads, g->error);
 }
 
-#define TRY(expr)                                 \
-    do {                                          \
-        const llmbed_status try_st_ = (expr);     \
-        if (try_st_ != LLMBED_OK) return try_st_; \
-    } while (0)
-
 static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
     const llmbed_config *c = &m->config;
     const int64_t C = c->hidden_size, Q = (int64_t)c->n_heads * c->head_dim;
@@ -38,7 +32,7 @@ static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
      * for the Llama architecture only (Qwen2/Qwen3 use neox-style RoPE). */
     const bool permuted = c->arch == LLMBED_ARCH_LLAMA;
     const int q_heads = permuted ? c->n_heads : 0, k_heads = permuted ? c->n_kv_heads : 0;
-    TRY(want(g, &m->weights.token_embedding, "token_embd.weight", -1, c->vocab_size, C, 0));
+    LLMBED_TRY(want(g, &m->weights.token_embedding, "token_embd.weight", -1, c->vocab_size, C, 0));
     for (int i = 0; i < c->n_layers; i++) {
         llmbed_layer_weights *l = &m->weights.layers[i];
         char o_bias[64];
@@ -46,24 +40,24 @@ static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
         if (llmbed_gguf_find_tensor(g->gguf, o_bias) != NULL)
             return llmbed_fail(g->error, LLMBED_ERR_UNSUPPORTED, "%s: tensor '%s': attention output bias is not supported",
                                g->plan->file, o_bias);
-        TRY(want(g, &l->attn_norm, "attn_norm.weight", i, C, 0, 0));
-        TRY(want(g, &l->wq, "attn_q.weight", i, Q, C, q_heads));
-        TRY(want(g, &l->wk, "attn_k.weight", i, KV, C, k_heads));
-        TRY(want(g, &l->wv, "attn_v.weight", i, KV, C, 0));
-        TRY(want(g, &l->wo, "attn_output.weight", i, C, Q, 0));
+        LLMBED_TRY(want(g, &l->attn_norm, "attn_norm.weight", i, C, 0, 0));
+        LLMBED_TRY(want(g, &l->wq, "attn_q.weight", i, Q, C, q_heads));
+        LLMBED_TRY(want(g, &l->wk, "attn_k.weight", i, KV, C, k_heads));
+        LLMBED_TRY(want(g, &l->wv, "attn_v.weight", i, KV, C, 0));
+        LLMBED_TRY(want(g, &l->wo, "attn_output.weight", i, C, Q, 0));
         if (c->qkv_bias) {
-            TRY(want(g, &l->bq, "attn_q.bias", i, Q, 0, q_heads));
-            TRY(want(g, &l->bk, "attn_k.bias", i, KV, 0, k_heads));
-            TRY(want(g, &l->bv, "attn_v.bias", i, KV, 0, 0));
+            LLMBED_TRY(want(g, &l->bq, "attn_q.bias", i, Q, 0, q_heads));
+            LLMBED_TRY(want(g, &l->bk, "attn_k.bias", i, KV, 0, k_heads));
+            LLMBED_TRY(want(g, &l->bv, "attn_v.bias", i, KV, 0, 0));
         }
         if (c->qk_norm) {
-            TRY(want(g, &l->q_norm, "attn_q_norm.weight", i, c->head_dim, 0, 0));
-            TRY(want(g, &l->k_norm, "attn_k_norm.weight", i, c->head_dim, 0, 0));
+            LLMBED_TRY(want(g, &l->q_norm, "attn_q_norm.weight", i, c->head_dim, 0, 0));
+            LLMBED_TRY(want(g, &l->k_norm, "attn_k_norm.weight", i, c->head_dim, 0, 0));
         }
-        TRY(want(g, &l->ffn_norm, "ffn_norm.weight", i, C, 0, 0));
-        TRY(want(g, &l->w_gate, "ffn_gate.weight", i, F, C, 0));
-        TRY(want(g, &l->w_up, "ffn_up.weight", i, F, C, 0));
-        TRY(want(g, &l->w_down, "ffn_down.weight", i, C, F, 0));
+        LLMBED_TRY(want(g, &l->ffn_norm, "ffn_norm.weight", i, C, 0, 0));
+        LLMBED_TRY(want(g, &l->w_gate, "ffn_gate.weight", i, F, C, 0));
+        LLMBED_TRY(want(g, &l->w_up, "ffn_up.weight", i, F, C, 0));
+        LLMBED_TRY(want(g, &l->w_down, "ffn_down.weight", i, C, F, 0));
     }
     return want(g, &m->weights.final_norm, "output_norm.weight", -1, C, 0, 0);
 }

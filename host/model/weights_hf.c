@@ -27,17 +27,11 @@ static llmbed_status want(const hf_names *h, float **slot, const char *suffix, i
                                   h->error);
 }
 
-#define TRY(expr)                                 \
-    do {                                          \
-        const llmbed_status try_st_ = (expr);     \
-        if (try_st_ != LLMBED_OK) return try_st_; \
-    } while (0)
-
 static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
     const llmbed_config *c = &m->config;
     const int64_t C = c->hidden_size, Q = (int64_t)c->n_heads * c->head_dim;
     const int64_t KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->intermediate_size;
-    TRY(want(h, &m->weights.token_embedding, "embed_tokens.weight", -1, c->vocab_size, C));
+    LLMBED_TRY(want(h, &m->weights.token_embedding, "embed_tokens.weight", -1, c->vocab_size, C));
     for (int i = 0; i < c->n_layers; i++) {
         llmbed_layer_weights *l = &m->weights.layers[i];
         char o_bias[256];
@@ -46,24 +40,24 @@ static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
             return llmbed_fail(h->error, LLMBED_ERR_UNSUPPORTED,
                                "%s: tensor '%s': an o_proj bias (attention_bias with Llama) is not supported",
                                h->plan->file, o_bias);
-        TRY(want(h, &l->attn_norm, "input_layernorm.weight", i, C, 0));
-        TRY(want(h, &l->wq, "self_attn.q_proj.weight", i, Q, C));
-        TRY(want(h, &l->wk, "self_attn.k_proj.weight", i, KV, C));
-        TRY(want(h, &l->wv, "self_attn.v_proj.weight", i, KV, C));
-        TRY(want(h, &l->wo, "self_attn.o_proj.weight", i, C, Q));
+        LLMBED_TRY(want(h, &l->attn_norm, "input_layernorm.weight", i, C, 0));
+        LLMBED_TRY(want(h, &l->wq, "self_attn.q_proj.weight", i, Q, C));
+        LLMBED_TRY(want(h, &l->wk, "self_attn.k_proj.weight", i, KV, C));
+        LLMBED_TRY(want(h, &l->wv, "self_attn.v_proj.weight", i, KV, C));
+        LLMBED_TRY(want(h, &l->wo, "self_attn.o_proj.weight", i, C, Q));
         if (c->qkv_bias) {
-            TRY(want(h, &l->bq, "self_attn.q_proj.bias", i, Q, 0));
-            TRY(want(h, &l->bk, "self_attn.k_proj.bias", i, KV, 0));
-            TRY(want(h, &l->bv, "self_attn.v_proj.bias", i, KV, 0));
+            LLMBED_TRY(want(h, &l->bq, "self_attn.q_proj.bias", i, Q, 0));
+            LLMBED_TRY(want(h, &l->bk, "self_attn.k_proj.bias", i, KV, 0));
+            LLMBED_TRY(want(h, &l->bv, "self_attn.v_proj.bias", i, KV, 0));
         }
         if (c->qk_norm) {
-            TRY(want(h, &l->q_norm, "self_attn.q_norm.weight", i, c->head_dim, 0));
-            TRY(want(h, &l->k_norm, "self_attn.k_norm.weight", i, c->head_dim, 0));
+            LLMBED_TRY(want(h, &l->q_norm, "self_attn.q_norm.weight", i, c->head_dim, 0));
+            LLMBED_TRY(want(h, &l->k_norm, "self_attn.k_norm.weight", i, c->head_dim, 0));
         }
-        TRY(want(h, &l->ffn_norm, "post_attention_layernorm.weight", i, C, 0));
-        TRY(want(h, &l->w_gate, "mlp.gate_proj.weight", i, F, C));
-        TRY(want(h, &l->w_up, "mlp.up_proj.weight", i, F, C));
-        TRY(want(h, &l->w_down, "mlp.down_proj.weight", i, C, F));
+        LLMBED_TRY(want(h, &l->ffn_norm, "post_attention_layernorm.weight", i, C, 0));
+        LLMBED_TRY(want(h, &l->w_gate, "mlp.gate_proj.weight", i, F, C));
+        LLMBED_TRY(want(h, &l->w_up, "mlp.up_proj.weight", i, F, C));
+        LLMBED_TRY(want(h, &l->w_down, "mlp.down_proj.weight", i, C, F));
     }
     return want(h, &m->weights.final_norm, "norm.weight", -1, C, 0);
 }
