@@ -65,8 +65,11 @@ static llmbed_status unpermute_rows(float *w, int64_t rows, int64_t cols, int n_
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_weight_plan_load(const llmbed_weight_plan *plan, int n_threads, float **storage,
-                                      int64_t *n_parameters, llmbed_dtype *largest_dtype, llmbed_error *error) {
+/* Allocates *storage (64-byte aligned), converts every tensor into its slot;
+ * *n_parameters and *largest_dtype (dtype of the tensor with the most
+ * elements) describe what was loaded. */
+static llmbed_status load_plan(const llmbed_weight_plan *plan, int n_threads, float **storage, int64_t *n_parameters,
+                               llmbed_dtype *largest_dtype, llmbed_error *error) {
     *storage = NULL;
     int64_t total = 0, params = 0, largest = -1;
     *largest_dtype = LLMBED_DTYPE_F32;
@@ -106,8 +109,15 @@ llmbed_status llmbed_weight_plan_load(const llmbed_weight_plan *plan, int n_thre
     return LLMBED_OK;
 }
 
-void llmbed_weight_plan_release(llmbed_weight_plan *plan) {
+llmbed_status llmbed_weight_plan_finish(llmbed_weight_plan *plan, llmbed_status planned, int n_threads,
+                                        float **storage, int64_t *n_parameters, const char **weight_dtype,
+                                        llmbed_error *error) {
+    llmbed_dtype dtype = LLMBED_DTYPE_F32;
+    llmbed_status st = planned;
+    if (st == LLMBED_OK) st = load_plan(plan, n_threads, storage, n_parameters, &dtype, error);
     free(plan->items);
     plan->items = NULL;
     plan->n_items = plan->capacity = 0;
+    *weight_dtype = llmbed_dtype_name(dtype);
+    return st;
 }

@@ -33,13 +33,14 @@ llmbed_status llmbed_weight_plan_add(llmbed_weight_plan *plan, float **slot, con
                                      const char *name, int64_t rows, int64_t cols, int unpermute_heads,
                                      llmbed_error *error);
 
-/* Allocates *storage (64-byte aligned, free() it), converts every tensor
- * into its slot; *n_parameters and *largest_dtype (dtype of the tensor with
- * the most elements) describe what was loaded. */
-llmbed_status llmbed_weight_plan_load(const llmbed_weight_plan *plan, int n_threads, float **storage,
-                                      int64_t *n_parameters, llmbed_dtype *largest_dtype, llmbed_error *error);
-
-void llmbed_weight_plan_release(llmbed_weight_plan *plan);
+/* Ends a plan. When `planned` (the status of adding its tensors) is OK:
+ * allocates *storage (64-byte aligned, free() it) and converts every tensor
+ * to fp32 into its slot, with *n_parameters the total element count. Frees
+ * the plan's list either way and names the dtype of its largest tensor in
+ * *weight_dtype. Returns `planned` or the first load failure. */
+llmbed_status llmbed_weight_plan_finish(llmbed_weight_plan *plan, llmbed_status planned, int n_threads,
+                                        float **storage, int64_t *n_parameters, const char **weight_dtype,
+                                        llmbed_error *error);
 
 #ifdef __cplusplus
 }

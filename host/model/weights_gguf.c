@@ -73,11 +73,6 @@ llmbed_status llmbed_weights_load_gguf(llmbed_model *m, const llmbed_gguf *gguf,
     if (llmbed_gguf_find_tensor(gguf, "blk.0.attn_q.bias") != NULL) m->config.qkv_bias = true;
     llmbed_weight_plan plan = {file, NULL, 0, 0};
     const gguf_names g = {gguf, &plan, error};
-    llmbed_status s = plan_gguf(m, &g);
-    llmbed_dtype dtype = LLMBED_DTYPE_F32;
-    if (s == LLMBED_OK)
-        s = llmbed_weight_plan_load(&plan, n_threads, &m->weight_storage, &m->n_parameters, &dtype, error);
-    llmbed_weight_plan_release(&plan);
-    m->weight_dtype = llmbed_dtype_name(dtype);
-    return s;
+    return llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters, &m->weight_dtype,
+                                     error);
 }

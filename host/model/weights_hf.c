@@ -81,11 +81,6 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
     m->config.vocab_size = (int)embd->shape[0];
     llmbed_weight_plan plan = {file, NULL, 0, 0};
     hf_names h = {st, prefix, &plan, error};
-    llmbed_status s = plan_hf(m, &h);
-    llmbed_dtype dtype = LLMBED_DTYPE_F32;
-    if (s == LLMBED_OK)
-        s = llmbed_weight_plan_load(&plan, n_threads, &m->weight_storage, &m->n_parameters, &dtype, error);
-    llmbed_weight_plan_release(&plan);
-    m->weight_dtype = llmbed_dtype_name(dtype);
-    return s;
+    return llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters, &m->weight_dtype,
+                                     error);
 }
