@@ -73,6 +73,6 @@ llmbed_status llmbed_weights_load_gguf(llmbed_model *m, const llmbed_gguf *gguf,
     if (llmbed_gguf_find_tensor(gguf, "blk.0.attn_q.bias") != NULL) m->config.qkv_bias = true;
     llmbed_weight_plan plan = {file, NULL, 0, 0};
     const gguf_names g = {gguf, &plan, error};
-    return llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters, &m->weight_dtype,
-                                     error);
+    return llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters,
+                                     &m->weight_dtype, error);
 }

@@ -81,6 +81,6 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
     m->config.vocab_size = (int)embd->shape[0];
     llmbed_weight_plan plan = {file, NULL, 0, 0};
     hf_names h = {st, prefix, &plan, error};
-    return llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters, &m->weight_dtype,
-                                     error);
+    return llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters,
+                                     &m->weight_dtype, error);
 }
