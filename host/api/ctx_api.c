@@ -23,6 +23,7 @@ void llmbed_ctx_params_default(llmbed_ctx_params *params) {
     params->device_index = 0;
     params->n_threads = 0;
     params->batch_tokens = 0;
+    params->memory_limit_bytes = 0;
 }
 
 void llmbed_embed_params_default(llmbed_embed_params *params) {
@@ -34,6 +35,8 @@ void llmbed_embed_params_default(llmbed_embed_params *params) {
     params->normalize = -1;
     params->dims = 0;
     params->layer = 0;
+    params->chunk_tokens = 0;
+    params->think_ratio = 0.0f;
 }
 
 llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_params *params,
@@ -60,6 +63,9 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     if (params->batch_tokens < 0 || params->batch_tokens > INT32_MAX)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: batch_tokens %lld outside [0, %d]",
                            (long long)params->batch_tokens, INT32_MAX);
+    if (params->memory_limit_bytes < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: memory_limit_bytes %lld is negative",
+                           (long long)params->memory_limit_bytes);
     if (params->device_index < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: device_index %d is negative",
                            params->device_index);
@@ -67,7 +73,7 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     if (ctx == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "ctx_create: out of memory");
     const int64_t budget = params->batch_tokens > 0 ? params->batch_tokens : LLMBED_DEFAULT_BATCH_TOKENS;
     llmbed_status st = llmbed_engine_init(&ctx->engine, model, params->device, params->device_index,
-                                          params->n_threads, budget, error);
+                                          params->n_threads, budget, params->memory_limit_bytes, error);
     if (st != LLMBED_OK) {
         llmbed_engine_release(&ctx->engine);
         free(ctx);

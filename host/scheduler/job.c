@@ -167,7 +167,10 @@ static llmbed_status embed_window(job_state *s, const llmbed_window *w, int n_va
             b->instruction_lens[j - first] = item->instruction_len;
             any_instruction |= item->instruction_len > 0;
         }
-        llmbed_batch batch = {b->tokens, b->offsets, last - first, any_instruction ? b->instruction_lens : NULL};
+        const llmbed_batch batch = {.tokens = b->tokens,
+                                   .offsets = b->offsets,
+                                   .n_sequences = last - first,
+                                   .instruction_lens = any_instruction ? b->instruction_lens : NULL};
         llmbed_status st = s->engine->embed(s->engine->user, &batch, b->batch_out, error);
         if (st != LLMBED_OK) {
             const llmbed_window_item *item = &w->items[b->valid[b->order[first]]];
