@@ -218,6 +218,10 @@ typedef struct llmbed_embed_params {
      * the recent window, in [0, 1); 0 = off (every channel kept). Applies to
      * chunked sequences. */
     float think_ratio;
+    /* 1: every sequence continues the document of llmbed_cache_document
+     * (suffix mode): it attends to the document's cached keys and values and
+     * is pooled over its own tokens only. */
+    int continue_document;
 } llmbed_embed_params;
 
 /* Any thread. */
@@ -233,6 +237,17 @@ int llmbed_embed_dims(const llmbed_model *model, const llmbed_embed_params *para
  * `out_capacity` counts floats. Same thread as the context's users. */
 llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
                            const llmbed_embed_params *params, float *out, size_t out_capacity);
+
+/* Suffix mode for retrieval experiments: encodes one long document (causal
+ * attention; in chunks of params->chunk_tokens or batch_tokens, ThinK per
+ * params->think_ratio) into the context's key/value cache, where it stays
+ * until the next call of this function or a chunked embedding replaces it.
+ * Then llmbed_embed with params->continue_document = 1 embeds each sequence
+ * as the document followed by that sequence, at the cost of the sequence
+ * alone. tokens are the document's ids as the model sees them (BOS
+ * included where the tokenizer adds one). Same thread as the context's users. */
+llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens,
+                                    const llmbed_embed_params *params);
 
 /* ------------------------------------------------------------- tokenizer */
 

@@ -37,6 +37,7 @@ void llmbed_embed_params_default(llmbed_embed_params *params) {
     params->layer = 0;
     params->chunk_tokens = 0;
     params->think_ratio = 0.0f;
+    params->continue_document = 0;
 }
 
 llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_params *params,
@@ -105,4 +106,11 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_error_clear(&ctx->last_error);
     return llmbed_engine_embed(&ctx->engine, batch, params, out, out_capacity, &ctx->last_error);
+}
+
+llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens,
+                                    const llmbed_embed_params *params) {
+    if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_error_clear(&ctx->last_error);
+    return llmbed_engine_cache_document(&ctx->engine, tokens, n_tokens, params, &ctx->last_error);
 }

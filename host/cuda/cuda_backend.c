@@ -19,12 +19,15 @@
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
 #include "kernels/attention.cuh"
+#include "kernels/attention_cache.cuh"
 #include "kernels/bias.cuh"
 #include "kernels/embedding.cuh"
+#include "kernels/kv_cache.cuh"
 #include "kernels/pooling.cuh"
 #include "kernels/rmsnorm.cuh"
 #include "kernels/rope.cuh"
 #include "kernels/swiglu.cuh"
+#include "kernels/think_select.cuh"
 
 #define GEMM_WORKSPACE_BYTES ((size_t)32 << 20)
 #define ARENA_ALIGN ((size_t)256)
@@ -54,6 +57,12 @@ typedef struct cuda_backend {
      * (staging_in also carries the bf16 weight chunks at upload). */
     void *staging_in;
     float *staging_out;
+    /* Key/value cache of one sequence (one device allocation): per layer
+     * k_pruned, k_full, v (bf16) and the kept channels, then the chunk
+     * boundaries shared by every layer. */
+    llmbed_cache_shape cache_shape;
+    void *cache;
+    int32_t *chunk_starts;
     int n_tokens;    /* of the forward in progress (sizes the RoPE grid) */
     int max_seq_len; /* longest sequence of the forward in progress (sizes the attention grid) */
 } cuda_backend;
@@ -76,6 +85,7 @@ static void cuda_destroy(llmbed_backend *backend) {
     llmbed_gemm_free(&cb->gemm);
     if (cb->weights) cudaFree(cb->weights);
     if (cb->arena) cudaFree(cb->arena);
+    if (cb->cache) cudaFree(cb->cache);
     if (cb->staging_in) cudaFreeHost(cb->staging_in);
     if (cb->staging_out) cudaFreeHost(cb->staging_out);
     if (cb->stream) cudaStreamDestroy(cb->stream);
@@ -280,9 +290,9 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
     cuda_backend *cb = (cuda_backend *)backend;
     const llmbed_config *c = &backend->model->config;
     const int T = host->n_tokens, n = host->n_seqs, half = c->head_dim / 2;
-    if (host->n_pools > T)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: %d pooled rows for %d tokens",
-                           host->n_pools, T);
+    if (host->n_pools > backend->max_tokens)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: %d pooled rows above the capacity of %lld",
+                           host->n_pools, (long long)backend->max_tokens);
     LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
     /* the previous forward's downloads are done (pool/read_hidden synchronise), so staging is free */
     size_t cursor = 0;
@@ -378,7 +388,10 @@ static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const ll
                                     llmbed_error *error) {
     (void)layer;
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream));
+    if (p->cache != NULL)
+        LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream));
+    else
+        LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream));
     return LLMBED_OK;
 }
 
@@ -408,6 +421,104 @@ static llmbed_status cuda_read_hidden(llmbed_backend *backend, int n_rows, float
     return download(cb, cb->hidden, (size_t)n_rows * (size_t)backend->model->config.hidden_size, out, error);
 }
 
+/* --------------------------------------------------------------- cache */
+
+/* Bytes of one layer's bf16 cache arrays and of its kept channels. */
+static size_t layer_cache_bytes(const llmbed_config *c, const llmbed_cache_shape *shape) {
+    const size_t kv = (size_t)c->n_kv_heads, D = (size_t)c->head_dim;
+    return align_up(kv * ((size_t)shape->capacity * ((size_t)shape->kept + D) + (size_t)shape->full_capacity * D) * 2);
+}
+
+static size_t layer_channel_bytes(const llmbed_config *c, const llmbed_cache_shape *shape) {
+    return align_up((size_t)c->n_kv_heads * (size_t)shape->chunk_capacity * (size_t)shape->kept * 4);
+}
+
+static size_t cuda_cache_bytes(const llmbed_backend *backend, const llmbed_cache_shape *shape) {
+    const llmbed_config *c = &backend->model->config;
+    return (size_t)c->n_layers * (layer_cache_bytes(c, shape) + layer_channel_bytes(c, shape)) +
+           align_up(((size_t)shape->chunk_capacity + 1) * 4);
+}
+
+static llmbed_status cuda_cache_reserve(llmbed_backend *backend, const llmbed_cache_shape *shape,
+                                        llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    const llmbed_cache_shape *have = &cb->cache_shape;
+    if (cb->cache != NULL && have->capacity >= shape->capacity && have->full_capacity >= shape->full_capacity &&
+        have->kept == shape->kept && have->chunk_capacity >= shape->chunk_capacity)
+        return LLMBED_OK;
+    const size_t bytes = cuda_cache_bytes(backend, shape);
+    void *cache = NULL;
+    cudaError_t rc = cudaMalloc(&cache, bytes);
+    if (rc != cudaSuccess)
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY,
+                           "device cuda:%d: cannot allocate %zu MiB of key/value cache for %d positions: %s", cb->device,
+                           bytes >> 20, shape->capacity, cudaGetErrorString(rc));
+    if (cb->cache != NULL) {
+        LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream));
+        cudaFree(cb->cache);
+    }
+    cb->cache = cache;
+    cb->cache_shape = *shape;
+    cb->chunk_starts = (int32_t *)((uint8_t *)cache + bytes - align_up(((size_t)shape->chunk_capacity + 1) * 4));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_cache_set_chunks(llmbed_backend *backend, const llmbed_cache_state *state,
+                                           llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    if (state->n_chunks > cb->cache_shape.chunk_capacity)
+        return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cuda backend: %d chunks in a cache made for %d",
+                           state->n_chunks, cb->cache_shape.chunk_capacity);
+    /* pageable source: the runtime stages it before the call returns, so the
+     * host array may change for the next chunk right away */
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->chunk_starts, state->chunk_starts, ((size_t)state->n_chunks + 1) * 4,
+                                    cudaMemcpyHostToDevice, cb->stream));
+    return LLMBED_OK;
+}
+
+static void cuda_cache_view(llmbed_backend *backend, int layer, const llmbed_cache_state *state,
+                            llmbed_kv_cache_view *view) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    const llmbed_config *c = &backend->model->config;
+    const llmbed_cache_shape *shape = &cb->cache_shape;
+    const size_t kv = (size_t)c->n_kv_heads, D = (size_t)c->head_dim;
+    const size_t per_layer = layer_cache_bytes(c, shape) + layer_channel_bytes(c, shape);
+    uint8_t *base = (uint8_t *)cb->cache + (size_t)layer * per_layer;
+    view->length = state->length;
+    view->n_pruned = state->n_pruned;
+    view->kept = shape->kept;
+    view->n_chunks = state->n_chunks;
+    view->chunk_capacity = shape->chunk_capacity;
+    view->chunk_starts = cb->chunk_starts;
+    view->k_pruned = base;
+    view->k_full = base + kv * (size_t)shape->capacity * (size_t)shape->kept * 2;
+    view->v = (uint8_t *)view->k_full + kv * (size_t)shape->full_capacity * D * 2;
+    view->kept_channels = (int32_t *)(base + layer_cache_bytes(c, shape));
+    view->capacity = shape->capacity;
+    view->full_capacity = shape->full_capacity;
+}
+
+static llmbed_status cuda_cache_append(llmbed_backend *backend, const llmbed_kv_cache_view *view,
+                                       const llmbed_cache_append_params *p, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_cache_append(p, cb->k, cb->v, view, cb->stream));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_think_select(llmbed_backend *backend, const llmbed_kv_cache_view *view,
+                                       const llmbed_think_select_params *p, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_think_select(p, cb->q, cb->k, view, cb->stream));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_cache_compact(llmbed_backend *backend, const llmbed_kv_cache_view *view,
+                                        const llmbed_cache_compact_params *p, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_cache_compact(p, view, cb->stream));
+    return LLMBED_OK;
+}
+
 static const llmbed_backend_ops cuda_ops = {
     .name = "cuda",
     .reserve = cuda_reserve,
@@ -422,14 +533,13 @@ static const llmbed_backend_ops cuda_ops = {
     .swiglu = cuda_swiglu,
     .pool = cuda_pool,
     .read_hidden = cuda_read_hidden,
-    /* no key/value cache yet: long sequences grow the activations */
-    .cache_reserve = NULL,
-    .cache_bytes = NULL,
-    .cache_set_chunks = NULL,
-    .cache_view = NULL,
-    .cache_append = NULL,
-    .think_select = NULL,
-    .cache_compact = NULL,
+    .cache_reserve = cuda_cache_reserve,
+    .cache_bytes = cuda_cache_bytes,
+    .cache_set_chunks = cuda_cache_set_chunks,
+    .cache_view = cuda_cache_view,
+    .cache_append = cuda_cache_append,
+    .think_select = cuda_think_select,
+    .cache_compact = cuda_cache_compact,
     .destroy = cuda_destroy,
 };
 

@@ -23,6 +23,7 @@ typedef struct llmbed_embed_options {
     float attention_temperature; /* softmax temperature of every attention layer; 1 = none */
     int chunk_tokens;       /* 0 = chunk only sequences above the budget */
     float think_ratio;      /* 0 = off */
+    int continue_document;  /* sequences continue the cached document */
 } llmbed_embed_options;
 
 /* Checks params (NULL = defaults) against the model and resolves defaults.
@@ -60,6 +61,18 @@ typedef struct llmbed_engine {
     float *pooled;              /* [pooled_capacity] pooled rows before post-processing */
     size_t pooled_capacity;
     int64_t n_chunked;          /* sequences processed in chunks so far (for the CLI's notice) */
+    int32_t *cache_lens;        /* [seq_capacity] cached positions each request sequence continues */
+    int32_t *tokens;            /* [token_capacity] suffixes of sequences that share a cached prefix */
+    size_t token_capacity;
+    /* What the decoder's cache holds: a document (suffix mode) or the shared
+     * prefix of the last packed run (its tokens, to reuse it), and the
+     * options it was computed with (they change its keys and values). */
+    int document_tokens;        /* > 0: a document of this many tokens */
+    int32_t *prefix;
+    int prefix_len;             /* > 0: a shared prefix of this many tokens */
+    size_t prefix_capacity;
+    int cached_layers;
+    float cached_temperature, cached_think_ratio;
 } llmbed_engine;
 
 /* Creates the backend for `device` with activations for batch_tokens tokens.
@@ -71,6 +84,10 @@ llmbed_status llmbed_engine_init(llmbed_engine *engine, const llmbed_model *mode
 
 /* Frees the backend and buffers; a zeroed engine is a no-op. */
 void llmbed_engine_release(llmbed_engine *engine);
+
+/* llmbed_cache_document without the context. */
+llmbed_status llmbed_engine_cache_document(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,
+                                           const llmbed_embed_params *params, llmbed_error *error);
 
 /* llmbed_embed without the context: validates, splits, runs and writes out. */
 llmbed_status llmbed_engine_embed(llmbed_engine *engine, const llmbed_batch *batch,

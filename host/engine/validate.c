@@ -57,7 +57,11 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     options->attention_temperature = 1.0f;
     options->chunk_tokens = params->chunk_tokens;
     options->think_ratio = params->think_ratio;
+    options->continue_document = params->continue_document != 0;
     /* chunks continue a causal cache: a bidirectional token would need the keys of later chunks */
+    if (!options->causal && params->continue_document)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "embed params: continue_document needs causal attention (the document's cache is causal)");
     if (!options->causal && (params->chunk_tokens > 0 || params->think_ratio > 0.0f))
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "embed params: %s needs causal attention (bidirectional attention has no reusable cache)",

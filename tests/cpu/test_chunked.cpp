@@ -17,6 +17,7 @@
 
 extern "C" {
 #include "cpu/cpu_ops.h"
+#include "engine/engine.h"
 #include "model/model.h"
 }
 #include "llmbed.h"
@@ -347,4 +348,90 @@ TEST_CASE("bad long-input parameters get clear errors", "[chunked][errors]") {
         CHECK(e.status == LLMBED_ERR_INVALID_ARGUMENT);
         CHECK(std::string(llmbed_last_error(ctx.get())).find(b.field) != std::string::npos);
     }
+}
+
+TEST_CASE("a shared instruction prefix is computed once and equals recomputing it", "[chunked][prefix]") {
+    ModelPtr model = load("mistral-tiny");
+    const std::vector<int32_t> prefix = random_ids(20, 150, 11);
+    std::vector<std::vector<int32_t>> seqs;
+    for (int i = 0; i < 4; i++) {
+        std::vector<int32_t> s = prefix;
+        const std::vector<int32_t> text = random_ids(5 + 7 * i, 150, 12 + (unsigned)i);
+        s.insert(s.end(), text.begin(), text.end());
+        seqs.push_back(s);
+    }
+    const std::vector<int32_t> instr(seqs.size(), (int32_t)prefix.size());
+    for (llmbed_pooling pooling : {LLMBED_POOLING_MEAN, LLMBED_POOLING_LAST}) {
+        const llmbed_embed_params p = raw_params(pooling);
+        // reference: one sequence per call, so nothing is shared
+        CtxPtr one = context(model.get(), 256);
+        std::vector<float> want;
+        for (size_t i = 0; i < seqs.size(); i++) {
+            const std::vector<int32_t> instr1 = {instr[i]};
+            const Embedding e = embed(one.get(), model.get(), {seqs[i]}, p, &instr1);
+            REQUIRE(e.status == LLMBED_OK);
+            want.insert(want.end(), e.rows.begin(), e.rows.end());
+        }
+        // the engine directly, to see that it did share the prefix
+        llmbed_engine engine;
+        llmbed_error error;
+        REQUIRE(llmbed_engine_init(&engine, model.get(), LLMBED_DEVICE_CPU, 0, 2, 256, 0, &error) == LLMBED_OK);
+        std::vector<int32_t> tokens;
+        std::vector<int64_t> offsets{0};
+        for (const auto &s : seqs) {
+            tokens.insert(tokens.end(), s.begin(), s.end());
+            offsets.push_back((int64_t)tokens.size());
+        }
+        llmbed_batch batch{};
+        batch.tokens = tokens.data();
+        batch.offsets = offsets.data();
+        batch.n_sequences = (int)seqs.size();
+        batch.instruction_lens = instr.data();
+        std::vector<float> got(want.size());
+        REQUIRE(llmbed_engine_embed(&engine, &batch, &p, got.data(), got.size(), &error) == LLMBED_OK);
+        CHECK(engine.prefix_len == (int)prefix.size());
+        llmbed_engine_release(&engine);
+        const double err = max_abs(got, want);
+        INFO("pooling " << pooling << " max |diff| " << err);
+        CHECK(err <= kChunkedMaxAbs);
+    }
+}
+
+TEST_CASE("suffix mode: queries continuing a cached document equal the document + query forward", "[chunked][suffix]") {
+    ModelPtr model = load("qwen2-tiny"); // yarn RoPE: the frequencies do not depend on the length
+    const std::vector<int32_t> doc = random_ids(230, 173, 13);
+    std::vector<std::vector<int32_t>> queries, joined;
+    for (int i = 0; i < 5; i++) {
+        queries.push_back(random_ids(3 + 4 * i, 173, 20 + (unsigned)i));
+        std::vector<int32_t> j = doc;
+        j.insert(j.end(), queries.back().begin(), queries.back().end());
+        joined.push_back(j);
+    }
+    const std::vector<int32_t> doc_len(joined.size(), (int32_t)doc.size());
+    for (llmbed_pooling pooling : {LLMBED_POOLING_MEAN, LLMBED_POOLING_LAST}) {
+        llmbed_embed_params p = raw_params(pooling);
+        CtxPtr whole = context(model.get(), 512);
+        const Embedding want = embed(whole.get(), model.get(), joined, p, &doc_len);
+        REQUIRE(want.status == LLMBED_OK);
+        CtxPtr ctx = context(model.get(), 64);
+        p.chunk_tokens = 64;
+        REQUIRE(llmbed_cache_document(ctx.get(), doc.data(), doc.size(), &p) == LLMBED_OK);
+        p.continue_document = 1;
+        const Embedding got = embed(ctx.get(), model.get(), queries, p);
+        INFO(llmbed_last_error(ctx.get()));
+        REQUIRE(got.status == LLMBED_OK);
+        const double err = max_abs(got.rows, want.rows);
+        INFO("pooling " << pooling << " max |diff| " << err);
+        CHECK(err <= kChunkedMaxAbs);
+        // the document stays: a second batch of queries reuses it
+        const Embedding again = embed(ctx.get(), model.get(), queries, p);
+        CHECK(again.rows == got.rows);
+        p.layer = 1; // options that change the cached keys are refused
+        CHECK(embed(ctx.get(), model.get(), queries, p).status == LLMBED_ERR_INVALID_ARGUMENT);
+    }
+    CtxPtr fresh = context(model.get(), 64);
+    llmbed_embed_params p = raw_params(LLMBED_POOLING_MEAN);
+    p.continue_document = 1;
+    CHECK(embed(fresh.get(), model.get(), queries, p).status == LLMBED_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(llmbed_last_error(fresh.get())).find("no document is cached") != std::string::npos);
 }

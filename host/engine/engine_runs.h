@@ -1,0 +1,22 @@
+/* The engine's runs (internal to host/engine/): a packed run of sequences
+ * that fit one forward (with a shared prefix computed once, or continuing
+ * the cached document), and one sequence in chunks. Each writes its rows of
+ * the caller's buffer, post-processed. */
+#ifndef LLMBED_ENGINE_ENGINE_RUNS_H
+#define LLMBED_ENGINE_ENGINE_RUNS_H
+
+#include "engine/engine.h"
+
+/* Grows the backend's activations to `tokens` within the memory limit; on
+ * failure the backend keeps its previous size and stays usable. */
+llmbed_status llmbed_engine_grow(llmbed_engine *engine, int64_t tokens, llmbed_error *error);
+
+/* Sequences [first, first + n) of the batch in one forward. */
+llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch *batch, int first, int n,
+                                       const llmbed_embed_options *opt, float *out, llmbed_error *error);
+
+/* Sequence s of the batch in chunks of `chunk` tokens. */
+llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batch *batch, int s,
+                                        const llmbed_embed_options *opt, int chunk, float *out, llmbed_error *error);
+
+#endif
