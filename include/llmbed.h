@@ -237,6 +237,18 @@ llmbed_status llmbed_tokenize(const llmbed_model *model, const char *text, size_
                               size_t capacity, size_t *n_ids, size_t *n_invalid,
                               llmbed_error *error);
 
+/* llmbed_tokenize that also says where each id comes from: out_offsets[2i]
+ * and out_offsets[2i + 1] are the byte range [start, end) of `text` that id
+ * i stands for (out_offsets holds 2 * capacity values). Offsets point into
+ * the text as given, through UTF-8 repair, normalisation (NFC, ...) and
+ * pre-tokenisation; a token that holds part of a multi-byte character covers
+ * those bytes only; special tokens the tokenizer adds get [0, 0). Same
+ * buffer rules as llmbed_tokenize. Any thread, concurrently on one model. */
+llmbed_status llmbed_tokenize_offsets(const llmbed_model *model, const char *text, size_t text_len,
+                                      const llmbed_tokenize_params *params, int32_t *out_ids,
+                                      int64_t *out_offsets, size_t capacity, size_t *n_ids,
+                                      size_t *n_invalid, llmbed_error *error);
+
 /* Decodes ids back to UTF-8 (for debugging) into out[capacity] with a NUL;
  * *n_bytes receives the length without the NUL. Any thread. */
 llmbed_status llmbed_detokenize(const llmbed_model *model, const int32_t *ids, size_t n_ids,
