@@ -1,5 +1,6 @@
 /* Public context and embedding API (include/llmbed.h): argument checks and
  * the context's last-error buffer around the engine (host/engine/). */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@ void llmbed_embed_params_default(llmbed_embed_params *params) {
     params->normalize = -1;
     params->dims = 0;
     params->layer = 0;
+    params->attention_temperature = 1.0f;
 }
 
 llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_params *params,
@@ -98,5 +100,16 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
                            const llmbed_embed_params *params, float *out, size_t out_capacity) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_error_clear(&ctx->last_error);
+    if (params != NULL && params->struct_size == sizeof *params) {
+        const float t = params->attention_temperature;
+        if (!(t > 0.0f) || !isfinite(t))
+            return llmbed_fail(&ctx->last_error, LLMBED_ERR_INVALID_ARGUMENT,
+                               "embed params: attention_temperature %g must be finite and > 0 (1 = plain attention)",
+                               (double)t);
+        if (t != 1.0f)
+            return llmbed_fail(&ctx->last_error, LLMBED_ERR_UNSUPPORTED,
+                               "embed params: attention_temperature %g: the backends do not take a temperature yet",
+                               (double)t);
+    }
     return llmbed_engine_embed(&ctx->engine, batch, params, out, out_capacity, &ctx->last_error);
 }

@@ -51,6 +51,44 @@ TEXTS = [
 ]
 
 
+# Template cases: the pooled span by the overlap rule of host/template/template.h,
+# computed here from HF's offsets (an oracle independent of llmbed's).
+TEMPLATES = [
+    ("{text} end", "Hello world", "text"),                      # text at the start
+    ("start: {text}", "Hello world", "text"),                   # text at the end
+    ("Rewrite the sentence: {text}\nRewritten sentence: {text}", "héllo wörld 日本", "last-text"),
+    ("Rewrite the sentence: {text}\nRewritten sentence: {text}", "héllo wörld 日本", "text"),
+    ('This sentence: "{text}" means in one word:"', "naïve café 🤗", "text"),
+    ("pre{text}", "fix", "text"),                               # merges with the template
+    ("{{literal}} {text}!", "x", "text"),
+]
+
+
+def render(template, text):
+    literal = template.replace("{text}", "\0").replace("{{", "{").replace("}}", "}")
+    pieces = literal.split("\0")
+    out, starts = pieces[0], []
+    for piece in pieces[1:]:
+        starts.append(len(out))
+        out += text + piece
+    return out, starts
+
+
+def template_cases(tok):
+    cases = []
+    for template, text, span in TEMPLATES:
+        rendered, starts = render(template, text)
+        enc = tok.encode(rendered, add_special_tokens=False)
+        a = starts[0] if span == "text" else starts[-1]
+        b = a + len(text)
+        inside = [i for i, (s, e) in enumerate(enc.offsets) if s < b and a < e]
+        alone = tok.encode(text, add_special_tokens=False).ids
+        cases.append({"template": template, "text": text, "span": span, "ids": enc.ids,
+                      "begin": inside[0], "end": inside[-1] + 1,
+                      "differs_alone": enc.ids[inside[0]:inside[-1] + 1] != alone})
+    return cases
+
+
 def untrimmed(path):
     spec = json.load(open(path, encoding="utf-8"))
 
@@ -84,7 +122,7 @@ def main():
         for text in TEXTS:
             enc = tok.encode(text, add_special_tokens=False)
             cases.append({"text": text, "ids": enc.ids, "offsets": byte_offsets(text, enc.offsets)})
-        out["tokenizers"][name] = {"load": load, "cases": cases}
+        out["tokenizers"][name] = {"load": load, "cases": cases, "templates": template_cases(tok)}
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     with open(OUT, "w", encoding="utf-8") as f:
         json.dump(out, f, ensure_ascii=False, indent=0)
