@@ -84,7 +84,7 @@ static int compare_double(const void *a, const void *b) {
 /* Embeds corpus c once into out; returns seconds, or -1 on failure (reported). */
 static double run_once(llmbed_ctx *ctx, const corpus *c, const llmbed_embed_params *params, float *out,
                        size_t capacity) {
-    const llmbed_batch batch = {c->tokens, c->offsets, c->n_sequences, NULL};
+    const llmbed_batch batch = {.tokens = c->tokens, .offsets = c->offsets, .n_sequences = c->n_sequences};
     const double t0 = now_s();
     if (llmbed_embed(ctx, &batch, params, out, capacity) != LLMBED_OK) {
         fprintf(stderr, "llmbed_cpu_bench: %s\n", llmbed_last_error(ctx));

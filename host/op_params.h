@@ -35,21 +35,50 @@ typedef struct llmbed_embedding_params {
  * angle = position * inv_freq[seq][i]; cos/sin are multiplied by
  * attention_scaling (YaRN mscale; 1 otherwise). inv_freq holds one row of
  * head_dim/2 per sequence because dynamic NTK scaling depends on the
- * sequence length; other scaling types repeat the same row. */
+ * sequence length; other scaling types repeat the same row. The position of
+ * token t of sequence s is position_offsets[s] + (t - seq_offsets[s]): a
+ * sequence continuing a cached prefix (a later chunk) starts past it. */
 typedef struct llmbed_rope_params {
     int n_seqs;
     const int32_t *seq_offsets; /* [n_seqs + 1] */
     int n_heads;                /* heads in the tensor being rotated (q or k) */
     int head_dim;
-    int row_stride;             /* floats between consecutive tokens (n_heads * head_dim when packed) */
+    int row_stride;             /* elements between consecutive tokens (n_heads * head_dim when packed) */
     const float *inv_freq;      /* [n_seqs, head_dim / 2] */
     float attention_scaling;
+    const int32_t *position_offsets; /* [n_seqs], or NULL: every sequence starts at position 0 */
 } llmbed_rope_params;
+
+/* A key/value cache as the attention op reads it: one layer, every KV head,
+ * in the backend's memory (fp32 on the CPU, bf16 on CUDA). It holds
+ * positions [0, length) of one sequence (a long document's earlier chunks,
+ * or a shared prefix). Keys of positions [0, n_pruned), older than ThinK's
+ * recent window, are stored gathered to the `kept` channels their chunk
+ * selected (SPEC §5); keys of [n_pruned, length) and every value keep all
+ * head_dim channels. With ThinK off n_pruned stays 0. */
+typedef struct llmbed_kv_cache_view {
+    int length;
+    int n_pruned;
+    int kept;                     /* channels of a pruned key: D - floor(D * ratio) */
+    int n_chunks;                 /* chunks whose channels were selected */
+    int chunk_capacity;
+    int32_t *chunk_starts;  /* [n_chunks + 1] first position of each chunk, then the end */
+    int32_t *kept_channels; /* [n_kv_heads, chunk_capacity, kept] ascending channel indices */
+    void *k_pruned;         /* [n_kv_heads, capacity, kept]: position p at row p */
+    void *k_full;           /* [n_kv_heads, full_capacity, D]: position n_pruned + i at row i */
+    void *v;                /* [n_kv_heads, capacity, D]: position p at row p */
+    int capacity;
+    int full_capacity;
+} llmbed_kv_cache_view;
 
 /* Varlen attention: q [T, n_heads * head_dim], k and v [T, n_kv_heads * head_dim],
  * out [T, n_heads * head_dim]. Query head h reads kv head h / (n_heads / n_kv_heads).
  * Token i of a sequence attends to tokens j <= i (causal) or to all tokens
- * of its own sequence (bidirectional). logits = q.k * scale. */
+ * of its own sequence (bidirectional). logits = q.k * scale.
+ * With a cache, sequence s (causal only) continues the cached positions
+ * [0, cache_lens[s]): its queries also attend to every one of them, through
+ * the kept channels for pruned keys: logit = q[kept] . k[kept] * scale, the
+ * scale of the full head dim (SPEC §5). */
 typedef struct llmbed_attention_params {
     int n_seqs;
     const int32_t *seq_offsets; /* [n_seqs + 1] */
@@ -58,7 +87,51 @@ typedef struct llmbed_attention_params {
     int head_dim;
     int causal;
     float scale; /* 1/sqrt(head_dim), times a softmax temperature when one is set */
+    const int32_t *cache_lens;          /* [n_seqs] cached positions each sequence continues, or NULL */
+    const llmbed_kv_cache_view *cache;  /* host struct (its arrays in backend memory); with cache_lens */
 } llmbed_attention_params;
+
+/* Writes rows [row_begin, row_end) of the packed post-RoPE k and v
+ * [T, n_kv_heads * head_dim] into the cache at positions
+ * [position, position + rows): keys into the full part (row position -
+ * n_pruned), values at their position. */
+typedef struct llmbed_cache_append_params {
+    int n_kv_heads;
+    int head_dim;
+    int row_begin;
+    int row_end;
+    int position; /* the cache's length before the append */
+    int n_pruned;
+} llmbed_cache_append_params;
+
+/* ThinK channel selection of one chunk (SPEC §5), per KV head g:
+ *   score[c] = mean_{t, h} Q[t, h, c]^2 * mean_{s} K[s, c]^2
+ * over the observation queries t (the chunk's last w rows) of the query
+ * heads h of g's group and the chunk's keys s (rows [row_begin, row_end));
+ * the `kept` best channels (ties: lower index first), ascending, go to
+ * kept_channels[g, chunk, :]. q [T, n_heads * D], k [T, n_kv_heads * D]. */
+typedef struct llmbed_think_select_params {
+    int n_heads;
+    int n_kv_heads;
+    int head_dim;
+    int row_begin;
+    int row_end;
+    int n_observed; /* w = min(32, rows) */
+    int kept;
+    int chunk;
+    int chunk_capacity;
+} llmbed_think_select_params;
+
+/* Moves the keys of positions [n_pruned, new_n_pruned) from the full part
+ * into the pruned store (each gathered to its chunk's kept channels), then
+ * shifts the full part so that position new_n_pruned is its row 0. */
+typedef struct llmbed_cache_compact_params {
+    int n_kv_heads;
+    int head_dim;
+    int length;
+    int n_pruned;
+    int new_n_pruned;
+} llmbed_cache_compact_params;
 
 /* out[t, i] = silu(gate[t, i]) * up[t, i], with gate and up read from rows of
  * gate_up [T, 2 * intermediate] (gate first) or from separate buffers. */
@@ -74,15 +147,18 @@ typedef enum llmbed_pool_kind {
     LLMBED_POOL_WEIGHTED_MEAN = 4
 } llmbed_pool_kind;
 
-/* Pooling over each sequence's tokens [offset + instruction_len, end):
- * last = final token; first = first pooled token; mean; weighted mean with
- * weight (k + 1) for the k-th pooled token (SGPT). A sequence whose tokens are
- * all masked pools to zeros. out [n_seqs, hidden]. */
+/* Pooling over row ranges of the packed hidden states: output row r pools
+ * rows [begin[r], end[r]): last = row end - 1; first = row begin; mean;
+ * weighted mean with weight (k + 1) for the k-th pooled row (SGPT). An empty
+ * range (begin >= end: every token masked) pools to zeros. A range is a
+ * sequence's tokens minus its instruction prefix, a caller's pool span, or a
+ * late-chunking span; several ranges may cover one sequence.
+ * out [n_rows, hidden]. */
 typedef struct llmbed_pooling_params {
     llmbed_pool_kind kind;
-    int n_seqs;
-    const int32_t *seq_offsets;      /* [n_seqs + 1] */
-    const int32_t *instruction_lens; /* [n_seqs] or NULL */
+    int n_rows;
+    const int32_t *begin; /* [n_rows] first pooled row */
+    const int32_t *end;   /* [n_rows] one past the last pooled row */
     int hidden;
 } llmbed_pooling_params;
 

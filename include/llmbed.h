@@ -164,6 +164,11 @@ typedef struct llmbed_ctx_params {
     int device_index;     /* CUDA ordinal */
     int n_threads;        /* CPU threads; 0 = all cores */
     int64_t batch_tokens; /* max tokens per forward pass; 0 = default (8192) */
+    /* Activation memory the context may grow to when a sequence is longer
+     * than batch_tokens (weights not counted); 0 = no limit. A sequence that
+     * would need more fails with LLMBED_ERR_OUT_OF_MEMORY and the context
+     * stays usable. */
+    int64_t memory_limit_bytes;
 } llmbed_ctx_params;
 
 /* Any thread. */
@@ -190,6 +195,11 @@ typedef struct llmbed_batch {
     const int64_t *offsets;           /* n_sequences + 1 entries, offsets[0] == 0 */
     int n_sequences;
     const int32_t *instruction_lens; /* per sequence: leading tokens excluded from the pool; NULL = none */
+    /* Per sequence: pooling covers tokens [instruction_len, pool_end) of the
+     * sequence (a template's text span); pool_end in [instruction_len, length];
+     * NULL = to the end. Zero-initialise the struct so callers written before
+     * this field existed get NULL. */
+    const int32_t *pool_ends;
 } llmbed_batch;
 
 typedef struct llmbed_embed_params {
@@ -199,6 +209,15 @@ typedef struct llmbed_embed_params {
     int normalize; /* -1 = family default, 0 = raw, 1 = L2-normalise */
     int dims;      /* Matryoshka: keep the first `dims` values then re-normalise; 0 = all */
     int layer;     /* early exit after this many decoder layers (then the final norm); 0 = all */
+    /* Long inputs (SPEC §5), causal attention only. A sequence longer than
+     * chunk_tokens is processed in chunks of that many tokens over a
+     * key/value cache; 0 = only sequences longer than the context's
+     * batch_tokens are chunked (in chunks of batch_tokens). */
+    int chunk_tokens;
+    /* ThinK: the fraction of key channels pruned from cached keys older than
+     * the recent window, in [0, 1); 0 = off (every channel kept). Applies to
+     * chunked sequences. */
+    float think_ratio;
     float attention_temperature; /* TempScale: every attention softmax uses logits / T; 1 (default) =
                                     plain attention; must be finite and > 0 */
 } llmbed_embed_params;

@@ -4,15 +4,14 @@
 
 namespace {
 
-/* One block per sequence; threads stride over the hidden dimension, each
- * summing its columns over the pooled tokens [begin, end) in fp32. */
-__global__ void pooling_kernel(llmbed_pool_kind kind, const int32_t *__restrict__ seq_offsets,
-                               const int32_t *__restrict__ instruction_lens, int hidden,
-                               const float *__restrict__ x, float *__restrict__ out) {
-    int s = blockIdx.x;
-    int64_t end = seq_offsets[s + 1];
-    int64_t begin = seq_offsets[s] + (instruction_lens ? instruction_lens[s] : 0);
-    float *o = out + (int64_t)s * hidden;
+/* One block per output row; threads stride over the hidden dimension, each
+ * summing its columns over the pooled rows [begin, end) in fp32. */
+__global__ void pooling_kernel(llmbed_pool_kind kind, const int32_t *__restrict__ range_begin,
+                               const int32_t *__restrict__ range_end, int hidden, const float *__restrict__ x,
+                               float *__restrict__ out) {
+    int r = blockIdx.x;
+    int64_t begin = range_begin[r], end = range_end[r];
+    float *o = out + (int64_t)r * hidden;
     for (int i = threadIdx.x; i < hidden; i += blockDim.x) {
         float v = 0.0f;
         if (begin < end) {
@@ -38,13 +37,13 @@ __global__ void pooling_kernel(llmbed_pool_kind kind, const int32_t *__restrict_
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_pooling(const llmbed_pooling_params *p, const float *hidden, float *out,
                                              cudaStream_t stream) {
-    if (p->n_seqs < 0 || p->hidden <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
+    if (p->n_rows < 0 || p->hidden <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
     if (p->kind != LLMBED_POOL_LAST && p->kind != LLMBED_POOL_MEAN && p->kind != LLMBED_POOL_FIRST &&
         p->kind != LLMBED_POOL_WEIGHTED_MEAN)
         return LLMBED_ERR_UNSUPPORTED;
-    if (p->n_seqs == 0) return LLMBED_OK;
+    if (p->n_rows == 0) return LLMBED_OK;
     auto kernel = pooling_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_seqs), dim3(128), stream, p->kind, p->seq_offsets, p->instruction_lens,
-                  p->hidden, hidden, out);
+    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_rows), dim3(128), stream, p->kind, p->begin, p->end, p->hidden, hidden,
+                  out);
     return llmbed_cuda_launch_status();
 }

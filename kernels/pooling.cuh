@@ -1,12 +1,12 @@
-/* Sequence pooling over packed hidden states (last / mean / first /
- * weighted mean), honouring an instruction mask (SPEC §4). */
+/* Pooling of row ranges of packed hidden states (last / mean / first /
+ * weighted mean); a range excludes masked tokens such as an instruction (SPEC §4). */
 #ifndef LLMBED_KERNELS_POOLING_CUH
 #define LLMBED_KERNELS_POOLING_CUH
 
 #include "kernels/common/kernel_api.h"
 
-/* hidden [T, p->hidden] fp32 -> out [n_seqs, p->hidden] fp32; p->seq_offsets
- * and p->instruction_lens (or NULL) are device pointers. */
+/* hidden [T, p->hidden] fp32 -> out [n_rows, p->hidden] fp32; p->begin and
+ * p->end are device pointers. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_pooling(const llmbed_pooling_params *p, const float *hidden, float *out,
                                                     cudaStream_t stream);
 

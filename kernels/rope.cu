@@ -10,10 +10,10 @@ namespace {
  * (SPEC §10: it rounds the RoPE angles to fp32 even in float64 runs). */
 __global__ void rope_kernel(__nv_bfloat16 *x, const int32_t *__restrict__ seq_offsets, int n_seqs, int n_heads,
                             int head_dim, int row_stride, const float *__restrict__ inv_freq,
-                            float attention_scaling) {
+                            float attention_scaling, const int32_t *__restrict__ position_offsets) {
     int t = blockIdx.x;
     int s = seq_of_token(seq_offsets, n_seqs, t);
-    float position = (float)(t - seq_offsets[s]);
+    float position = (float)(t - seq_offsets[s] + (position_offsets ? position_offsets[s] : 0));
     int half = head_dim / 2;
     const float *freq = inv_freq + (int64_t)s * half;
     __nv_bfloat16 *row = x + (int64_t)t * row_stride;
@@ -39,6 +39,6 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_rope(const llmbed_rope_params *p, in
     auto kernel = rope_kernel;
     __nv_bfloat16 *xb = reinterpret_cast<__nv_bfloat16 *>(x);
     LLMBED_LAUNCH(kernel, dim3((unsigned)n_tokens), dim3(128), stream, xb, p->seq_offsets, p->n_seqs, p->n_heads,
-                  p->head_dim, p->row_stride, p->inv_freq, p->attention_scaling);
+                  p->head_dim, p->row_stride, p->inv_freq, p->attention_scaling, p->position_offsets);
     return llmbed_cuda_launch_status();
 }

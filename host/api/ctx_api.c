@@ -1,6 +1,5 @@
 /* Public context and embedding API (include/llmbed.h): argument checks and
  * the context's last-error buffer around the engine (host/engine/). */
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,6 +23,7 @@ void llmbed_ctx_params_default(llmbed_ctx_params *params) {
     params->device_index = 0;
     params->n_threads = 0;
     params->batch_tokens = 0;
+    params->memory_limit_bytes = 0;
 }
 
 void llmbed_embed_params_default(llmbed_embed_params *params) {
@@ -35,6 +35,8 @@ void llmbed_embed_params_default(llmbed_embed_params *params) {
     params->normalize = -1;
     params->dims = 0;
     params->layer = 0;
+    params->chunk_tokens = 0;
+    params->think_ratio = 0.0f;
     params->attention_temperature = 1.0f;
 }
 
@@ -62,6 +64,9 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     if (params->batch_tokens < 0 || params->batch_tokens > INT32_MAX)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: batch_tokens %lld outside [0, %d]",
                            (long long)params->batch_tokens, INT32_MAX);
+    if (params->memory_limit_bytes < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: memory_limit_bytes %lld is negative",
+                           (long long)params->memory_limit_bytes);
     if (params->device_index < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: device_index %d is negative",
                            params->device_index);
@@ -69,7 +74,7 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     if (ctx == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "ctx_create: out of memory");
     const int64_t budget = params->batch_tokens > 0 ? params->batch_tokens : LLMBED_DEFAULT_BATCH_TOKENS;
     llmbed_status st = llmbed_engine_init(&ctx->engine, model, params->device, params->device_index,
-                                          params->n_threads, budget, error);
+                                          params->n_threads, budget, params->memory_limit_bytes, error);
     if (st != LLMBED_OK) {
         llmbed_engine_release(&ctx->engine);
         free(ctx);
@@ -100,16 +105,5 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
                            const llmbed_embed_params *params, float *out, size_t out_capacity) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_error_clear(&ctx->last_error);
-    if (params != NULL && params->struct_size == sizeof *params) {
-        const float t = params->attention_temperature;
-        if (!(t > 0.0f) || !isfinite(t))
-            return llmbed_fail(&ctx->last_error, LLMBED_ERR_INVALID_ARGUMENT,
-                               "embed params: attention_temperature %g must be finite and > 0 (1 = plain attention)",
-                               (double)t);
-        if (t != 1.0f)
-            return llmbed_fail(&ctx->last_error, LLMBED_ERR_UNSUPPORTED,
-                               "embed params: attention_temperature %g: the backends do not take a temperature yet",
-                               (double)t);
-    }
     return llmbed_engine_embed(&ctx->engine, batch, params, out, out_capacity, &ctx->last_error);
 }

@@ -319,7 +319,7 @@ static int run(const bench_args *a) {
                 memcpy(tokens + offsets[j - first], c.tokens + c.offsets[i], (size_t)lengths[i] * sizeof *tokens);
                 offsets[j - first + 1] = offsets[j - first] + lengths[i];
             }
-            llmbed_batch batch = {tokens, offsets, last - first, NULL};
+            const llmbed_batch batch = {.tokens = tokens, .offsets = offsets, .n_sequences = last - first};
             double t0 = cli_now();
             st = llmbed_embed(ctx, &batch, &params, batch_out, (size_t)(last - first) * (size_t)dims);
             double dt = cli_now() - t0;

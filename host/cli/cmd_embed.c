@@ -74,6 +74,8 @@ typedef struct embed_args {
     const char *prompt, *prompt_name, *device;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
+    int64_t chunk_tokens, memory_limit_mib;
+    double think_ratio;
     cli_method_args method;
 } embed_args;
 
@@ -101,6 +103,8 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddNumberToObject(job, "normalize", params->normalize);
     cJSON_AddNumberToObject(job, "dims", dims);
     cJSON_AddNumberToObject(job, "layer", params->layer);
+    cJSON_AddNumberToObject(job, "chunk_tokens", params->chunk_tokens);
+    cJSON_AddNumberToObject(job, "think_ratio", params->think_ratio);
     cJSON_AddStringToObject(job, "prompt", prompt != NULL ? prompt : "");
     cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
     cJSON_AddNumberToObject(job, "max_tokens", (double)a->max_tokens);
@@ -213,12 +217,25 @@ static int run(embed_args *a) {
         st = LLMBED_ERR_INVALID_ARGUMENT;
         goto done;
     }
+    if (!(a->think_ratio >= 0.0 && a->think_ratio < 1.0)) {
+        cli_error("--think-ratio %g: expected a fraction in [0, 1) (0 = off)", a->think_ratio);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
     params.normalize = a->normalize;
     params.dims = (int)a->dims;
     params.layer = (int)a->layer;
+    params.chunk_tokens = (int)a->chunk_tokens;
+    params.think_ratio = (float)a->think_ratio;
     if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
     if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
     if (params.normalize < 0) params.normalize = info.default_normalize;
+    if (params.attention == LLMBED_ATTENTION_BIDIRECTIONAL && (params.chunk_tokens > 0 || params.think_ratio > 0)) {
+        cli_error("%s: chunked prefill needs causal attention (bidirectional attention has no reusable cache)",
+                  params.chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
     st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, &owned_prompt, &prompt);
     if (st != LLMBED_OK) goto done;
     int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
@@ -229,6 +246,14 @@ static int run(embed_args *a) {
     if (a->batch_tokens == 0) a->batch_tokens = default_batch_tokens(&info);
     ctx_params.n_threads = (int)a->threads;
     ctx_params.batch_tokens = a->batch_tokens;
+    ctx_params.memory_limit_bytes = a->memory_limit_mib * 1024 * 1024;
+    const int64_t max_tokens = a->max_tokens > 0 ? a->max_tokens : info.max_positions;
+    if (params.attention != LLMBED_ATTENTION_BIDIRECTIONAL && params.chunk_tokens == 0 && max_tokens > a->batch_tokens &&
+        !a->quiet)
+        fprintf(stderr,
+                "llmbed: note: inputs longer than --batch-tokens %" PRId64 " are processed in chunks of that many tokens "
+                "over a key/value cache (--chunk-tokens sets the size)\n",
+                a->batch_tokens);
     llmbed_error error = {0};
     st = llmbed_ctx_create(model, &ctx_params, &ctx, &error);
     if (st != LLMBED_OK) {
@@ -271,7 +296,7 @@ static int run(embed_args *a) {
     job.dtype = dtype;
     job.prompt = prompt;
     job.instruction_len = instruction_len;
-    job.max_tokens = a->max_tokens > 0 ? a->max_tokens : info.max_positions;
+    job.max_tokens = max_tokens;
     job.truncate = a->truncate;
     job.skip_invalid = a->skip_invalid;
     job.batch_tokens = a->batch_tokens;
@@ -340,6 +365,12 @@ int cli_embed(int argc, char **argv) {
         {"truncate", CLI_FLAG, &a.truncate, 1, 0, NULL, "cut longer inputs and count them (default)"},
         {"no-truncate", CLI_FLAG, &a.truncate, 0, 0, NULL, "fail on a longer input, naming its line"},
         {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "tokens per forward (default: from model size and free memory)"},
+        {"chunk-tokens", CLI_INT, &a.chunk_tokens, 0, 1, "C",
+         "process inputs longer than C tokens in chunks of C over a key/value cache (causal; default: --batch-tokens)"},
+        {"think-ratio", CLI_DOUBLE, &a.think_ratio, 0, 0, "X",
+         "ThinK: prune this fraction of key channels from cached keys older than 32 positions, [0, 1) (0 = off)"},
+        {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB",
+         "activation + key/value cache memory the context may grow to (default: no limit)"},
         {"shard-rows", CLI_INT, &a.shard_rows, 0, 0, "N", "write shards of N rows + a manifest (0 = one file)"},
         {"resume", CLI_FLAG, &a.resume, 1, 0, NULL, "continue a sharded job from its manifest"},
         {"skip-invalid", CLI_FLAG, &a.skip_invalid, 1, 0, NULL, "skip (and count) bad input lines instead of failing"},

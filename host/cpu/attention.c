@@ -1,6 +1,9 @@
 /* Varlen GQA attention: q [T, Hq * D], k and v [T, Hkv * D] -> out [T, Hq * D].
  * For query i of a sequence and head h (kv head g = h / (Hq / Hkv)):
- *   out_i = sum_j softmax_j(q_i . k_j * scale) v_j,  j <= i (causal) or all j.
+ *   out_i = sum_j softmax_j(q_i . k_j * scale) v_j,  j <= i (causal) or all j,
+ * where a sequence that continues a cache also attends to the cached
+ * positions before it (all of them: they precede every query), pruned keys
+ * through their chunk's kept channels (ThinK, SPEC §5).
  * Flash-attention style (Dao et al. 2022, Alg. 1): queries in blocks of
  * BLOCK_Q rows, keys in blocks of BLOCK_K; per query row a running maximum m
  * and denominator l; the accumulator lives in `out` and is rescaled by
@@ -20,6 +23,21 @@
  * time of {32, 64, 128} x {128, 256, 512} for 16/8 heads x 128 at S = 512 and
  * 2048 on 2 cores; the spread was within 15%. */
 enum { BLOCK_Q = 128, BLOCK_K = 256 };
+
+/* A run of keys one query block attends to: keys [n, width] with row stride
+ * k_ld (width = D, or the kept channels of a pruned chunk, whose indices are
+ * `channels`), values [n, D] with row stride v_ld. In a causal segment key i
+ * is the sequence's own token i; cached segments precede every query. */
+typedef struct key_segment {
+    const float *k;
+    int k_ld;
+    const int32_t *channels; /* NULL: all D channels */
+    int width;
+    const float *v;
+    int v_ld;
+    int n;
+    int causal;
+} key_segment;
 
 /* One row of the online softmax over a score tile row s[n_k], of which the
  * first n_valid are unmasked: raises the running maximum, replaces s by
@@ -43,35 +61,42 @@ static float softmax_row(float *s, int n_valid, int n_k, float *row_max, float *
     return correction;
 }
 
-size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int n_threads) {
-    (void)p;
-    return (size_t)(n_threads < 1 ? 1 : n_threads) * (BLOCK_Q * BLOCK_K + 2 * BLOCK_Q);
+/* Per thread: the score tile, the running max and sum of BLOCK_Q rows, and a
+ * BLOCK_Q x D tile of queries gathered to a pruned chunk's channels. */
+static size_t thread_scratch_floats(int head_dim) {
+    return (size_t)BLOCK_Q * BLOCK_K + 2 * BLOCK_Q + (size_t)BLOCK_Q * (size_t)head_dim;
 }
 
-/* One (sequence, head, query block) task. q_rows/out_rows point at the block's
- * first query row and head; k_seq/v_seq at the sequence's first key of kv head g. */
-static void attend_block(const llmbed_attention_params *p, int q_first, int n_q, int seq_len,
-                         const float *q_rows, const float *k_seq, const float *v_seq,
-                         float *out_rows, float *tile) {
-    const int D = p->head_dim;
-    const int q_stride = p->n_heads * D, kv_stride = p->n_kv_heads * D;
-    float *row_max = tile + BLOCK_Q * BLOCK_K;
-    float *row_sum = row_max + BLOCK_Q;
-    for (int r = 0; r < n_q; r++) {
-        row_max[r] = -INFINITY;
-        row_sum[r] = 0.0f;
-        memset(out_rows + (size_t)r * q_stride, 0, sizeof(float) * D);
+size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int n_threads) {
+    return (size_t)(n_threads < 1 ? 1 : n_threads) * thread_scratch_floats(p->head_dim);
+}
+
+/* Folds the keys of one segment into the running softmax of a query block.
+ * q_rows [n_q, D] (row stride q_stride), out_rows likewise; q_first is the
+ * block's first query index within its own tokens (for the causal mask). */
+static void attend_segment(const llmbed_attention_params *p, const key_segment *seg, int q_first, int n_q,
+                           const float *q_rows, float *out_rows, float *tile, float *row_max, float *row_sum,
+                           float *q_gathered) {
+    const int D = p->head_dim, q_stride = p->n_heads * D;
+    const float *q_use = q_rows;
+    int q_ld = q_stride;
+    if (seg->channels != NULL) { /* pruned keys: the queries' kept channels, in the keys' order */
+        for (int r = 0; r < n_q; r++)
+            for (int c = 0; c < seg->width; c++)
+                q_gathered[(size_t)r * seg->width + c] = q_rows[(size_t)r * q_stride + seg->channels[c]];
+        q_use = q_gathered;
+        q_ld = seg->width;
     }
-    const int key_end = p->causal ? q_first + n_q : seq_len;
+    const int key_end = seg->causal && p->causal ? (q_first + n_q < seg->n ? q_first + n_q : seg->n) : seg->n;
     for (int k_first = 0; k_first < key_end; k_first += BLOCK_K) {
         const int n_k = key_end - k_first < BLOCK_K ? key_end - k_first : BLOCK_K;
         /* tile[n_q, n_k] = Q K^T * scale */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_k, D, p->scale, q_rows,
-                    q_stride, k_seq + (size_t)k_first * kv_stride, kv_stride, 0.0f, tile, BLOCK_K);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_k, seg->width, p->scale, q_use, q_ld,
+                    seg->k + (size_t)k_first * seg->k_ld, seg->k_ld, 0.0f, tile, BLOCK_K);
         for (int r = 0; r < n_q; r++) {
-            /* causal: query q_first + r sees keys j <= q_first + r */
+            /* causal: query q_first + r sees its own keys j <= q_first + r */
             int n_valid = n_k;
-            if (p->causal && q_first + r - k_first + 1 < n_k) n_valid = q_first + r - k_first + 1;
+            if (seg->causal && p->causal && q_first + r - k_first + 1 < n_k) n_valid = q_first + r - k_first + 1;
             const float correction =
                 softmax_row(tile + (size_t)r * BLOCK_K, n_valid, n_k, &row_max[r], &row_sum[r]);
             float *o = out_rows + (size_t)r * q_stride;
@@ -79,8 +104,65 @@ static void attend_block(const llmbed_attention_params *p, int q_first, int n_q,
         }
         /* out[n_q, D] += P V */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n_q, D, n_k, 1.0f, tile, BLOCK_K,
-                    v_seq + (size_t)k_first * kv_stride, kv_stride, 1.0f, out_rows, q_stride);
+                    seg->v + (size_t)k_first * seg->v_ld, seg->v_ld, 1.0f, out_rows, q_stride);
     }
+}
+
+/* Pruned keys of chunk j of kv head g, cut at pruned_end. */
+static key_segment pruned_segment(const llmbed_kv_cache_view *c, int g, int D, int j, int pruned_end) {
+    const int begin = c->chunk_starts[j];
+    const int end = c->chunk_starts[j + 1] < pruned_end ? c->chunk_starts[j + 1] : pruned_end;
+    const key_segment s = {(const float *)c->k_pruned + ((size_t)g * c->capacity + begin) * c->kept,
+                           c->kept,
+                           c->kept_channels + ((size_t)g * c->chunk_capacity + j) * c->kept,
+                           c->kept,
+                           (const float *)c->v + ((size_t)g * c->capacity + begin) * D,
+                           D,
+                           end - begin,
+                           0};
+    return s;
+}
+
+/* Full keys of kv head g for cached positions [begin, end), begin >= n_pruned. */
+static key_segment full_segment(const llmbed_kv_cache_view *c, int g, int D, int begin, int end) {
+    const key_segment s = {(const float *)c->k_full + ((size_t)g * c->full_capacity + (begin - c->n_pruned)) * D,
+                           D,
+                           NULL,
+                           D,
+                           (const float *)c->v + ((size_t)g * c->capacity + begin) * D,
+                           D,
+                           end - begin,
+                           0};
+    return s;
+}
+
+/* One (sequence, head, query block) task: the cached positions [0, n_cached)
+ * (pruned chunks, then full keys), then the sequence's own keys. */
+static void attend_block(const llmbed_attention_params *p, int g, int q_first, int n_q, int seq_len,
+                         int n_cached, const float *q_rows, const float *k_seq, const float *v_seq,
+                         float *out_rows, float *scratch) {
+    const int D = p->head_dim, q_stride = p->n_heads * D, kv_stride = p->n_kv_heads * D;
+    float *tile = scratch, *row_max = tile + BLOCK_Q * BLOCK_K, *row_sum = row_max + BLOCK_Q;
+    float *q_gathered = row_sum + BLOCK_Q;
+    for (int r = 0; r < n_q; r++) {
+        row_max[r] = -INFINITY;
+        row_sum[r] = 0.0f;
+        memset(out_rows + (size_t)r * q_stride, 0, sizeof(float) * D);
+    }
+    if (n_cached > 0) {
+        const llmbed_kv_cache_view *c = p->cache;
+        const int pruned_end = n_cached < c->n_pruned ? n_cached : c->n_pruned;
+        for (int j = 0; j < c->n_chunks && c->chunk_starts[j] < pruned_end; j++) {
+            const key_segment seg = pruned_segment(c, g, D, j, pruned_end);
+            attend_segment(p, &seg, q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
+        }
+        if (n_cached > pruned_end) {
+            const key_segment seg = full_segment(c, g, D, pruned_end, n_cached);
+            attend_segment(p, &seg, q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
+        }
+    }
+    const key_segment own = {k_seq, kv_stride, NULL, D, v_seq, kv_stride, seq_len, 1};
+    attend_segment(p, &own, q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
     for (int r = 0; r < n_q; r++) {
         float *o = out_rows + (size_t)r * q_stride;
         const float inv = 1.0f / row_sum[r];
@@ -92,9 +174,10 @@ void llmbed_cpu_attention(const llmbed_attention_params *p, const float *q, cons
                           const float *v, float *out, float *scratch) {
     const int D = p->head_dim, group = p->n_heads / p->n_kv_heads;
     const int q_stride = p->n_heads * D, kv_stride = p->n_kv_heads * D;
-    const size_t tile_floats = BLOCK_Q * BLOCK_K + 2 * BLOCK_Q;
+    const size_t per_thread = thread_scratch_floats(D);
     for (int s = 0; s < p->n_seqs; s++) {
         const int begin = p->seq_offsets[s], len = p->seq_offsets[s + 1] - begin;
+        const int n_cached = p->cache_lens != NULL ? p->cache_lens[s] : 0;
         const int n_blocks = (len + BLOCK_Q - 1) / BLOCK_Q;
 #pragma omp parallel for collapse(2) schedule(dynamic)
         for (int h = 0; h < p->n_heads; h++) {
@@ -102,11 +185,10 @@ void llmbed_cpu_attention(const llmbed_attention_params *p, const float *q, cons
                 const int g = h / group, q_first = b * BLOCK_Q;
                 const int n_q = len - q_first < BLOCK_Q ? len - q_first : BLOCK_Q;
                 const size_t row0 = (size_t)begin + q_first;
-                attend_block(p, q_first, n_q, len, q + row0 * q_stride + (size_t)h * D,
+                attend_block(p, g, q_first, n_q, len, n_cached, q + row0 * q_stride + (size_t)h * D,
                              k + (size_t)begin * kv_stride + (size_t)g * D,
-                             v + (size_t)begin * kv_stride + (size_t)g * D,
-                             out + row0 * q_stride + (size_t)h * D,
-                             scratch + (size_t)omp_get_thread_num() * tile_floats);
+                             v + (size_t)begin * kv_stride + (size_t)g * D, out + row0 * q_stride + (size_t)h * D,
+                             scratch + (size_t)omp_get_thread_num() * per_thread);
             }
         }
     }

@@ -1,17 +1,17 @@
-/* CPU reference backend: runs the decoder on one packed varlen batch with the
- * ops of this folder, then pools. All scratch is allocated once at creation
- * from the token budget, so forward() allocates nothing.
+/* CPU reference backend: the ops of host/backend.h on fp32 host buffers,
+ * each a call into this folder's reference ops. The decoder loop
+ * (host/decoder/) orders them. Activation buffers are sized from the token
+ * capacity; reserve() grows them, so no op allocates.
  *
  * Threads: every op runs on the OpenMP team of the calling thread, whose size
- * forward() sets with omp_set_num_threads (a per-thread setting) and restores
- * on return. GEMMs are split across that team with one single-threaded
- * cblas_sgemm per thread (gemm.c says why), so forward() sets OpenBLAS to one
- * thread; that setting is process-wide (openblas_set_num_threads), and the
- * previous value is restored on return. */
+ * begin_forward sets with omp_set_num_threads (a per-thread setting) and
+ * end_forward restores. GEMMs are split across that team with one
+ * single-threaded cblas_sgemm per thread (gemm.c says why), so begin_forward
+ * sets OpenBLAS to one thread; that setting is process-wide
+ * (openblas_set_num_threads), and end_forward restores the previous value. */
 #include <cblas.h>
-#include <math.h>
-#include <stdbool.h>
 #include <omp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,128 +23,339 @@
 typedef struct cpu_backend {
     llmbed_backend base;
     int n_threads;
+    int saved_omp_threads, saved_blas_threads; /* restored by end_forward */
     /* Activations, [max_tokens, ...] each, carved from `storage`:
-     * x: residual stream; xn: normed input of a sublayer (and the final norm);
-     * a: q, then the MLP gate; b: attention output, then the MLP up; k, v. */
+     * x: residual stream; xn: normed sublayer input, then the final-norm hidden
+     * states; a: q, then the MLP gate (and SwiGLU's output); b: attention
+     * output, then the MLP up; k, v. */
     float *x, *xn, *a, *b, *k, *v;
-    float *inv_freq;       /* [max_tokens (sequences), head_dim / 2] */
-    float *attn_scratch;   /* llmbed_cpu_attention_scratch_floats(n_threads) */
+    float *attn_scratch; /* llmbed_cpu_attention_scratch_floats(n_threads) */
     float *storage;
+    /* Key/value cache of one sequence: per layer k_pruned, k_full and v
+     * (cache_floats) and the kept channels (cache_ints); chunk boundaries
+     * shared by every layer. */
+    llmbed_cache_shape cache_shape;
+    float *cache_storage;
+    int32_t *cache_channels;
+    int32_t *chunk_starts;
 } cpu_backend;
 
 static int max_int(int a, int b) { return a > b ? a : b; }
+
+/* Widths (floats per token) of the activation buffers. */
+typedef struct activation_widths {
+    size_t hidden, wide, kv;
+} activation_widths;
+
+static activation_widths widths_of(const llmbed_config *cfg) {
+    const activation_widths w = {(size_t)cfg->hidden_size,
+                                 (size_t)max_int(cfg->n_heads * cfg->head_dim, cfg->intermediate_size),
+                                 (size_t)cfg->n_kv_heads * cfg->head_dim};
+    return w;
+}
+
+/* Floats of activation storage for `max_tokens` tokens: x, xn, a, b, k, v,
+ * then the attention scratch; 0 when that overflows. */
+static size_t storage_floats(const cpu_backend *cpu, int64_t max_tokens) {
+    const llmbed_config *cfg = &cpu->base.model->config;
+    const activation_widths w = widths_of(cfg);
+    const llmbed_attention_params attn_shape = {0, NULL, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim, 1, 1.0f,
+                                                NULL, NULL};
+    const size_t attn_floats = llmbed_cpu_attention_scratch_floats(&attn_shape, cpu->n_threads);
+    const size_t per_token = 2 * w.hidden + 2 * w.wide + 2 * w.kv, T = (size_t)max_tokens;
+    if (per_token > (SIZE_MAX / sizeof(float) - attn_floats) / T) return 0;
+    return per_token * T + attn_floats;
+}
+
+static size_t cpu_activation_bytes(const llmbed_backend *backend, int64_t max_tokens) {
+    const size_t floats = storage_floats((const cpu_backend *)backend, max_tokens);
+    return floats == 0 ? SIZE_MAX : floats * sizeof(float);
+}
+
+static llmbed_status cpu_reserve(llmbed_backend *backend, int64_t max_tokens, llmbed_error *error) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    if (max_tokens <= backend->max_tokens) return LLMBED_OK;
+    if (max_tokens > INT32_MAX)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "batch_tokens: %lld outside [1, %d]",
+                           (long long)max_tokens, INT32_MAX);
+    const size_t total = storage_floats(cpu, max_tokens);
+    float *storage = total > 0 ? malloc(total * sizeof(float)) : NULL;
+    if (storage == NULL)
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY,
+                           "cpu backend: cannot allocate %zu MiB of activations for %lld tokens",
+                           total * sizeof(float) >> 20, (long long)max_tokens);
+    free(cpu->storage);
+    cpu->storage = storage;
+    const activation_widths w = widths_of(&backend->model->config);
+    const size_t T = (size_t)max_tokens;
+    float *p = storage;
+    cpu->x = p, p += T * w.hidden;
+    cpu->xn = p, p += T * w.hidden;
+    cpu->a = p, p += T * w.wide;
+    cpu->b = p, p += T * w.wide;
+    cpu->k = p, p += T * w.kv;
+    cpu->v = p, p += T * w.kv;
+    cpu->attn_scratch = p;
+    backend->max_tokens = max_tokens;
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_begin_forward(llmbed_backend *backend, const llmbed_forward_inputs *host,
+                                       llmbed_forward_inputs *view, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    *view = *host; /* host memory is the CPU's memory */
+    cpu->saved_omp_threads = omp_get_max_threads();
+    cpu->saved_blas_threads = openblas_get_num_threads();
+    omp_set_num_threads(cpu->n_threads);
+    openblas_set_num_threads(1);
+    return LLMBED_OK;
+}
+
+static void cpu_end_forward(llmbed_backend *backend) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    openblas_set_num_threads(cpu->saved_blas_threads);
+    omp_set_num_threads(cpu->saved_omp_threads);
+}
+
+static llmbed_status cpu_embedding(llmbed_backend *backend, const llmbed_embedding_params *p,
+                                   const int32_t *tokens, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    llmbed_cpu_embedding(p, tokens, backend->model->weights.token_embedding, cpu->x);
+    return LLMBED_OK;
+}
+
+static const float *norm_weight(const llmbed_model *model, int layer, llmbed_weight_kind kind) {
+    if (kind == LLMBED_W_FINAL_NORM) return model->weights.final_norm;
+    const llmbed_layer_weights *w = &model->weights.layers[layer];
+    return kind == LLMBED_W_ATTN_NORM ? w->attn_norm : w->ffn_norm;
+}
+
+static llmbed_status cpu_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
+                                 llmbed_weight_kind weight, llmbed_act out, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    (void)out; /* XN and HIDDEN share the xn buffer: XN is dead after the last layer */
+    llmbed_cpu_rmsnorm(p, cpu->x, norm_weight(backend->model, layer, weight), cpu->xn);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_linear(llmbed_backend *backend, const llmbed_linear_op *op, llmbed_error *error) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    const llmbed_config *cfg = &backend->model->config;
+    const llmbed_layer_weights *w = &backend->model->weights.layers[op->layer];
+    const int T = op->n_tokens, C = cfg->hidden_size, inter = cfg->intermediate_size;
+    const int q_dim = cfg->n_heads * cfg->head_dim, kv_dim = cfg->n_kv_heads * cfg->head_dim;
+    switch (op->weight) {
+    case LLMBED_W_QKV: {
+        const llmbed_cpu_projection qkv[3] = {{w->wq, w->bq, q_dim, 1.0f, 0, cpu->a, q_dim},
+                                              {w->wk, w->bk, kv_dim, 1.0f, 0, cpu->k, kv_dim},
+                                              {w->wv, w->bv, kv_dim, 1.0f, 0, cpu->v, kv_dim}};
+        llmbed_cpu_linear_fused(T, C, cpu->xn, 3, qkv);
+        return LLMBED_OK;
+    }
+    case LLMBED_W_O:
+        llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, op->residual_scale, 1, cpu->x, C);
+        return LLMBED_OK;
+    case LLMBED_W_GATE_UP: {
+        const llmbed_cpu_projection gate_up[2] = {{w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
+                                                  {w->w_up, NULL, inter, 1.0f, 0, cpu->b, inter}};
+        llmbed_cpu_linear_fused(T, C, cpu->xn, 2, gate_up);
+        return LLMBED_OK;
+    }
+    case LLMBED_W_DOWN:
+        llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, op->residual_scale, 1, cpu->x, C);
+        return LLMBED_OK;
+    default:
+        return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cpu backend: weight %d is not a projection", (int)op->weight);
+    }
+}
+
+static llmbed_status cpu_qk_rope(llmbed_backend *backend, int layer, const llmbed_rmsnorm_params *q_norm,
+                                 const llmbed_rmsnorm_params *k_norm, const llmbed_rope_params *q,
+                                 const llmbed_rope_params *k, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    const llmbed_layer_weights *w = &backend->model->weights.layers[layer];
+    if (q_norm != NULL) llmbed_cpu_rmsnorm(q_norm, cpu->a, w->q_norm, cpu->a);
+    if (k_norm != NULL) llmbed_cpu_rmsnorm(k_norm, cpu->k, w->k_norm, cpu->k);
+    llmbed_cpu_rope(q, cpu->a);
+    llmbed_cpu_rope(k, cpu->k);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_attention(llmbed_backend *backend, int layer, const llmbed_attention_params *p,
+                                   llmbed_error *error) {
+    (void)layer;
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    llmbed_cpu_attention(p, cpu->a, cpu->k, cpu->v, cpu->b, cpu->attn_scratch);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_swiglu(llmbed_backend *backend, const llmbed_swiglu_params *p, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    llmbed_cpu_swiglu(p, cpu->a, cpu->b, cpu->a);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_pool(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
+                              llmbed_error *error) {
+    (void)error;
+    llmbed_cpu_pooling(p, ((cpu_backend *)backend)->xn, out);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_read_hidden(llmbed_backend *backend, int n_rows, float *out, llmbed_error *error) {
+    (void)error;
+    const size_t C = (size_t)backend->model->config.hidden_size;
+    memcpy(out, ((cpu_backend *)backend)->xn, sizeof(float) * (size_t)n_rows * C);
+    return LLMBED_OK;
+}
+
+/* Floats of one layer's cache arrays (k_pruned, k_full, v) and ints of its
+ * kept channels, for `shape`; 0 floats when that overflows. */
+static size_t layer_cache_floats(const llmbed_config *cfg, const llmbed_cache_shape *shape) {
+    const size_t kv = (size_t)cfg->n_kv_heads, D = (size_t)cfg->head_dim;
+    const size_t per_head = (size_t)shape->capacity * ((size_t)shape->kept + D) + (size_t)shape->full_capacity * D;
+    return per_head > SIZE_MAX / sizeof(float) / kv / ((size_t)cfg->n_layers + 1) ? 0 : per_head * kv;
+}
+
+static size_t layer_cache_ints(const llmbed_config *cfg, const llmbed_cache_shape *shape) {
+    return (size_t)cfg->n_kv_heads * (size_t)shape->chunk_capacity * (size_t)shape->kept;
+}
+
+static size_t cpu_cache_bytes(const llmbed_backend *backend, const llmbed_cache_shape *shape) {
+    const llmbed_config *cfg = &backend->model->config;
+    const size_t floats = layer_cache_floats(cfg, shape), L = (size_t)cfg->n_layers;
+    if (floats == 0 && shape->capacity > 0) return SIZE_MAX;
+    return L * (floats * sizeof(float) + layer_cache_ints(cfg, shape) * sizeof(int32_t)) +
+           ((size_t)shape->chunk_capacity + 1) * sizeof(int32_t);
+}
+
+static int shape_fits(const llmbed_cache_shape *have, const llmbed_cache_shape *want) {
+    return have->capacity >= want->capacity && have->full_capacity >= want->full_capacity &&
+           have->kept == want->kept && have->chunk_capacity >= want->chunk_capacity;
+}
+
+static llmbed_status cpu_cache_reserve(llmbed_backend *backend, const llmbed_cache_shape *shape,
+                                       llmbed_error *error) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    if (cpu->cache_storage != NULL && shape_fits(&cpu->cache_shape, shape)) return LLMBED_OK;
+    const llmbed_config *cfg = &backend->model->config;
+    const size_t L = (size_t)cfg->n_layers, floats = layer_cache_floats(cfg, shape);
+    const size_t ints = layer_cache_ints(cfg, shape);
+    float *storage = floats > 0 ? malloc(L * floats * sizeof(float)) : NULL;
+    int32_t *channels = malloc(L * ints * sizeof(int32_t) + sizeof(int32_t));
+    int32_t *starts = malloc(((size_t)shape->chunk_capacity + 1) * sizeof(int32_t));
+    if (storage == NULL || channels == NULL || starts == NULL) {
+        free(storage);
+        free(channels);
+        free(starts);
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY,
+                           "cpu backend: cannot allocate %zu MiB of key/value cache for %d positions",
+                           cpu_cache_bytes(backend, shape) >> 20, shape->capacity);
+    }
+    free(cpu->cache_storage);
+    free(cpu->cache_channels);
+    free(cpu->chunk_starts);
+    cpu->cache_storage = storage;
+    cpu->cache_channels = channels;
+    cpu->chunk_starts = starts;
+    cpu->cache_shape = *shape;
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_cache_set_chunks(llmbed_backend *backend, const llmbed_cache_state *state,
+                                          llmbed_error *error) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    if (state->n_chunks > cpu->cache_shape.chunk_capacity)
+        return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cpu backend: %d chunks in a cache made for %d",
+                           state->n_chunks, cpu->cache_shape.chunk_capacity);
+    memcpy(cpu->chunk_starts, state->chunk_starts, sizeof(int32_t) * ((size_t)state->n_chunks + 1));
+    return LLMBED_OK;
+}
+
+static void cpu_cache_view(llmbed_backend *backend, int layer, const llmbed_cache_state *state,
+                           llmbed_kv_cache_view *view) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    const llmbed_config *cfg = &backend->model->config;
+    const llmbed_cache_shape *shape = &cpu->cache_shape;
+    const size_t kv = (size_t)cfg->n_kv_heads, D = (size_t)cfg->head_dim;
+    float *base = cpu->cache_storage + (size_t)layer * layer_cache_floats(cfg, shape);
+    view->length = state->length;
+    view->n_pruned = state->n_pruned;
+    view->kept = shape->kept;
+    view->n_chunks = state->n_chunks;
+    view->chunk_capacity = shape->chunk_capacity;
+    view->chunk_starts = cpu->chunk_starts;
+    view->kept_channels = cpu->cache_channels + (size_t)layer * layer_cache_ints(cfg, shape);
+    view->k_pruned = base;
+    view->k_full = base + kv * (size_t)shape->capacity * (size_t)shape->kept;
+    view->v = (float *)view->k_full + kv * (size_t)shape->full_capacity * D;
+    view->capacity = shape->capacity;
+    view->full_capacity = shape->full_capacity;
+}
+
+static llmbed_status cpu_cache_append(llmbed_backend *backend, const llmbed_kv_cache_view *view,
+                                      const llmbed_cache_append_params *p, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    llmbed_cpu_cache_append(p, cpu->k, cpu->v, view);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_think_select(llmbed_backend *backend, const llmbed_kv_cache_view *view,
+                                      const llmbed_think_select_params *p, llmbed_error *error) {
+    (void)error;
+    cpu_backend *cpu = (cpu_backend *)backend;
+    llmbed_cpu_think_select(p, cpu->a, cpu->k, view);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_cache_compact(llmbed_backend *backend, const llmbed_kv_cache_view *view,
+                                       const llmbed_cache_compact_params *p, llmbed_error *error) {
+    (void)backend;
+    (void)error;
+    llmbed_cpu_cache_compact(p, view);
+    return LLMBED_OK;
+}
 
 static void cpu_destroy(llmbed_backend *backend) {
     cpu_backend *cpu = (cpu_backend *)backend;
     if (cpu == NULL) return;
     free(cpu->storage);
+    free(cpu->cache_storage);
+    free(cpu->cache_channels);
+    free(cpu->chunk_starts);
     free(cpu);
 }
 
-/* One decoder layer on x[T, hidden] (HF LlamaDecoderLayer / Qwen3DecoderLayer /
- * MiniCPMDecoderLayer):
- *   x = x + residual_scale * o_proj(attn(rope(qk_norm(q, k)), v))   with q, k, v from rmsnorm(x)
- *   x = x + residual_scale * down_proj(silu(gate_proj(h)) * up_proj(h)),  h = rmsnorm(x) */
-static void run_layer(cpu_backend *cpu, const llmbed_layer_weights *w,
-                      const llmbed_forward_request *req, const llmbed_attention_params *attn,
-                      const llmbed_rope_params *rope_q, const llmbed_rope_params *rope_k) {
-    const llmbed_config *cfg = &cpu->base.model->config;
-    const int T = req->n_tokens, C = cfg->hidden_size, D = cfg->head_dim;
-    const int q_dim = cfg->n_heads * D, kv_dim = cfg->n_kv_heads * D, inter = cfg->intermediate_size;
-    const float rs = cfg->residual_scale;
-
-    const llmbed_rmsnorm_params norm = {T, C, cfg->rms_norm_eps};
-    llmbed_cpu_rmsnorm(&norm, cpu->x, w->attn_norm, cpu->xn);
-    const llmbed_cpu_projection qkv[3] = {{w->wq, w->bq, q_dim, 1.0f, 0, cpu->a, q_dim},
-                                          {w->wk, w->bk, kv_dim, 1.0f, 0, cpu->k, kv_dim},
-                                          {w->wv, w->bv, kv_dim, 1.0f, 0, cpu->v, kv_dim}};
-    llmbed_cpu_linear_fused(T, C, cpu->xn, 3, qkv);
-    if (cfg->qk_norm) { /* Qwen3: per-head RMSNorm over head_dim, before RoPE */
-        const llmbed_rmsnorm_params qn = {T * cfg->n_heads, D, cfg->rms_norm_eps};
-        const llmbed_rmsnorm_params kn = {T * cfg->n_kv_heads, D, cfg->rms_norm_eps};
-        llmbed_cpu_rmsnorm(&qn, cpu->a, w->q_norm, cpu->a);
-        llmbed_cpu_rmsnorm(&kn, cpu->k, w->k_norm, cpu->k);
-    }
-    llmbed_cpu_rope(rope_q, cpu->a);
-    llmbed_cpu_rope(rope_k, cpu->k);
-    llmbed_cpu_attention(attn, cpu->a, cpu->k, cpu->v, cpu->b, cpu->attn_scratch);
-    llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, rs, 1, cpu->x, C);
-
-    const llmbed_rmsnorm_params ffn_norm = {T, C, cfg->rms_norm_eps};
-    llmbed_cpu_rmsnorm(&ffn_norm, cpu->x, w->ffn_norm, cpu->xn);
-    const llmbed_cpu_projection gate_up[2] = {{w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
-                                              {w->w_up, NULL, inter, 1.0f, 0, cpu->b, inter}};
-    llmbed_cpu_linear_fused(T, C, cpu->xn, 2, gate_up);
-    const llmbed_swiglu_params mlp = {T, inter};
-    llmbed_cpu_swiglu(&mlp, cpu->a, cpu->b, cpu->a);
-    llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, rs, 1, cpu->x, C);
-}
-
-static llmbed_status run_forward(cpu_backend *cpu, const llmbed_forward_request *req, float *out,
-                                 llmbed_error *error) {
-    const llmbed_model *model = cpu->base.model;
-    const llmbed_config *cfg = &model->config;
-    const int T = req->n_tokens, C = cfg->hidden_size, D = cfg->head_dim;
-
-    float attention_scaling = 1.0f;
-    for (int s = 0; s < req->n_seqs; s++) {
-        const int len = req->seq_offsets[s + 1] - req->seq_offsets[s];
-        llmbed_status st = llmbed_cpu_rope_frequencies(cfg, len, cpu->inv_freq + (size_t)s * (D / 2),
-                                                       &attention_scaling, error);
-        if (st != LLMBED_OK) return st;
-    }
-    const llmbed_rope_params rope_q = {req->n_seqs, req->seq_offsets, cfg->n_heads, D,
-                                       cfg->n_heads * D, cpu->inv_freq, attention_scaling};
-    const llmbed_rope_params rope_k = {req->n_seqs, req->seq_offsets, cfg->n_kv_heads, D,
-                                       cfg->n_kv_heads * D, cpu->inv_freq, attention_scaling};
-    const llmbed_attention_params attn = {req->n_seqs, req->seq_offsets, cfg->n_heads,
-                                          cfg->n_kv_heads, D, req->causal,
-                                          (float)(1.0 / sqrt((double)D))};
-
-    const llmbed_embedding_params emb = {T, C, cfg->vocab_size, cfg->scale_emb};
-    llmbed_cpu_embedding(&emb, req->tokens, model->weights.token_embedding, cpu->x);
-    for (int l = 0; l < req->n_layers; l++)
-        run_layer(cpu, &model->weights.layers[l], req, &attn, &rope_q, &rope_k);
-
-    const llmbed_rmsnorm_params final_norm = {T, C, cfg->rms_norm_eps};
-    if (req->pool_kind == 0) {
-        llmbed_cpu_rmsnorm(&final_norm, cpu->x, model->weights.final_norm, out);
-        return LLMBED_OK;
-    }
-    llmbed_cpu_rmsnorm(&final_norm, cpu->x, model->weights.final_norm, cpu->xn);
-    const llmbed_pooling_params pool = {(llmbed_pool_kind)req->pool_kind, req->n_seqs,
-                                        req->seq_offsets, req->instruction_lens, C};
-    llmbed_cpu_pooling(&pool, cpu->xn, out);
-    return LLMBED_OK;
-}
-
-static llmbed_status cpu_forward(llmbed_backend *backend, const llmbed_forward_request *req,
-                                 float *out, llmbed_error *error) {
-    cpu_backend *cpu = (cpu_backend *)backend;
-    const llmbed_config *cfg = &backend->model->config;
-    if (req->n_tokens < 1 || req->n_tokens > backend->max_tokens || req->n_seqs < 1 ||
-        req->seq_offsets[req->n_seqs] != req->n_tokens)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
-                           "cpu backend: request of %d tokens in %d sequences (budget %lld)",
-                           req->n_tokens, req->n_seqs, (long long)backend->max_tokens);
-    if (req->n_layers < 0 || req->n_layers > cfg->n_layers)
-        return llmbed_fail(error, LLMBED_ERR_LAYER_OUT_OF_RANGE,
-                           "cpu backend: n_layers %d outside [0, %d]", req->n_layers, cfg->n_layers);
-    if (req->pool_kind < 0 || req->pool_kind > LLMBED_POOL_WEIGHTED_MEAN)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cpu backend: pool_kind %d",
-                           req->pool_kind);
-
-    const int saved_omp = omp_get_max_threads();
-    const int saved_blas = openblas_get_num_threads();
-    omp_set_num_threads(cpu->n_threads);
-    openblas_set_num_threads(1);
-    llmbed_status st = run_forward(cpu, req, out, error);
-    openblas_set_num_threads(saved_blas);
-    omp_set_num_threads(saved_omp);
-    return st;
-}
-
-static const llmbed_backend_ops cpu_ops = {"cpu", cpu_forward, cpu_destroy};
+static const llmbed_backend_ops cpu_ops = {
+    .name = "cpu",
+    .reserve = cpu_reserve,
+    .activation_bytes = cpu_activation_bytes,
+    .begin_forward = cpu_begin_forward,
+    .end_forward = cpu_end_forward,
+    .embedding = cpu_embedding,
+    .rmsnorm = cpu_rmsnorm,
+    .linear = cpu_linear,
+    .qk_rope = cpu_qk_rope,
+    .attention = cpu_attention,
+    .swiglu = cpu_swiglu,
+    .pool = cpu_pool,
+    .read_hidden = cpu_read_hidden,
+    .cache_reserve = cpu_cache_reserve,
+    .cache_bytes = cpu_cache_bytes,
+    .cache_set_chunks = cpu_cache_set_chunks,
+    .cache_view = cpu_cache_view,
+    .cache_append = cpu_cache_append,
+    .think_select = cpu_think_select,
+    .cache_compact = cpu_cache_compact,
+    .destroy = cpu_destroy,
+};
 
 /* Every tensor the forward reads must be there: a vocab-only model has none. */
 static llmbed_status check_weights(const llmbed_model *model, llmbed_error *error) {
@@ -190,45 +401,18 @@ llmbed_status llmbed_cpu_backend_create(const struct llmbed_model *model, int n_
     if (cfg->head_dim < 2 || cfg->head_dim > LLMBED_CPU_MAX_HEAD_DIM || cfg->head_dim % 2 != 0)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "head_dim: %d is not an even size in [2, %d]",
                            cfg->head_dim, LLMBED_CPU_MAX_HEAD_DIM);
-    llmbed_status st = check_weights(model, error);
-    if (st != LLMBED_OK) return st;
-    const int threads = n_threads > 0 ? n_threads : omp_get_num_procs();
-
-    const size_t T = (size_t)max_tokens, C = (size_t)cfg->hidden_size;
-    const size_t wide = (size_t)max_int(cfg->n_heads * cfg->head_dim, cfg->intermediate_size);
-    const size_t kv = (size_t)cfg->n_kv_heads * cfg->head_dim;
-    const llmbed_attention_params attn_shape = {0, NULL, cfg->n_heads, cfg->n_kv_heads,
-                                                cfg->head_dim, 1, 1.0f};
-    const size_t attn_floats = llmbed_cpu_attention_scratch_floats(&attn_shape, threads);
-    const size_t per_token = 2 * C + 2 * wide + 2 * kv + (size_t)cfg->head_dim / 2;
-    if (per_token > (SIZE_MAX / sizeof(float) - attn_floats) / T)
-        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "batch_tokens: %lld tokens overflow the scratch size",
-                           (long long)max_tokens);
-    const size_t total = per_token * T + attn_floats;
-
+    LLMBED_TRY(check_weights(model, error));
     cpu_backend *cpu = calloc(1, sizeof *cpu);
-    float *storage = malloc(total * sizeof(float));
-    if (cpu == NULL || storage == NULL) {
-        free(cpu);
-        free(storage);
-        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY,
-                           "cpu backend: cannot allocate %zu MiB of scratch for %lld tokens",
-                           total * sizeof(float) >> 20, (long long)max_tokens);
-    }
+    if (cpu == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "cpu backend: out of memory");
     cpu->base.ops = &cpu_ops;
     cpu->base.model = model;
-    cpu->base.max_tokens = max_tokens;
-    cpu->n_threads = threads;
-    cpu->storage = storage;
-    float *p = storage;
-    cpu->x = p, p += T * C;
-    cpu->xn = p, p += T * C;
-    cpu->a = p, p += T * wide;
-    cpu->b = p, p += T * wide;
-    cpu->k = p, p += T * kv;
-    cpu->v = p, p += T * kv;
-    cpu->inv_freq = p, p += T * (size_t)(cfg->head_dim / 2);
-    cpu->attn_scratch = p;
+    cpu->base.max_tokens = 0;
+    cpu->n_threads = n_threads > 0 ? n_threads : omp_get_num_procs();
+    const llmbed_status st = cpu_reserve(&cpu->base, max_tokens, error);
+    if (st != LLMBED_OK) {
+        cpu_destroy(&cpu->base);
+        return st;
+    }
     *out = &cpu->base;
     return LLMBED_OK;
 }

@@ -48,6 +48,16 @@ size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int
 void llmbed_cpu_attention(const llmbed_attention_params *p, const float *q, const float *k,
                           const float *v, float *out, float *scratch);
 
+/* Key/value cache ops (SPEC §5), fp32 cache arrays of `view`:
+ * append: rows of the packed post-RoPE k, v [T, n_kv_heads * D] into the cache;
+ * think_select: a chunk's kept channels from its q [T, n_heads * D] and k;
+ * compact: keys older than the recent window into the pruned store. */
+void llmbed_cpu_cache_append(const llmbed_cache_append_params *p, const float *k, const float *v,
+                             const llmbed_kv_cache_view *view);
+void llmbed_cpu_think_select(const llmbed_think_select_params *p, const float *q, const float *k,
+                             const llmbed_kv_cache_view *view);
+void llmbed_cpu_cache_compact(const llmbed_cache_compact_params *p, const llmbed_kv_cache_view *view);
+
 /* out[T, I] = silu(gate) * up; out may alias gate or up. */
 void llmbed_cpu_swiglu(const llmbed_swiglu_params *p, const float *gate, const float *up,
                        float *out);

@@ -1,11 +1,11 @@
-/* Pooling hidden[T, hidden] -> out[n_seqs, hidden] over each sequence's
- * pooled tokens [begin + instruction_len, end):
- *   last:  the sequence's final token (Qwen3-Embedding, e5-mistral);
- *   first: the first pooled token;
- *   mean:  average of the pooled tokens (LLM2Vec/GritLM mask the instruction);
- *   weighted mean: token k of the pooled span weighs (k + 1) / sum(1..n), as
+/* Pooling hidden[T, hidden] -> out[n_rows, hidden], row r over hidden rows
+ * [begin[r], end[r]):
+ *   last:  the range's final token (Qwen3-Embedding, e5-mistral);
+ *   first: the range's first token;
+ *   mean:  average over the range (LLM2Vec/GritLM start it after the instruction);
+ *   weighted mean: token k of the range weighs (k + 1) / sum(1..n), as
  *          SGPT's position-weighted mean (Muennighoff 2022, eq. 1).
- * A sequence with no pooled token pools to zeros. Sums are in double. */
+ * An empty range pools to zeros. Sums are in double. */
 #include <string.h>
 
 #include "cpu/cpu_ops.h"
@@ -13,10 +13,9 @@
 void llmbed_cpu_pooling(const llmbed_pooling_params *p, const float *hidden, float *out) {
     const int C = p->hidden;
 #pragma omp parallel for schedule(dynamic)
-    for (int s = 0; s < p->n_seqs; s++) {
-        const int end = p->seq_offsets[s + 1];
-        int first = p->seq_offsets[s] + (p->instruction_lens != NULL ? p->instruction_lens[s] : 0);
-        float *o = out + (size_t)s * C;
+    for (int r = 0; r < p->n_rows; r++) {
+        const int first = p->begin[r], end = p->end[r];
+        float *o = out + (size_t)r * C;
         if (first >= end) {
             memset(o, 0, sizeof(float) * C);
             continue;

@@ -1,5 +1,6 @@
 /* RoPE, HF rotate_half layout: x[T, row_stride], heads packed from column 0.
- * For head h of token t at position pos (its index within its sequence) and
+ * For head h of token t at position pos (its index within its sequence plus
+ * the sequence's position offset) and
  * i < D/2:  angle = pos * inv_freq[seq][i]
  *   x'[i]       = x[i] * cos - x[i + D/2] * sin
  *   x'[i + D/2] = x[i + D/2] * cos + x[i] * sin
@@ -14,10 +15,11 @@ void llmbed_cpu_rope(const llmbed_rope_params *p, float *x) {
     const int half = p->head_dim / 2;
     for (int s = 0; s < p->n_seqs; s++) {
         const int begin = p->seq_offsets[s], end = p->seq_offsets[s + 1];
+        const int first_position = p->position_offsets != NULL ? p->position_offsets[s] : 0;
         const float *inv_freq = p->inv_freq + (size_t)s * half;
 #pragma omp parallel for schedule(static)
         for (int t = begin; t < end; t++) {
-            const double pos = t - begin;
+            const double pos = first_position + (t - begin);
             float *row = x + (size_t)t * p->row_stride;
             for (int i = 0; i < half; i++) {
                 const double angle = pos * (double)inv_freq[i];

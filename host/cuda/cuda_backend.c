@@ -1,16 +1,13 @@
-/* CUDA backend: the decoder on one GPU. Weights are uploaded once as bf16
- * (norm weights and biases stay fp32); every activation lives in one device
- * arena sized from the token budget at creation, so forward() allocates
- * nothing. One explicit stream carries the input upload (from pinned
+/* CUDA backend: the ops of host/backend.h on one GPU; the decoder loop
+ * (host/decoder/) orders them. Weights are uploaded once as bf16 (norm
+ * weights and biases stay fp32); activations live in one device arena sized
+ * from the token capacity, grown in place by reserve() (weights stay), so no
+ * op allocates. One explicit stream carries the input upload (from pinned
  * staging), the kernels and cuBLASLt GEMMs, and the output download.
  *
- * Per layer (HF LlamaDecoderLayer; the residual stream x stays fp32):
- *   xn = rmsnorm(x += rs * delta)         fused add (delta = previous sublayer's output)
- *   q, k, v = xn Wq^T, xn Wk^T, xn Wv^T   bf16 out (+ Qwen2 bias), Qwen3 q/k norm, RoPE
- *   delta = attention(q, k, v) Wo^T       fp32 out
- *   xn = rmsnorm(x += rs * delta)
- *   delta = swiglu(xn Wg^T, xn Wu^T) Wd^T
- * then the final norm (fused with the last residual add) and pooling. */
+ * Dtypes: the residual stream x and the final hidden states are fp32; xn,
+ * q, k, v, the attention output and the MLP activations are bf16. The o and
+ * down projections accumulate into x in the GEMM (beta = 1, fp32 C/D). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,14 +46,16 @@ typedef struct cuda_backend {
     cuda_layer *layers;
     /* Activation arena, [max_tokens, ...] each. */
     void *arena;
-    float *x, *delta, *hidden_out, *pooled;
+    float *x, *hidden, *pooled;
     uint16_t *xn, *q, *k, *v, *attn, *gate, *up;
-    int32_t *tokens, *offsets, *instruction_lens;
+    int32_t *tokens, *offsets, *position_offsets, *pool_begin, *pool_end;
     float *inv_freq;
-    /* Pinned staging: inputs up ([tokens | offsets | instruction lens | inv_freq]), outputs down. */
+    /* Pinned staging: inputs up, outputs down, both sized from max_tokens
+     * (staging_in also carries the bf16 weight chunks at upload). */
     void *staging_in;
     float *staging_out;
-    size_t staging_in_bytes;
+    int n_tokens;    /* of the forward in progress (sizes the RoPE grid) */
+    int max_seq_len; /* longest sequence of the forward in progress (sizes the attention grid) */
 } cuda_backend;
 
 static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
@@ -180,14 +179,21 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
 
 /* -------------------------------------------------------------- arena */
 
-static size_t layout_arena(cuda_backend *cb, uint8_t *base) {
+/* Bytes of pinned input staging for `tokens` tokens: tokens, offsets,
+ * position offsets, pool ranges (n_seqs, n_pools <= tokens) and inv_freq;
+ * at least one weight-conversion chunk. */
+static size_t staging_in_bytes(const llmbed_config *c, size_t tokens) {
+    size_t bytes = (tokens + (tokens + 1) + 3 * tokens) * 4 + tokens * (size_t)(c->head_dim / 2) * 4;
+    return bytes < (size_t)STAGING_ELEMENTS * 2 ? (size_t)STAGING_ELEMENTS * 2 : bytes;
+}
+
+static size_t layout_arena(cuda_backend *cb, size_t T, uint8_t *base) {
     const llmbed_config *c = &cb->base.model->config;
-    const size_t T = (size_t)cb->base.max_tokens, C = (size_t)c->hidden_size, D = (size_t)c->head_dim;
+    const size_t C = (size_t)c->hidden_size, D = (size_t)c->head_dim;
     const size_t qd = (size_t)c->n_heads * D, kvd = (size_t)c->n_kv_heads * D, I = (size_t)c->intermediate_size;
     size_t off = 0;
     cb->x = (float *)carve(base, &off, T * C * 4);
-    cb->delta = (float *)carve(base, &off, T * C * 4);
-    cb->hidden_out = (float *)carve(base, &off, T * C * 4);
+    cb->hidden = (float *)carve(base, &off, T * C * 4);
     cb->pooled = (float *)carve(base, &off, T * C * 4);
     cb->xn = (uint16_t *)carve(base, &off, T * C * 2);
     cb->q = (uint16_t *)carve(base, &off, T * qd * 2);
@@ -198,161 +204,240 @@ static size_t layout_arena(cuda_backend *cb, uint8_t *base) {
     cb->up = (uint16_t *)carve(base, &off, T * I * 2);
     cb->tokens = (int32_t *)carve(base, &off, T * 4);
     cb->offsets = (int32_t *)carve(base, &off, (T + 1) * 4);
-    cb->instruction_lens = (int32_t *)carve(base, &off, T * 4);
+    cb->position_offsets = (int32_t *)carve(base, &off, T * 4);
+    cb->pool_begin = (int32_t *)carve(base, &off, T * 4);
+    cb->pool_end = (int32_t *)carve(base, &off, T * 4);
     cb->inv_freq = (float *)carve(base, &off, T * (D / 2) * 4);
     return off;
 }
 
-/* ------------------------------------------------------------ forward */
-
-static llmbed_status run_layer(cuda_backend *cb, const cuda_layer *w, const llmbed_forward_request *req,
-                               int pending_delta, int max_len, const llmbed_attention_params *attn,
-                               const llmbed_rope_params *rope_q, const llmbed_rope_params *rope_k,
-                               llmbed_error *error) {
-    const llmbed_config *c = &cb->base.model->config;
-    const int T = req->n_tokens, C = c->hidden_size, D = c->head_dim, I = c->intermediate_size;
-    const int qd = c->n_heads * D, kvd = c->n_kv_heads * D;
-    const float rs = c->residual_scale;
-    cudaStream_t s = cb->stream;
-    const llmbed_rmsnorm_params norm = {T, C, c->rms_norm_eps};
-
-    if (pending_delta)
-        LLMBED_KERNEL_TRY(llmbed_cuda_add_rmsnorm(&norm, cb->x, cb->delta, rs, w->attn_norm, cb->xn, LLMBED_CUDA_BF16, s));
-    else
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(&norm, cb->x, LLMBED_CUDA_F32, w->attn_norm, cb->xn, LLMBED_CUDA_BF16, s));
-    llmbed_status st = llmbed_gemm_run(&cb->gemm, T, C, qd, cb->xn, w->wq, cb->q, 0, 1.0f, 0.0f, s, error);
-    if (st == LLMBED_OK) st = llmbed_gemm_run(&cb->gemm, T, C, kvd, cb->xn, w->wk, cb->k, 0, 1.0f, 0.0f, s, error);
-    if (st == LLMBED_OK) st = llmbed_gemm_run(&cb->gemm, T, C, kvd, cb->xn, w->wv, cb->v, 0, 1.0f, 0.0f, s, error);
-    if (st != LLMBED_OK) return st;
-    if (w->bq) {
-        LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, qd, cb->q, w->bq, s));
-        LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->k, w->bk, s));
-        LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->v, w->bv, s));
-    }
-    if (w->q_norm) { /* Qwen3: per-head RMSNorm over head_dim, before RoPE */
-        const llmbed_rmsnorm_params qn = {T * c->n_heads, D, c->rms_norm_eps};
-        const llmbed_rmsnorm_params kn = {T * c->n_kv_heads, D, c->rms_norm_eps};
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(&qn, cb->q, LLMBED_CUDA_BF16, w->q_norm, cb->q, LLMBED_CUDA_BF16, s));
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(&kn, cb->k, LLMBED_CUDA_BF16, w->k_norm, cb->k, LLMBED_CUDA_BF16, s));
-    }
-    LLMBED_KERNEL_TRY(llmbed_cuda_rope(rope_q, T, cb->q, s));
-    LLMBED_KERNEL_TRY(llmbed_cuda_rope(rope_k, T, cb->k, s));
-    LLMBED_KERNEL_TRY(llmbed_cuda_attention(attn, max_len, cb->q, cb->k, cb->v, cb->attn, s));
-    st = llmbed_gemm_run(&cb->gemm, T, qd, C, cb->attn, w->wo, cb->delta, 1, 1.0f, 0.0f, s, error);
-    if (st != LLMBED_OK) return st;
-
-    LLMBED_KERNEL_TRY(llmbed_cuda_add_rmsnorm(&norm, cb->x, cb->delta, rs, w->ffn_norm, cb->xn, LLMBED_CUDA_BF16, s));
-    st = llmbed_gemm_run(&cb->gemm, T, C, I, cb->xn, w->w_gate, cb->gate, 0, 1.0f, 0.0f, s, error);
-    if (st == LLMBED_OK) st = llmbed_gemm_run(&cb->gemm, T, C, I, cb->xn, w->w_up, cb->up, 0, 1.0f, 0.0f, s, error);
-    if (st != LLMBED_OK) return st;
-    const llmbed_swiglu_params mlp = {T, I};
-    LLMBED_KERNEL_TRY(llmbed_cuda_swiglu(&mlp, cb->gate, cb->up, I, cb->gate, s));
-    return llmbed_gemm_run(&cb->gemm, T, I, C, cb->gate, w->w_down, cb->delta, 1, 1.0f, 0.0f, s, error);
+/* Arena bytes for T tokens, measured on a copy: layout_arena with a NULL
+ * base sets the pointers it carves to NULL. */
+static size_t arena_bytes(const cuda_backend *cb, size_t T) {
+    cuda_backend probe = *cb;
+    return layout_arena(&probe, T, NULL);
 }
 
-static llmbed_status run_forward(cuda_backend *cb, const llmbed_forward_request *req, float *out,
-                                 llmbed_error *error) {
-    const llmbed_model *m = cb->base.model;
-    const llmbed_config *c = &m->config;
-    const int T = req->n_tokens, n = req->n_seqs, C = c->hidden_size, D = c->head_dim, half = D / 2;
-    cudaStream_t s = cb->stream;
+static size_t cuda_activation_bytes(const llmbed_backend *backend, int64_t max_tokens) {
+    const llmbed_config *c = &backend->model->config;
+    const size_t T = (size_t)max_tokens;
+    return arena_bytes((const cuda_backend *)backend, T) + staging_in_bytes(c, T) + T * (size_t)c->hidden_size * 4;
+}
 
-    /* Inputs -> pinned staging -> device, in one copy each. */
-    uint8_t *stage = (uint8_t *)cb->staging_in;
-    int32_t *h_tokens = (int32_t *)stage;
-    int32_t *h_offsets = h_tokens + T;
-    int32_t *h_instr = h_offsets + n + 1;
-    float *h_freq = (float *)(h_instr + n);
-    memcpy(h_tokens, req->tokens, (size_t)T * 4);
-    memcpy(h_offsets, req->seq_offsets, (size_t)(n + 1) * 4);
-    if (req->instruction_lens) memcpy(h_instr, req->instruction_lens, (size_t)n * 4);
-    float attention_scaling = 1.0f;
-    int max_len = 0;
-    for (int i = 0; i < n; i++) {
-        const int len = req->seq_offsets[i + 1] - req->seq_offsets[i];
-        max_len = len > max_len ? len : max_len;
-        llmbed_status st = llmbed_cpu_rope_frequencies(c, len, h_freq + (size_t)i * half, &attention_scaling, error);
-        if (st != LLMBED_OK) return st;
+/* Grows arena and staging to `max_tokens` tokens: the new buffers are
+ * allocated first, so a failure leaves the old ones (and the capacity) in place. */
+static llmbed_status cuda_reserve(llmbed_backend *backend, int64_t max_tokens, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    if (max_tokens <= backend->max_tokens) return LLMBED_OK;
+    if (max_tokens > INT32_MAX)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "batch_tokens: %lld outside [1, %d]",
+                           (long long)max_tokens, INT32_MAX);
+    const llmbed_config *c = &backend->model->config;
+    const size_t T = (size_t)max_tokens;
+    const size_t arena_size = arena_bytes(cb, T), in_bytes = staging_in_bytes(c, T);
+    const size_t out_bytes = T * (size_t)c->hidden_size * 4;
+    LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
+    void *arena = NULL, *staging_in = NULL, *staging_out = NULL;
+    cudaError_t rc = cudaMalloc(&arena, arena_size);
+    if (rc == cudaSuccess) rc = cudaMallocHost(&staging_in, in_bytes);
+    if (rc == cudaSuccess) rc = cudaMallocHost(&staging_out, out_bytes);
+    if (rc != cudaSuccess) {
+        if (arena) cudaFree(arena);
+        if (staging_in) cudaFreeHost(staging_in);
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY,
+                           "device cuda:%d: cannot allocate %zu MiB of activations and %zu MiB of pinned staging "
+                           "for %lld tokens: %s",
+                           cb->device, arena_size >> 20, (in_bytes + out_bytes) >> 20, (long long)max_tokens,
+                           cudaGetErrorString(rc));
     }
-    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->tokens, h_tokens, (size_t)T * 4, cudaMemcpyHostToDevice, s));
-    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->offsets, h_offsets, (size_t)(n + 1) * 4, cudaMemcpyHostToDevice, s));
-    if (req->instruction_lens)
-        LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->instruction_lens, h_instr, (size_t)n * 4, cudaMemcpyHostToDevice, s));
-    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->inv_freq, h_freq, (size_t)n * half * 4, cudaMemcpyHostToDevice, s));
-
-    const llmbed_rope_params rope_q = {n, cb->offsets, c->n_heads, D, c->n_heads * D, cb->inv_freq, attention_scaling};
-    const llmbed_rope_params rope_k = {n, cb->offsets, c->n_kv_heads, D, c->n_kv_heads * D, cb->inv_freq,
-                                       attention_scaling};
-    const llmbed_attention_params attn = {n, cb->offsets, c->n_heads, c->n_kv_heads, D, req->causal,
-                                          (float)(1.0 / sqrt((double)D))};
-    const llmbed_embedding_params emb = {T, C, c->vocab_size, c->scale_emb};
-    LLMBED_KERNEL_TRY(llmbed_cuda_embedding(&emb, cb->tokens, cb->token_embedding, cb->x, s));
-    for (int l = 0; l < req->n_layers; l++) {
-        llmbed_status st = run_layer(cb, &cb->layers[l], req, l > 0, max_len, &attn, &rope_q, &rope_k, error);
-        if (st != LLMBED_OK) return st;
-    }
-    const llmbed_rmsnorm_params final_norm = {T, C, c->rms_norm_eps};
-    if (req->n_layers > 0)
-        LLMBED_KERNEL_TRY(llmbed_cuda_add_rmsnorm(&final_norm, cb->x, cb->delta, c->residual_scale, cb->final_norm,
-                                                  cb->hidden_out, LLMBED_CUDA_F32, s));
-    else
-        LLMBED_KERNEL_TRY(
-            llmbed_cuda_rmsnorm(&final_norm, cb->x, LLMBED_CUDA_F32, cb->final_norm, cb->hidden_out, LLMBED_CUDA_F32, s));
-
-    const float *result = cb->hidden_out;
-    size_t rows = (size_t)T;
-    if (req->pool_kind != 0) {
-        const llmbed_pooling_params pool = {(llmbed_pool_kind)req->pool_kind, n, cb->offsets,
-                                            req->instruction_lens ? cb->instruction_lens : NULL, C};
-        LLMBED_KERNEL_TRY(llmbed_cuda_pooling(&pool, cb->hidden_out, cb->pooled, s));
-        result = cb->pooled;
-        rows = (size_t)n;
-    }
-    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->staging_out, result, rows * C * 4, cudaMemcpyDeviceToHost, s));
-    LLMBED_CUDA_TRY(cudaStreamSynchronize(s));
-    memcpy(out, cb->staging_out, rows * C * 4);
+    if (cb->stream) LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream)); /* nothing still reads the old buffers */
+    if (cb->arena) cudaFree(cb->arena);
+    if (cb->staging_in) cudaFreeHost(cb->staging_in);
+    if (cb->staging_out) cudaFreeHost(cb->staging_out);
+    cb->arena = arena;
+    cb->staging_in = staging_in;
+    cb->staging_out = (float *)staging_out;
+    layout_arena(cb, T, (uint8_t *)arena);
+    backend->max_tokens = max_tokens;
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_forward(llmbed_backend *backend, const llmbed_forward_request *req, float *out,
-                                  llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
-    const llmbed_config *c = &backend->model->config;
-    if (req->n_tokens < 1 || req->n_tokens > backend->max_tokens || req->n_seqs < 1 ||
-        req->seq_offsets[req->n_seqs] != req->n_tokens)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: request of %d tokens in %d sequences (budget %lld)",
-                           req->n_tokens, req->n_seqs, (long long)backend->max_tokens);
-    if (req->n_layers < 0 || req->n_layers > c->n_layers)
-        return llmbed_fail(error, LLMBED_ERR_LAYER_OUT_OF_RANGE, "cuda backend: n_layers %d outside [0, %d]",
-                           req->n_layers, c->n_layers);
-    if (req->pool_kind < 0 || req->pool_kind > LLMBED_POOL_WEIGHTED_MEAN)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: pool_kind %d", req->pool_kind);
-    LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
-    return run_forward(cb, req, out, error);
+/* ---------------------------------------------------------------- ops */
+
+/* Host array -> pinned staging at *cursor -> device, on the stream. */
+static llmbed_status stage(cuda_backend *cb, size_t *cursor, void *device, const void *host, size_t bytes,
+                           llmbed_error *error) {
+    if (bytes == 0 || host == NULL) return LLMBED_OK;
+    uint8_t *pinned = (uint8_t *)cb->staging_in + *cursor;
+    memcpy(pinned, host, bytes);
+    *cursor += bytes;
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(device, pinned, bytes, cudaMemcpyHostToDevice, cb->stream));
+    return LLMBED_OK;
 }
 
-static const llmbed_backend_ops cuda_ops = {"cuda", cuda_forward, cuda_destroy};
+static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_forward_inputs *host,
+                                        llmbed_forward_inputs *view, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    const llmbed_config *c = &backend->model->config;
+    const int T = host->n_tokens, n = host->n_seqs, half = c->head_dim / 2;
+    if (host->n_pools > T)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: %d pooled rows for %d tokens",
+                           host->n_pools, T);
+    LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
+    /* the previous forward's downloads are done (pool/read_hidden synchronise), so staging is free */
+    size_t cursor = 0;
+    LLMBED_TRY(stage(cb, &cursor, cb->tokens, host->tokens, (size_t)T * 4, error));
+    LLMBED_TRY(stage(cb, &cursor, cb->offsets, host->seq_offsets, (size_t)(n + 1) * 4, error));
+    LLMBED_TRY(stage(cb, &cursor, cb->position_offsets, host->position_offsets, (size_t)n * 4, error));
+    LLMBED_TRY(stage(cb, &cursor, cb->pool_begin, host->pool_begin, (size_t)host->n_pools * 4, error));
+    LLMBED_TRY(stage(cb, &cursor, cb->pool_end, host->pool_end, (size_t)host->n_pools * 4, error));
+    LLMBED_TRY(stage(cb, &cursor, cb->inv_freq, host->inv_freq, (size_t)n * half * 4, error));
+    cb->n_tokens = T;
+    cb->max_seq_len = 0;
+    for (int s = 0; s < n; s++) {
+        const int len = host->seq_offsets[s + 1] - host->seq_offsets[s];
+        cb->max_seq_len = len > cb->max_seq_len ? len : cb->max_seq_len;
+    }
+    *view = *host;
+    view->tokens = cb->tokens;
+    view->seq_offsets = cb->offsets;
+    view->position_offsets = host->position_offsets ? cb->position_offsets : NULL;
+    view->inv_freq = cb->inv_freq;
+    view->pool_begin = host->pool_begin ? cb->pool_begin : NULL;
+    view->pool_end = host->pool_end ? cb->pool_end : NULL;
+    return LLMBED_OK;
+}
 
-static llmbed_status setup(cuda_backend *cb, llmbed_error *error) {
-    const llmbed_config *c = &cb->base.model->config;
-    const size_t T = (size_t)cb->base.max_tokens, C = (size_t)c->hidden_size;
+static void cuda_end_forward(llmbed_backend *backend) { (void)backend; }
+
+static llmbed_status cuda_embedding(llmbed_backend *backend, const llmbed_embedding_params *p,
+                                    const int32_t *tokens, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_embedding(p, tokens, cb->token_embedding, cb->x, cb->stream));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
+                                  llmbed_weight_kind weight, llmbed_act out, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    const float *w = weight == LLMBED_W_FINAL_NORM ? cb->final_norm
+                     : weight == LLMBED_W_ATTN_NORM ? cb->layers[layer].attn_norm
+                                                     : cb->layers[layer].ffn_norm;
+    if (out == LLMBED_ACT_HIDDEN)
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->hidden, LLMBED_CUDA_F32, cb->stream));
+    else
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->xn, LLMBED_CUDA_BF16, cb->stream));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op *op, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    const llmbed_config *c = &backend->model->config;
+    const cuda_layer *w = &cb->layers[op->layer];
+    const int T = op->n_tokens, C = c->hidden_size, I = c->intermediate_size;
+    const int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
+    llmbed_gemm *g = &cb->gemm;
+    cudaStream_t s = cb->stream;
+    switch (op->weight) {
+    case LLMBED_W_QKV:
+        LLMBED_TRY(llmbed_gemm_run(g, T, C, qd, cb->xn, w->wq, cb->q, 0, 1.0f, 0.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(g, T, C, kvd, cb->xn, w->wk, cb->k, 0, 1.0f, 0.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(g, T, C, kvd, cb->xn, w->wv, cb->v, 0, 1.0f, 0.0f, s, error));
+        if (w->bq) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, qd, cb->q, w->bq, s));
+        if (w->bk) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->k, w->bk, s));
+        if (w->bv) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->v, w->bv, s));
+        return LLMBED_OK;
+    case LLMBED_W_O:
+        return llmbed_gemm_run(g, T, qd, C, cb->attn, w->wo, cb->x, 1, op->residual_scale, 1.0f, s, error);
+    case LLMBED_W_GATE_UP:
+        LLMBED_TRY(llmbed_gemm_run(g, T, C, I, cb->xn, w->w_gate, cb->gate, 0, 1.0f, 0.0f, s, error));
+        return llmbed_gemm_run(g, T, C, I, cb->xn, w->w_up, cb->up, 0, 1.0f, 0.0f, s, error);
+    case LLMBED_W_DOWN:
+        return llmbed_gemm_run(g, T, I, C, cb->gate, w->w_down, cb->x, 1, op->residual_scale, 1.0f, s, error);
+    default:
+        return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cuda backend: weight %d is not a projection", (int)op->weight);
+    }
+}
+
+static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmbed_rmsnorm_params *q_norm,
+                                  const llmbed_rmsnorm_params *k_norm, const llmbed_rope_params *q,
+                                  const llmbed_rope_params *k, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    const cuda_layer *w = &cb->layers[layer];
+    cudaStream_t s = cb->stream;
+    if (q_norm != NULL)
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(q_norm, cb->q, LLMBED_CUDA_BF16, w->q_norm, cb->q, LLMBED_CUDA_BF16, s));
+    if (k_norm != NULL)
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(k_norm, cb->k, LLMBED_CUDA_BF16, w->k_norm, cb->k, LLMBED_CUDA_BF16, s));
+    LLMBED_KERNEL_TRY(llmbed_cuda_rope(q, cb->n_tokens, cb->q, s));
+    LLMBED_KERNEL_TRY(llmbed_cuda_rope(k, cb->n_tokens, cb->k, s));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const llmbed_attention_params *p,
+                                    llmbed_error *error) {
+    (void)layer;
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream));
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_swiglu(llmbed_backend *backend, const llmbed_swiglu_params *p, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_swiglu(p, cb->gate, cb->up, p->intermediate, cb->gate, cb->stream));
+    return LLMBED_OK;
+}
+
+/* Device rows -> pinned staging -> out, then the one synchronise of a forward. */
+static llmbed_status download(cuda_backend *cb, const float *rows, size_t n_floats, float *out, llmbed_error *error) {
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->staging_out, rows, n_floats * 4, cudaMemcpyDeviceToHost, cb->stream));
+    LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream));
+    memcpy(out, cb->staging_out, n_floats * 4);
+    return LLMBED_OK;
+}
+
+static llmbed_status cuda_pool(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
+                               llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(p, cb->hidden, cb->pooled, cb->stream));
+    return download(cb, cb->pooled, (size_t)p->n_rows * (size_t)p->hidden, out, error);
+}
+
+static llmbed_status cuda_read_hidden(llmbed_backend *backend, int n_rows, float *out, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    return download(cb, cb->hidden, (size_t)n_rows * (size_t)backend->model->config.hidden_size, out, error);
+}
+
+static const llmbed_backend_ops cuda_ops = {
+    .name = "cuda",
+    .reserve = cuda_reserve,
+    .activation_bytes = cuda_activation_bytes,
+    .begin_forward = cuda_begin_forward,
+    .end_forward = cuda_end_forward,
+    .embedding = cuda_embedding,
+    .rmsnorm = cuda_rmsnorm,
+    .linear = cuda_linear,
+    .qk_rope = cuda_qk_rope,
+    .attention = cuda_attention,
+    .swiglu = cuda_swiglu,
+    .pool = cuda_pool,
+    .read_hidden = cuda_read_hidden,
+    /* no key/value cache yet: long sequences grow the activations */
+    .cache_reserve = NULL,
+    .cache_bytes = NULL,
+    .cache_set_chunks = NULL,
+    .cache_view = NULL,
+    .cache_append = NULL,
+    .think_select = NULL,
+    .cache_compact = NULL,
+    .destroy = cuda_destroy,
+};
+
+static llmbed_status setup(cuda_backend *cb, int64_t max_tokens, llmbed_error *error) {
     LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
     LLMBED_CUDA_TRY(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
-    llmbed_status st = llmbed_gemm_init(&cb->gemm, GEMM_WORKSPACE_BYTES, error);
-    if (st != LLMBED_OK) return st;
-    /* staging in: tokens, offsets, instruction lens, inv_freq; also the bf16 weight chunks */
-    size_t in_bytes = (T + (T + 1) + T) * 4 + T * (size_t)(c->head_dim / 2) * 4;
-    if (in_bytes < (size_t)STAGING_ELEMENTS * 2) in_bytes = (size_t)STAGING_ELEMENTS * 2;
-    LLMBED_CUDA_TRY(cudaMallocHost(&cb->staging_in, in_bytes));
-    cb->staging_in_bytes = in_bytes;
-    LLMBED_CUDA_TRY(cudaMallocHost((void **)&cb->staging_out, T * C * 4));
-    size_t arena_bytes = layout_arena(cb, NULL);
-    cudaError_t rc = cudaMalloc(&cb->arena, arena_bytes);
-    if (rc != cudaSuccess)
-        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY,
-                           "device cuda:%d: cannot allocate a %zu MiB activation arena for %lld tokens: %s", cb->device,
-                           arena_bytes >> 20, (long long)cb->base.max_tokens, cudaGetErrorString(rc));
-    layout_arena(cb, (uint8_t *)cb->arena);
+    LLMBED_TRY(llmbed_gemm_init(&cb->gemm, GEMM_WORKSPACE_BYTES, error));
+    LLMBED_TRY(cuda_reserve(&cb->base, max_tokens, error));
     return upload_weights(cb, error);
 }
 
@@ -388,10 +473,10 @@ llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int d
     }
     cb->base.ops = &cuda_ops;
     cb->base.model = model;
-    cb->base.max_tokens = max_tokens;
+    cb->base.max_tokens = 0; /* setup's reserve sets the capacity */
     cb->device = device_index;
     cb->layers = layers;
-    llmbed_status st = setup(cb, error);
+    llmbed_status st = setup(cb, max_tokens, error);
     if (st != LLMBED_OK) {
         cuda_destroy(&cb->base);
         return st;

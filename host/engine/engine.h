@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "decoder/decoder.h"
 #include "llmbed.h"
 
 /* llmbed_embed_params with every DEFAULT resolved from the model. */
@@ -19,6 +20,9 @@ typedef struct llmbed_embed_options {
     int normalize;          /* 0 or 1 */
     int n_layers;           /* decoder layers to run (params.layer, or all) */
     int out_dims;           /* width of an output row: dims, hidden, or hidden for NONE */
+    float attention_temperature; /* softmax temperature of every attention layer; 1 = none */
+    int chunk_tokens;       /* 0 = chunk only sequences above the budget */
+    float think_ratio;      /* 0 = off */
 } llmbed_embed_options;
 
 /* Checks params (NULL = defaults) against the model and resolves defaults.
@@ -29,7 +33,8 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
 
 /* Checks the batch: pointers, offsets (offsets[0] == 0, non-decreasing),
  * non-empty sequences (EMPTY_SEQUENCE), ids in [0, vocab) (TOKEN_OUT_OF_RANGE),
- * instruction lengths in [0, sequence length], every length within int32.
+ * instruction lengths in [0, sequence length], pool ends in [instruction
+ * length, sequence length], every length within int32.
  * On success *total_tokens and *longest hold the batch's token count and its
  * longest sequence. Messages name the sequence and position. */
 llmbed_status llmbed_engine_validate_batch(const llmbed_model *model, const llmbed_batch *batch,
@@ -40,25 +45,29 @@ llmbed_status llmbed_engine_validate_batch(const llmbed_model *model, const llmb
  * in `budget`; at least first + 1, so a sequence longer than the budget runs alone. */
 int llmbed_engine_split_end(const llmbed_batch *batch, int first, int64_t budget);
 
-/* Per-context state: the backend and grow-only staging buffers. */
+/* Per-context state: the backend, the decoder loop's scratch and grow-only
+ * staging buffers. */
 typedef struct llmbed_engine {
     const llmbed_model *model;
-    llmbed_device device;
-    int device_index;
-    int n_threads;
     int64_t batch_tokens;       /* the caller's budget per forward */
-    llmbed_backend *backend;
+    int64_t memory_limit_bytes; /* activation memory the backend may grow to; 0 = no limit */
+    llmbed_backend *backend;    /* never NULL after a successful init */
+    llmbed_decoder decoder;
     int32_t *seq_offsets;       /* [seq_capacity + 1] request offsets */
-    int32_t *instruction_lens;  /* [seq_capacity] */
+    int32_t *pool_begin;        /* [seq_capacity] request pool ranges */
+    int32_t *pool_end;          /* [seq_capacity] */
     size_t seq_capacity;
     float *pooled;              /* [pooled_capacity] pooled rows before post-processing */
     size_t pooled_capacity;
+    int64_t n_chunked;          /* sequences processed in chunks so far (for the CLI's notice) */
 } llmbed_engine;
 
-/* Creates the backend for `device` with scratch for batch_tokens tokens. */
+/* Creates the backend for `device` with activations for batch_tokens tokens.
+ * A sequence longer than that grows the activations in place (weights stay
+ * where they are) up to memory_limit_bytes (0 = no limit). */
 llmbed_status llmbed_engine_init(llmbed_engine *engine, const llmbed_model *model,
                                  llmbed_device device, int device_index, int n_threads,
-                                 int64_t batch_tokens, llmbed_error *error);
+                                 int64_t batch_tokens, int64_t memory_limit_bytes, llmbed_error *error);
 
 /* Frees the backend and buffers; a zeroed engine is a no-op. */
 void llmbed_engine_release(llmbed_engine *engine);

@@ -1,6 +1,8 @@
 /* Validation of llmbed_embed's params and batch, before any work is done, so
  * a bad input fails with a message naming the field, sequence and position
  * rather than reading out of bounds. */
+#include <math.h>
+
 #include "common/error.h"
 #include "engine/engine.h"
 #include "model/model.h"
@@ -35,6 +37,17 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
                            "embed params: layer %d outside [0, %d] (0 = all %d layers)", params->layer,
                            cfg->n_layers, cfg->n_layers);
 
+    if (params->chunk_tokens < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: chunk_tokens %d is negative (0 = automatic)",
+                           params->chunk_tokens);
+    if (!(params->think_ratio >= 0.0f && params->think_ratio < 1.0f))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: think_ratio %g outside [0, 1)",
+                           (double)params->think_ratio);
+    if (!(params->attention_temperature > 0.0f) || !isfinite(params->attention_temperature))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "embed params: attention_temperature %g must be finite and > 0 (1 = plain attention)",
+                           (double)params->attention_temperature);
+
     /* DEFAULT follows the model family (SPEC §3); a model without a family
      * preference embeds like Qwen3-Embedding/e5-mistral: causal, last token. */
     llmbed_pooling pooling = params->pooling;
@@ -47,6 +60,14 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     options->normalize = params->normalize == -1 ? (model->default_normalize != 0) : params->normalize;
     options->n_layers = params->layer == 0 ? cfg->n_layers : params->layer;
     options->out_dims = pooling == LLMBED_POOLING_NONE || params->dims == 0 ? cfg->hidden_size : params->dims;
+    options->attention_temperature = params->attention_temperature;
+    options->chunk_tokens = params->chunk_tokens;
+    options->think_ratio = params->think_ratio;
+    /* chunks continue a causal cache: a bidirectional token would need the keys of later chunks */
+    if (!options->causal && (params->chunk_tokens > 0 || params->think_ratio > 0.0f))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "embed params: %s needs causal attention (bidirectional attention has no reusable cache)",
+                           params->chunk_tokens > 0 ? "chunk_tokens" : "think_ratio");
     return LLMBED_OK;
 }
 
@@ -87,6 +108,12 @@ llmbed_status llmbed_engine_validate_batch(const llmbed_model *model, const llmb
             return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                                "batch.instruction_lens[%d]: %d outside [0, %lld] (the sequence's length)", s,
                                batch->instruction_lens[s], (long long)(end - begin));
+        const int32_t instruction_len = batch->instruction_lens != NULL ? batch->instruction_lens[s] : 0;
+        if (batch->pool_ends != NULL &&
+            (batch->pool_ends[s] < instruction_len || batch->pool_ends[s] > end - begin))
+            return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                               "batch.pool_ends[%d]: %d outside [%d, %lld] (instruction length, sequence length)", s,
+                               batch->pool_ends[s], instruction_len, (long long)(end - begin));
         if (end - begin > *longest) *longest = end - begin;
     }
     *total_tokens = batch->offsets[batch->n_sequences];

@@ -106,13 +106,11 @@ llmbed_status llmbed_embed_texts(const llmbed_model *model, llmbed_ctx *ctx, con
             any_begin |= t.begin[i] > 0;
             any_end |= t.end[i] < len;
         }
-        if (any_end) {
-            st = fail_at(error, LLMBED_ERR_UNSUPPORTED, (size_t)order[first], texts[order[first]],
-                         "a pooled span that ends before the last token needs llmbed_batch.pool_ends, which this "
-                         "build's engine does not have yet");
-            break;
-        }
-        const llmbed_batch batch = {tokens, offsets, last - first, any_begin ? begin : NULL};
+        const llmbed_batch batch = {.tokens = tokens,
+                                    .offsets = offsets,
+                                    .n_sequences = last - first,
+                                    .instruction_lens = any_begin ? begin : NULL,
+                                    .pool_ends = any_end ? end : NULL};
         st = llmbed_embed(ctx, &batch, o->embed_params, rows, (size_t)(last - first) * (size_t)o->dims);
         if (st != LLMBED_OK) {
             st = fail_at(error, st, (size_t)order[first], texts[order[first]], llmbed_last_error(ctx));

@@ -172,11 +172,11 @@ static llmbed_status embed_window(job_state *s, const llmbed_window *w, int n_va
             b->pool_ends[j - first] = item->pool_end > 0 ? item->pool_end : (int32_t)item->n_ids;
             any_pool_end |= item->pool_end > 0 && (size_t)item->pool_end < item->n_ids;
         }
-        if (any_pool_end)
-            return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
-                               "a pooled span that ends before the last token needs llmbed_batch.pool_ends, "
-                               "which this build's engine does not have yet");
-        llmbed_batch batch = {b->tokens, b->offsets, last - first, any_instruction ? b->instruction_lens : NULL};
+        const llmbed_batch batch = {.tokens = b->tokens,
+                                    .offsets = b->offsets,
+                                    .n_sequences = last - first,
+                                    .instruction_lens = any_instruction ? b->instruction_lens : NULL,
+                                    .pool_ends = any_pool_end ? b->pool_ends : NULL};
         llmbed_status st = s->engine->embed(s->engine->user, &batch, b->batch_out, error);
         if (st != LLMBED_OK) {
             const llmbed_window_item *item = &w->items[b->valid[b->order[first]]];

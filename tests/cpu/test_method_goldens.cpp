@@ -10,6 +10,8 @@
 
 #include <cjson/cJSON.h>
 #include <cmath>
+#include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -87,12 +89,6 @@ llmbed_embed_params params_of(const method_case &m) {
     return p;
 }
 
-/* Cases this build's engine cannot run yet: a span ending before the last
- * token (needs llmbed_batch.pool_ends) or an attention temperature. */
-bool needs_engine_support(const method_case &m) {
-    return m.end < (int32_t)m.ids.size() || m.temperature != 1.0f;
-}
-
 struct model_ctx {
     llmbed_model *model = nullptr;
     llmbed_ctx *ctx = nullptr;
@@ -118,6 +114,7 @@ std::vector<float> embed_one(llmbed_ctx *ctx, const method_case &m, llmbed_statu
     batch.offsets = offsets.data();
     batch.n_sequences = 1;
     batch.instruction_lens = &m.begin;
+    batch.pool_ends = &m.end;
     llmbed_embed_params p = params_of(m);
     std::vector<float> out(kHidden + 4, -7777.25f);
     *status = llmbed_embed(ctx, &batch, &p, out.data(), kHidden);
@@ -155,18 +152,9 @@ TEST_CASE("methods: CPU embeddings equal the float64 goldens per method", "[meth
     model_ctx mc;
     const auto cases = read_cases(nullptr);
     Agreement all;
-    int run = 0, pending = 0;
+    int run = 0;
     for (const auto &m : cases) {
         INFO(m.name << " / " << m.text);
-        if (needs_engine_support(m)) {
-            pending++;
-            if (m.temperature != 1.0f) {
-                llmbed_status st;
-                embed_one(mc.ctx, m, &st);
-                CHECK(st == LLMBED_ERR_UNSUPPORTED);
-            }
-            continue;
-        }
         llmbed_status st;
         const std::vector<float> got = embed_one(mc.ctx, m, &st);
         REQUIRE(st == LLMBED_OK);
@@ -175,10 +163,8 @@ TEST_CASE("methods: CPU embeddings equal the float64 goldens per method", "[meth
         all.merge(a);
         run++;
     }
-    std::printf("method goldens (cpu): %d cases, min cosine %.9f, max |diff| %.2e; %d cases wait for the engine's "
-                "pool_ends / attention temperature\n",
-                run, all.min_cosine, all.max_abs, pending);
-    CHECK(run >= 18);
+    std::printf("method goldens (cpu): %d cases, min cosine %.9f, max |diff| %.2e\n", run, all.min_cosine, all.max_abs);
+    CHECK(run == 36);
     /* The comparison tells methods apart: echo's rows are not early-exit echo's. */
     const method_case *echo = nullptr, *early = nullptr;
     for (const auto &m : cases) {
@@ -191,6 +177,39 @@ TEST_CASE("methods: CPU embeddings equal the float64 goldens per method", "[meth
     const std::vector<float> got = embed_one(mc.ctx, *echo, &st);
     REQUIRE(st == LLMBED_OK);
     CHECK_FALSE(compare_rows(got.data(), early->embedding, kHidden).within_golden_tolerance());
+}
+
+TEST_CASE("methods: packed batches with per-sequence pool ranges equal the goldens", "[methods][golden]") {
+    model_ctx mc;
+    const auto cases = read_cases(nullptr);
+    std::map<std::tuple<std::string, int, std::string, float>, std::vector<const method_case *>> groups;
+    for (const auto &m : cases) groups[{m.attention, m.layer, m.pooling, m.temperature}].push_back(&m);
+    size_t checked = 0;
+    for (const auto &g : groups) {
+        std::vector<int32_t> tokens, begins, ends;
+        std::vector<int64_t> offsets = {0};
+        std::vector<double> want;
+        for (const method_case *m : g.second) {
+            tokens.insert(tokens.end(), m->ids.begin(), m->ids.end());
+            offsets.push_back((int64_t)tokens.size());
+            begins.push_back(m->begin);
+            ends.push_back(m->end);
+            want.insert(want.end(), m->embedding.begin(), m->embedding.end());
+        }
+        llmbed_batch batch{};
+        batch.tokens = tokens.data();
+        batch.offsets = offsets.data();
+        batch.n_sequences = (int)g.second.size();
+        batch.instruction_lens = begins.data();
+        batch.pool_ends = ends.data();
+        llmbed_embed_params p = params_of(*g.second[0]);
+        std::vector<float> out(g.second.size() * kHidden);
+        REQUIRE(llmbed_embed(mc.ctx, &batch, &p, out.data(), out.size()) == LLMBED_OK);
+        INFO(g.second[0]->name);
+        CHECK(compare_rows(out.data(), want, kHidden).within_golden_tolerance());
+        checked += g.second.size();
+    }
+    CHECK(checked == cases.size());
 }
 
 TEST_CASE("methods: llmbed embed --method and JSONL input reproduce the goldens", "[methods][cli]") {
@@ -212,13 +231,29 @@ TEST_CASE("methods: llmbed embed --method and JSONL input reproduce the goldens"
     }
     write_file(dir + "/in.txt", text_lines);
     write_file(dir + "/in.jsonl", jsonl);
-    for (const char *method : {"mean", "last", "echo", "prompteol"}) {
+    /* golden case name -> the flags that select it */
+    const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
+        {"mean", {"--method", "mean"}},
+        {"last", {"--method", "last"}},
+        {"echo", {"--method", "echo"}},
+        {"prompteol", {"--method", "prompteol"}},
+        {"tempscale T=0.5", {"--method", "tempscale", "--attn-temperature", "0.5"}},
+        {"tempscale T=3 + prompteol", {"--method", "prompteol", "--attn-temperature", "3"}},
+        {"early exit: echo at layer 1", {"--method", "echo", "--layer", "1"}},
+        {"first copy of echo (span ends early)", {"--method", "echo", "--pool-span", "text"}},
+        {"text span, weighted mean, literal after",
+         {"--template", "Query: {text} -- end", "--pool-span", "text", "--pooling", "weighted-mean"}},
+        {"echo bidirectional, T=2", {"--method", "echo", "--attention", "bidirectional", "--attn-temperature", "2"}},
+    };
+    for (const auto &run_case : runs) {
+        const std::string method = run_case.first;
         for (const char *input : {"in.txt", "in.jsonl"}) {
             INFO(method << " " << input);
-            const std::string out = dir + "/" + method + ".npy";
-            Result r = run({"embed", "--model", kModel, "--input", dir + "/" + input, "--output", out, "--method", method,
-                            "--no-normalize", "--quiet"},
-                           dir);
+            const std::string out = dir + "/out.npy";
+            std::vector<std::string> args = {"embed", "--model", kModel, "--input", dir + "/" + input, "--output", out,
+                                             "--no-normalize", "--quiet"};
+            args.insert(args.end(), run_case.second.begin(), run_case.second.end());
+            Result r = run(args, dir);
             INFO(r.err);
             REQUIRE(r.status == 0);
             const std::string npy = slurp(out);

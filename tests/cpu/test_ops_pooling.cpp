@@ -37,6 +37,19 @@ std::vector<double> naive_pool(llmbed_pool_kind kind, const std::vector<int32_t>
 
 } // namespace
 
+// Ranges [off[s] + instr[s], off[s + 1]) per sequence, as the decoder builds them.
+struct Ranges {
+    std::vector<int32_t> begin, end;
+};
+Ranges sequence_ranges(const std::vector<int32_t> &off, const int32_t *instr) {
+    Ranges r;
+    for (size_t s = 0; s + 1 < off.size(); s++) {
+        r.begin.push_back(off[s] + (instr ? instr[s] : 0));
+        r.end.push_back(off[s + 1]);
+    }
+    return r;
+}
+
 TEST_CASE("pooling kinds with and without instruction masks", "[ops][pooling]") {
     std::mt19937 rng(21);
     const std::vector<int> lengths = {1, 7, 129, 3, 5};
@@ -48,7 +61,8 @@ TEST_CASE("pooling kinds with and without instruction masks", "[ops][pooling]") 
             for (bool masked : {false, true}) {
                 const int32_t *mask = masked ? instr.data() : nullptr;
                 GuardedBuffer out(lengths.size() * C);
-                llmbed_pooling_params p{kind, (int)lengths.size(), off.data(), mask, C};
+                const Ranges ranges = sequence_ranges(off, mask);
+                llmbed_pooling_params p{kind, (int)lengths.size(), ranges.begin.data(), ranges.end.data(), C};
                 llmbed_cpu_pooling(&p, h.data(), out.data());
                 const double err = max_abs_diff(out.data(), naive_pool(kind, off, mask, h, C));
                 INFO("kind " << kind << " hidden " << C << " masked " << masked << " max |d| " << err);
@@ -57,6 +71,30 @@ TEST_CASE("pooling kinds with and without instruction masks", "[ops][pooling]") 
                 if (masked) CHECK(out[3 * C] == 0.0f);
             }
         }
+    }
+}
+
+TEST_CASE("pooling over arbitrary row ranges: spans inside, overlapping and empty", "[ops][pooling]") {
+    std::mt19937 rng(23);
+    const int C = 7, T = 40;
+    auto h = random_floats((size_t)T * C, rng);
+    // late-chunking style spans of one sequence, an overlapping span, a single row and an empty one
+    const std::vector<int32_t> begin = {0, 10, 5, 39, 20}, end = {10, 40, 15, 40, 20};
+    for (auto kind : {LLMBED_POOL_LAST, LLMBED_POOL_MEAN, LLMBED_POOL_FIRST, LLMBED_POOL_WEIGHTED_MEAN}) {
+        GuardedBuffer out(begin.size() * C);
+        llmbed_pooling_params p{kind, (int)begin.size(), begin.data(), end.data(), C};
+        llmbed_cpu_pooling(&p, h.data(), out.data());
+        double err = 0;
+        for (size_t r = 0; r < begin.size(); r++) {
+            const std::vector<int32_t> one = {begin[r], end[r]};
+            const auto want = naive_pool(kind, one, nullptr, h, C);
+            for (int c = 0; c < C; c++)
+                err = std::fmax(err, std::fabs(out[r * C + c] - want[c]));
+        }
+        INFO("kind " << kind << " max |d| " << err);
+        CHECK(err <= 1e-7);
+        CHECK(out.guards_intact());
+        for (int c = 0; c < C; c++) CHECK(out[4 * C + c] == 0.0f);
     }
 }
 

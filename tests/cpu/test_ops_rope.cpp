@@ -125,7 +125,9 @@ TEST_CASE("rope rotates rotate_half pairs per sequence position", "[ops][rope]")
     std::mt19937 rng(7);
     for (int head_dim : {2, 14, 128}) {
         for (int n_heads : {1, 3}) {
+          for (bool shifted : {false, true}) { // shifted: sequences continue a cached prefix
             const std::vector<int> lengths = {1, 7, 129, 2};
+            const std::vector<int32_t> first_position = {40, 0, 300, 7};
             const auto off = offsets_of(lengths);
             const int T = off.back(), half = head_dim / 2, n_seqs = (int)lengths.size();
             const int stride = n_heads * head_dim + 5; // extra columns must stay untouched
@@ -134,7 +136,8 @@ TEST_CASE("rope rotates rotate_half pairs per sequence position", "[ops][rope]")
             GuardedBuffer x(x0.size());
             std::copy(x0.begin(), x0.end(), x.data());
             const float scale = 1.25f;
-            llmbed_rope_params p{n_seqs, off.data(), n_heads, head_dim, stride, inv.data(), scale};
+            llmbed_rope_params p{n_seqs, off.data(), n_heads, head_dim, stride,
+                                 inv.data(), scale, shifted ? first_position.data() : nullptr};
             llmbed_cpu_rope(&p, x.data());
 
             std::vector<double> want(x0.begin(), x0.end());
@@ -142,16 +145,18 @@ TEST_CASE("rope rotates rotate_half pairs per sequence position", "[ops][rope]")
                 for (int t = off[s]; t < off[s + 1]; t++)
                     for (int h = 0; h < n_heads; h++)
                         for (int i = 0; i < half; i++) {
-                            const double a = (double)(t - off[s]) * inv[(size_t)s * half + i];
+                            const double pos = (shifted ? first_position[(size_t)s] : 0) + (t - off[s]);
+                            const double a = pos * inv[(size_t)s * half + i];
                             const size_t b = (size_t)t * stride + (size_t)h * head_dim;
                             const double x1 = x0[b + i], x2 = x0[b + i + half];
                             want[b + i] = x1 * std::cos(a) * scale - x2 * std::sin(a) * scale;
                             want[b + i + half] = x2 * std::cos(a) * scale + x1 * std::sin(a) * scale;
                         }
             const double err = max_abs_diff(x.data(), want);
-            INFO("head_dim " << head_dim << " heads " << n_heads << " max |d| " << err);
-            CHECK(err <= 1e-5); // |x| <= 1, position <= 128, fp32 products: a few ulps of 128 * inv_freq
+            INFO("head_dim " << head_dim << " heads " << n_heads << " shifted " << shifted << " max |d| " << err);
+            CHECK(err <= 1e-5); // |x| <= 1, position <= 428, fp32 cos/sin of a double angle: a few ulps
             CHECK(x.guards_intact());
+          }
         }
     }
 }

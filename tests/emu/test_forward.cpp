@@ -1,16 +1,20 @@
 /* End-to-end emulated forward of every tiny golden model through the real
  * CUDA backend host code (host/cuda, compiled against the emulated runtime
- * and cuBLASLt in emu_cuda_backend.cpp): bf16 weight upload, activation
- * arena, pinned staging, cached GEMM plans, the kernel sequence (fused
- * residual-add RMSNorm, q/k norm, RoPE, flash attention, SwiGLU, final norm),
- * pooling and the download. All golden sequences of a model run as ONE
+ * and cuBLASLt in emu_cuda_backend.cpp) driven by the one decoder loop
+ * (host/decoder): bf16 weight upload, activation arena, pinned staging,
+ * cached GEMM plans, the kernel sequence (RMSNorm, q/k norm, RoPE, flash
+ * attention, SwiGLU, residual adds in the GEMMs, final norm), pooling and
+ * the download. All golden sequences of a model run as ONE
  * packed batch (lengths 1..200 mixed):
  *   - hidden states, causal and bidirectional, all layers;
  *   - mean pooling with instruction masks (3 tokens where the goldens mask);
  *   - early exit after layer 1 with mean pooling;
  *   - last-token pooling.
- * Issue 5 tolerance: cosine >= 0.999 per row against the float64 goldens
- * (bf16 weights and activations, fp32 accumulation and residual stream). */
+ * Tolerance: cosine >= 0.999 per row against the float64 goldens (bf16
+ * weights and activations, fp32 accumulation and residual stream), and
+ * max |diff| within the bf16 rounding bound of the path relative to the
+ * row's largest value (support/golden_compare.hpp); any non-finite value or
+ * an all-zero row fails. */
 #include "emu_harness.h"
 
 #include <cblas.h>
@@ -19,6 +23,7 @@
 
 extern "C" {
 #include "backend.h"
+#include "decoder/decoder.h"
 }
 #include "support/golden_compare.hpp"
 #include "support/golden_manifest.hpp"
@@ -70,21 +75,34 @@ void run_emulated_goldens(const char *name) {
                                 {"causal", 0, "mean", true},
                                 {"bidirectional", 1, "mean", false},
                                 {"causal", 0, "last", false}};
+    const double full_bound = bf16_path_relative_bound(model->config.n_layers);
     Agreement worst;
     size_t n_checked = 0;
     for (const Request &r : requests) {
+        std::vector<int32_t> pool_begin(n), pool_end(n);
+        for (int s = 0; s < n; s++) {
+            pool_begin[s] = offsets[s] + (r.masked ? masks[s] : 0);
+            pool_end[s] = offsets[s + 1];
+        }
         llmbed_forward_request req{};
         req.n_seqs = n;
         req.n_tokens = T;
         req.tokens = tokens.data();
         req.seq_offsets = offsets.data();
-        req.instruction_lens = r.masked ? masks.data() : nullptr;
         req.causal = r.attention == "causal";
         req.n_layers = r.layer > 0 ? r.layer : model->config.n_layers;
+        req.attention_temperature = 1.0f;
         req.pool_kind = r.pooling == "none" ? 0 : (r.pooling == "mean" ? LLMBED_POOL_MEAN : LLMBED_POOL_LAST);
+        req.n_pools = n;
+        req.pool_begin = pool_begin.data();
+        req.pool_end = pool_end.data();
         const size_t rows = r.pooling == "none" ? (size_t)T : (size_t)n;
         harness::Guarded<float> out(rows * C);
-        st = backend->ops->forward(backend, &req, out.data(), &error);
+        llmbed_decoder decoder{};
+        decoder.backend = backend;
+        const double relative_bound = bf16_path_relative_bound(req.n_layers);
+        st = llmbed_decoder_forward(&decoder, &req, out.data(), &error);
+        llmbed_decoder_release(&decoder);
         INFO(error.message);
         REQUIRE(st == LLMBED_OK);
         REQUIRE(out.intact());
@@ -97,9 +115,10 @@ void run_emulated_goldens(const char *name) {
             REQUIRE(err == "");
             const float *got = r.pooling == "none" ? out.data() + (size_t)offsets[s] * C : out.data() + (size_t)s * C;
             Agreement a = compare_rows(got, want, C);
-            INFO(case_label(m, gc) << ": min cosine " << a.min_cosine << ", max |diff| " << a.max_abs);
-            CHECK(!a.has_nan);
-            CHECK(a.min_cosine >= kEmuMinCosine);
+            INFO(case_label(m, gc) << ": min cosine " << a.min_cosine << ", max |diff| " << a.max_abs
+                                   << ", max |diff| / row scale " << a.max_scaled << " (bound " << relative_bound
+                                   << ")");
+            CHECK(a.within_bf16_tolerance(kEmuMinCosine, relative_bound));
             worst.merge(a);
             n_checked++;
         }
@@ -107,8 +126,8 @@ void run_emulated_goldens(const char *name) {
     backend->ops->destroy(backend);
     CHECK(n_checked >= 2 * m.sequences.size());
     std::printf("[emu] backend %-13s %zu golden cases from 5 packed requests of %d sequences: min cosine %.6f, "
-                "max |diff| %.3g\n",
-                name, n_checked, n, worst.min_cosine, worst.max_abs);
+                "max |diff| %.3g, max |diff| / row scale %.3g (bound %.3g)\n",
+                name, n_checked, n, worst.min_cosine, worst.max_abs, worst.max_scaled, full_bound);
 }
 
 } // namespace

@@ -172,8 +172,13 @@ TEST_CASE("op: rope with every scaling type", "[emu][ops]") {
                 }
                 /* rows wider than the rotated heads: q and k share a row in a fused layout */
                 const int row_stride = heads * head_dim + 8;
-                llmbed_rope_params p = {n_seqs, off.data(), heads, head_dim, row_stride, inv_freq.data(),
-                                        attention_scaling};
+                /* head dim 80: sequences continue a cached prefix (positions start past 0) */
+                const bool shifted = head_dim == 80;
+                Buf<int32_t> first_position(n_seqs);
+                for (int s = 0; s < n_seqs; s++) first_position[s] = 61 * s + 5;
+                llmbed_rope_params p = {n_seqs,           off.data(),        heads,
+                                        head_dim,         row_stride,        inv_freq.data(),
+                                        attention_scaling, shifted ? first_position.data() : nullptr};
                 Buf<float> x = rng.bf16_values((size_t)T * row_stride, -1.0f, 1.0f), want = x;
                 llmbed_cpu_rope(&p, want.data());
                 Guarded<uint16_t> got((size_t)T * row_stride);
@@ -195,7 +200,7 @@ TEST_CASE("op: rope with every scaling type", "[emu][ops]") {
                     for (int i = heads * head_dim; i < row_stride; i++)
                         REQUIRE(got[(size_t)t * row_stride + i] == xb[(size_t)t * row_stride + i]);
                 report.add(std::string(type_names[type_index]) + " D" + std::to_string(head_dim) + " " +
-                               harness::lens_name(lens),
+                               harness::lens_name(lens) + (shifted ? " +pos" : ""),
                            s);
                 CHECK(s.worst_ratio <= 1.0);
             }
@@ -278,7 +283,7 @@ void run_attention_case(const AttentionCase &c, int causal, Rng &rng, OpReport &
     for (int l : c.lens) max_len = std::max(max_len, l);
     /* scale 1/sqrt(D) times a temperature of 0.7 (TempScale), so the scale path is not the default */
     llmbed_attention_params p = {(int)c.lens.size(), off.data(), c.n_heads, c.n_kv_heads, D, causal,
-                                 (float)(1.0 / std::sqrt((double)D) / 0.7)};
+                                 (float)(1.0 / std::sqrt((double)D) / 0.7), nullptr, nullptr};
     size_t nq = (size_t)T * c.n_heads * D, nkv = (size_t)T * c.n_kv_heads * D;
     Buf<float> q = rng.bf16_values(nq, -2.0f, 2.0f), k = rng.bf16_values(nkv, -2.0f, 2.0f),
                        v = rng.bf16_values(nkv, -1.0f, 1.0f);
@@ -322,10 +327,10 @@ TEST_CASE("op: varlen flash attention", "[emu][ops]") {
     for (const AttentionCase &c : cases)
         for (int causal : {1, 0}) run_attention_case(c, causal, rng, report);
 
-    llmbed_attention_params bad = {1, nullptr, 4, 3, 64, 1, 0.125f};
+    llmbed_attention_params bad = {1, nullptr, 4, 3, 64, 1, 0.125f, nullptr, nullptr};
     uint16_t dummy = 0;
     CHECK(llmbed_cuda_attention(&bad, 1, &dummy, &dummy, &dummy, &dummy, nullptr) == LLMBED_ERR_INVALID_ARGUMENT);
-    llmbed_attention_params odd_dim = {1, nullptr, 4, 2, 71, 1, 0.125f};
+    llmbed_attention_params odd_dim = {1, nullptr, 4, 2, 71, 1, 0.125f, nullptr, nullptr};
     CHECK(llmbed_cuda_attention(&odd_dim, 1, &dummy, &dummy, &dummy, &dummy, nullptr) == LLMBED_ERR_UNSUPPORTED);
     CHECK(llmbed_cuda_attention_supports_head_dim(128) == 1);
     CHECK(llmbed_cuda_attention_supports_head_dim(72) == 1);
@@ -346,7 +351,12 @@ TEST_CASE("op: pooling with instruction masks", "[emu][ops]") {
                     /* masks of 0, 2 and the whole sequence (pools to zeros) in turn */
                     Buf<int32_t> instr(n_seqs);
                     for (int s = 0; s < n_seqs; s++) instr[s] = s % 3 == 0 ? 0 : (s % 3 == 1 ? 2 : lens[s]);
-                    llmbed_pooling_params p = {kind, n_seqs, off.data(), masked ? instr.data() : nullptr, hidden};
+                    Buf<int32_t> begin(n_seqs), end(n_seqs);
+                    for (int s = 0; s < n_seqs; s++) {
+                        begin[s] = off[s] + (masked ? instr[s] : 0);
+                        end[s] = off[s + 1];
+                    }
+                    llmbed_pooling_params p = {kind, n_seqs, begin.data(), end.data(), hidden};
                     Buf<float> x = rng.bf16_values((size_t)T * hidden, -2.0f, 2.0f);
                     Buf<float> want((size_t)n_seqs * hidden);
                     llmbed_cpu_pooling(&p, x.data(), want.data());

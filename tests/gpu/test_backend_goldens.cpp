@@ -1,7 +1,9 @@
 /* The CUDA backend end to end on a real device: every tiny golden model
  * through llmbed_ctx_create(device CUDA) and llmbed_embed, all golden
  * sequences packed in one batch, cosine >= 0.999 per row (bf16 weights and
- * activations, fp32 accumulation) against the float64 goldens. */
+ * activations, fp32 accumulation) and max |diff| within the bf16 path bound
+ * (support/golden_compare.hpp) against the float64 goldens; non-finite
+ * values and all-zero rows fail. */
 #include <catch2/catch.hpp>
 
 #include <cuda_runtime_api.h>
@@ -51,9 +53,10 @@ void run_backend_goldens(const char *name) {
         std::vector<double> want = m.expected(gc, err);
         REQUIRE(err == "");
         Agreement a = compare_rows(got.data(), want, m.hidden_size);
-        INFO(case_label(m, gc) << ": min cosine " << a.min_cosine << ", max |diff| " << a.max_abs);
-        CHECK(!a.has_nan);
-        CHECK(a.min_cosine >= kGpuMinCosine);
+        const double relative_bound = bf16_path_relative_bound(gc.layer > 0 ? gc.layer : m.n_layers);
+        INFO(case_label(m, gc) << ": min cosine " << a.min_cosine << ", max |diff| " << a.max_abs
+                               << ", max |diff| / row scale " << a.max_scaled << " (bound " << relative_bound << ")");
+        CHECK(a.within_bf16_tolerance(kGpuMinCosine, relative_bound));
         worst.merge(a);
     }
     std::printf("[gpu] backend %-13s %zu cases: min cosine %.6f, max |diff| %.3g\n", name, m.cases.size(),

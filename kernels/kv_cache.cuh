@@ -1,0 +1,21 @@
+/* The key/value cache of chunked prefill (SPEC §5) on the device: append a
+ * chunk's post-RoPE keys and values, and move keys that left ThinK's recent
+ * window into the pruned store. Layouts: llmbed_kv_cache_view (op_params.h),
+ * bf16. */
+#ifndef LLMBED_KERNELS_KV_CACHE_CUH
+#define LLMBED_KERNELS_KV_CACHE_CUH
+
+#include "kernels/common/kernel_api.h"
+
+/* k, v [T, n_kv_heads * head_dim] bf16 rows [row_begin, row_end) -> view's
+ * k_full and v (device arrays of the host struct `view`). */
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p, const uint16_t *k,
+                                                         const uint16_t *v, const llmbed_kv_cache_view *view,
+                                                         cudaStream_t stream);
+
+/* Positions [n_pruned, new_n_pruned): their full keys gathered to their
+ * chunk's kept channels into k_pruned, then the full part shifted down. */
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_compact(const llmbed_cache_compact_params *p,
+                                                          const llmbed_kv_cache_view *view, cudaStream_t stream);
+
+#endif

@@ -1,0 +1,63 @@
+#include "kernels/think_select.cuh"
+
+#include "kernels/common/cuda_compat.cuh"
+
+namespace {
+
+constexpr int kMaxHeadDim = 256;
+
+/* One block per kv head, thread c for channel c: its score from the
+ * observation queries of the group and the chunk's keys (fp32 sums over
+ * bf16 values), then its rank among the scores (ties: lower index first)
+ * decides whether it is kept, and the number of kept channels below it its
+ * slot in the ascending output. */
+__global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
+                                    int n_heads, int n_kv_heads, int head_dim, int row_begin, int row_end,
+                                    int n_observed, int kept, int chunk, int chunk_capacity, int32_t *kept_channels) {
+    __shared__ float score[kMaxHeadDim];
+    __shared__ int keep[kMaxHeadDim];
+    const int g = (int)blockIdx.x, c = (int)threadIdx.x, group = n_heads / n_kv_heads;
+    if (c < head_dim) {
+        float q2 = 0.0f, k2 = 0.0f;
+        for (int t = row_end - n_observed; t < row_end; t++)
+            for (int h = g * group; h < (g + 1) * group; h++) {
+                const float x = __bfloat162float(q[((int64_t)t * n_heads + h) * head_dim + c]);
+                q2 += x * x;
+            }
+        for (int s = row_begin; s < row_end; s++) {
+            const float x = __bfloat162float(k[((int64_t)s * n_kv_heads + g) * head_dim + c]);
+            k2 += x * x;
+        }
+        score[c] = q2 / (float)(n_observed * group) * (k2 / (float)(row_end - row_begin));
+    }
+    __syncthreads();
+    if (c < head_dim) {
+        int above = 0;
+        for (int o = 0; o < head_dim; o++) above += score[o] > score[c] || (score[o] == score[c] && o < c);
+        keep[c] = above < kept;
+    }
+    __syncthreads();
+    if (c < head_dim && keep[c]) {
+        int slot = 0;
+        for (int o = 0; o < c; o++) slot += keep[o];
+        kept_channels[((int64_t)g * chunk_capacity + chunk) * kept + slot] = c;
+    }
+}
+
+} // namespace
+
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p, const uint16_t *q,
+                                                         const uint16_t *k, const llmbed_kv_cache_view *view,
+                                                         cudaStream_t stream) {
+    if (p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 || p->row_end <= p->row_begin ||
+        p->n_observed < 1 || p->n_observed > p->row_end - p->row_begin || p->kept < 1 || p->kept > p->head_dim ||
+        p->chunk < 0 || p->chunk >= p->chunk_capacity)
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    if (p->head_dim > kMaxHeadDim) return LLMBED_ERR_UNSUPPORTED;
+    auto kernel = think_select_kernel;
+    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_kv_heads), dim3(kMaxHeadDim), stream,
+                  reinterpret_cast<const __nv_bfloat16 *>(q), reinterpret_cast<const __nv_bfloat16 *>(k), p->n_heads,
+                  p->n_kv_heads, p->head_dim, p->row_begin, p->row_end, p->n_observed, p->kept, p->chunk,
+                  p->chunk_capacity, view->kept_channels);
+    return llmbed_cuda_launch_status();
+}

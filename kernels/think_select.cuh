@@ -1,0 +1,13 @@
+/* ThinK channel selection of one chunk (SPEC §5; llmbed_think_select_params). */
+#ifndef LLMBED_KERNELS_THINK_SELECT_CUH
+#define LLMBED_KERNELS_THINK_SELECT_CUH
+
+#include "kernels/common/kernel_api.h"
+
+/* q [T, n_heads * D], k [T, n_kv_heads * D] bf16 -> view->kept_channels[g,
+ * chunk, :] (device), head_dim up to 256. */
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p, const uint16_t *q,
+                                                         const uint16_t *k, const llmbed_kv_cache_view *view,
+                                                         cudaStream_t stream);
+
+#endif

@@ -1,0 +1,350 @@
+// Long inputs on the CPU reference (SPEC §5): chunked prefill over the
+// key/value cache equals the single pass; ThinK equals the float64 reference
+// of tests/golden_lib/think_reference.py (goldens of tests/gen_think_goldens.py);
+// the pruned cache equals the zero-filled full-cache oracle; automatic
+// chunking, activation growth, memory limits and bad parameters.
+#include <catch2/catch.hpp>
+
+#include <cjson/cJSON.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+extern "C" {
+#include "cpu/cpu_ops.h"
+#include "model/model.h"
+}
+#include "llmbed.h"
+#include "support/golden_compare.hpp"
+#include "support/npy_reader.hpp"
+
+using namespace llmbed_test;
+
+namespace {
+
+// Chunked vs single pass in fp32: the two differ only in how the online
+// softmax blocks the keys and in the order of pooled sums (issue 10: 1e-5).
+constexpr double kChunkedMaxAbs = 1e-5;
+
+using ModelPtr = std::unique_ptr<llmbed_model, void (*)(llmbed_model *)>;
+using CtxPtr = std::unique_ptr<llmbed_ctx, void (*)(llmbed_ctx *)>;
+
+ModelPtr load(const std::string &name) {
+    llmbed_model *m = nullptr;
+    llmbed_error e;
+    const std::string path = std::string(LLMBED_TEST_DATA_DIR) + "/models/" + name;
+    const llmbed_status st = llmbed_model_load(path.c_str(), nullptr, &m, &e);
+    INFO(e.message);
+    REQUIRE(st == LLMBED_OK);
+    return ModelPtr(m, llmbed_model_free);
+}
+
+CtxPtr context(const llmbed_model *model, int64_t batch_tokens, int64_t memory_limit = 0) {
+    llmbed_ctx_params cp;
+    llmbed_ctx_params_default(&cp);
+    cp.n_threads = 2;
+    cp.batch_tokens = batch_tokens;
+    cp.memory_limit_bytes = memory_limit;
+    llmbed_ctx *ctx = nullptr;
+    llmbed_error e;
+    const llmbed_status st = llmbed_ctx_create(model, &cp, &ctx, &e);
+    INFO(e.message);
+    REQUIRE(st == LLMBED_OK);
+    return CtxPtr(ctx, llmbed_ctx_free);
+}
+
+std::vector<int32_t> random_ids(int n, int vocab, unsigned seed) {
+    std::mt19937 rng(seed);
+    std::uniform_int_distribution<int> id(0, vocab - 1);
+    std::vector<int32_t> ids((size_t)n);
+    for (auto &t : ids) t = id(rng);
+    return ids;
+}
+
+struct Embedding {
+    llmbed_status status;
+    std::vector<float> rows;
+};
+
+// Embeds the sequences as one batch; pool_ends/instruction_lens optional.
+Embedding embed(llmbed_ctx *ctx, const llmbed_model *model, const std::vector<std::vector<int32_t>> &seqs,
+                llmbed_embed_params params, const std::vector<int32_t> *instr = nullptr) {
+    std::vector<int32_t> tokens;
+    std::vector<int64_t> offsets{0};
+    for (const auto &s : seqs) {
+        tokens.insert(tokens.end(), s.begin(), s.end());
+        offsets.push_back((int64_t)tokens.size());
+    }
+    llmbed_batch batch{};
+    batch.tokens = tokens.data();
+    batch.offsets = offsets.data();
+    batch.n_sequences = (int)seqs.size();
+    batch.instruction_lens = instr ? instr->data() : nullptr;
+    const int width = llmbed_embed_dims(model, &params);
+    const size_t rows = params.pooling == LLMBED_POOLING_NONE ? tokens.size() : seqs.size();
+    Embedding e;
+    e.rows.assign(rows * (size_t)width, NAN);
+    e.status = llmbed_embed(ctx, &batch, &params, e.rows.data(), e.rows.size());
+    return e;
+}
+
+llmbed_embed_params raw_params(llmbed_pooling pooling) {
+    llmbed_embed_params p;
+    llmbed_embed_params_default(&p);
+    p.pooling = pooling;
+    p.attention = LLMBED_ATTENTION_CAUSAL;
+    p.normalize = 0;
+    return p;
+}
+
+// max |a - b|; infinite when a value is not finite (so no bound passes)
+double max_abs(const std::vector<float> &a, const std::vector<float> &b) {
+    REQUIRE(a.size() == b.size());
+    double m = 0;
+    for (size_t i = 0; i < a.size(); i++) {
+        if (!std::isfinite(a[i]) || !std::isfinite(b[i])) return INFINITY;
+        m = std::fmax(m, std::fabs((double)a[i] - b[i]));
+    }
+    return m;
+}
+
+} // namespace
+
+TEST_CASE("chunked prefill equals the single pass (ThinK off)", "[chunked]") {
+    for (const char *name : {"llama-tiny", "qwen3-tiny", "mistral-tiny", "qwen2-tiny", "minicpm-tiny"}) {
+        ModelPtr model = load(name);
+        const int vocab = model->config.vocab_size;
+        // 300 tokens: several chunks of each size, a last partial chunk; plus a short
+        // sequence in the same batch that keeps the packed path
+        const std::vector<std::vector<int32_t>> seqs = {random_ids(300, vocab, 1), random_ids(9, vocab, 2)};
+        const std::vector<int32_t> instr = {5, 2};
+        CtxPtr whole = context(model.get(), 1024);
+        double worst = 0;
+        for (llmbed_pooling pooling : {LLMBED_POOLING_MEAN, LLMBED_POOLING_LAST, LLMBED_POOLING_FIRST,
+                                       LLMBED_POOLING_WEIGHTED_MEAN, LLMBED_POOLING_NONE}) {
+            llmbed_embed_params p = raw_params(pooling);
+            const Embedding want = embed(whole.get(), model.get(), seqs, p, &instr);
+            REQUIRE(want.status == LLMBED_OK);
+            for (int chunk : {7, 64, 128, 299}) {
+                CtxPtr ctx = context(model.get(), 1024);
+                p.chunk_tokens = chunk;
+                const Embedding got = embed(ctx.get(), model.get(), seqs, p, &instr);
+                INFO(name << " pooling " << pooling << " chunk " << chunk << ": " << llmbed_last_error(ctx.get()));
+                REQUIRE(got.status == LLMBED_OK);
+                const double err = max_abs(got.rows, want.rows);
+                INFO("max |diff| " << err);
+                CHECK(err <= kChunkedMaxAbs);
+                worst = std::fmax(worst, err);
+            }
+        }
+        std::printf("[chunked] %-13s chunked vs single pass, chunks 7/64/128/299, every pooling: max |diff| %.3g\n",
+                    name, worst);
+    }
+}
+
+TEST_CASE("a sequence longer than batch_tokens is chunked automatically", "[chunked]") {
+    ModelPtr model = load("llama-tiny");
+    const std::vector<std::vector<int32_t>> seqs = {random_ids(20, 211, 3), random_ids(500, 211, 4),
+                                                    random_ids(30, 211, 5)};
+    const llmbed_embed_params p = raw_params(LLMBED_POOLING_MEAN);
+    CtxPtr whole = context(model.get(), 1024);
+    CtxPtr small = context(model.get(), 64);
+    const Embedding want = embed(whole.get(), model.get(), seqs, p);
+    const Embedding got = embed(small.get(), model.get(), seqs, p);
+    REQUIRE(want.status == LLMBED_OK);
+    REQUIRE(got.status == LLMBED_OK);
+    CHECK(max_abs(got.rows, want.rows) <= kChunkedMaxAbs);
+}
+
+TEST_CASE("ratio 0, or a ratio that drops no channel, is bit-identical to ThinK off", "[chunked][think]") {
+    ModelPtr model = load("llama-tiny"); // head_dim 16: floor(16 * 0.05) = 0 channels dropped
+    const std::vector<std::vector<int32_t>> seqs = {random_ids(200, 211, 6)};
+    llmbed_embed_params p = raw_params(LLMBED_POOLING_MEAN);
+    p.chunk_tokens = 64;
+    CtxPtr ctx = context(model.get(), 256);
+    const Embedding off = embed(ctx.get(), model.get(), seqs, p);
+    for (float ratio : {0.0f, 0.05f}) {
+        p.think_ratio = ratio;
+        const Embedding on = embed(ctx.get(), model.get(), seqs, p);
+        REQUIRE(on.status == LLMBED_OK);
+        CHECK(on.rows == off.rows);
+    }
+    p.think_ratio = 0.5f; // and a ratio that prunes does change the result
+    CHECK(embed(ctx.get(), model.get(), seqs, p).rows != off.rows);
+}
+
+TEST_CASE("ThinK equals the float64 reference of SPEC §5", "[chunked][think][golden]") {
+    const std::string dir = std::string(LLMBED_TEST_DATA_DIR) + "/goldens/think";
+    std::vector<unsigned char> text;
+    REQUIRE(npy_detail::read_all(dir + "/manifest.json", text));
+    text.push_back(0);
+    cJSON *root = cJSON_Parse((const char *)text.data());
+    REQUIRE(root != nullptr);
+    size_t n_cases = 0;
+    const cJSON *entry;
+    cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(root, "models")) {
+        const std::string name = cJSON_GetObjectItemCaseSensitive(entry, "model")->valuestring;
+        const NpyArray rows = read_npy(dir + "/" + cJSON_GetObjectItemCaseSensitive(entry, "file")->valuestring);
+        REQUIRE(rows.ok);
+        ModelPtr model = load(name);
+        const int hidden = model->config.hidden_size;
+        REQUIRE(rows.row_size() == hidden);
+        std::vector<std::vector<int32_t>> sequences;
+        const cJSON *seq, *id;
+        cJSON_ArrayForEach(seq, cJSON_GetObjectItemCaseSensitive(entry, "sequences")) {
+            sequences.emplace_back();
+            cJSON_ArrayForEach(id, seq) sequences.back().push_back(id->valueint);
+        }
+        CtxPtr ctx = context(model.get(), 256);
+        Agreement worst;
+        const cJSON *c;
+        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(entry, "cases")) {
+            const int s = cJSON_GetObjectItemCaseSensitive(c, "sequence")->valueint;
+            const int row = cJSON_GetObjectItemCaseSensitive(c, "row")->valueint;
+            const std::string pooling = cJSON_GetObjectItemCaseSensitive(c, "pooling")->valuestring;
+            llmbed_embed_params p = raw_params(pooling == "last" ? LLMBED_POOLING_LAST : LLMBED_POOLING_MEAN);
+            p.chunk_tokens = cJSON_GetObjectItemCaseSensitive(c, "chunk")->valueint;
+            p.think_ratio = (float)cJSON_GetObjectItemCaseSensitive(c, "ratio")->valuedouble;
+            const Embedding got = embed(ctx.get(), model.get(), {sequences[(size_t)s]}, p);
+            REQUIRE(got.status == LLMBED_OK);
+            const std::vector<double> want(rows.values.begin() + (long)row * hidden,
+                                           rows.values.begin() + (long)(row + 1) * hidden);
+            const Agreement a = compare_rows(got.rows.data(), want, hidden);
+            INFO(name << " n=" << sequences[(size_t)s].size() << " chunk " << p.chunk_tokens << " ratio "
+                      << p.think_ratio << " " << pooling << ": cosine " << a.min_cosine << " max |diff| "
+                      << a.max_abs);
+            CHECK(a.within_golden_tolerance());
+            worst.merge(a);
+            n_cases++;
+        }
+        std::printf("[think] %-13s vs float64 SPEC §5 reference: 1 - min cosine %.3g, max |diff| %.3g\n", name.c_str(),
+                    1.0 - worst.min_cosine, worst.max_abs);
+    }
+    cJSON_Delete(root);
+    CHECK(n_cases == 3 * 3 * 2 * 4 * 2);
+}
+
+TEST_CASE("pruned-cache attention equals the zero-filled full-cache oracle", "[chunked][think][ops]") {
+    // one sequence of 40 new queries over 100 cached positions, 3 chunks, 70 pruned
+    const int H = 4, KV = 2, D = 16, kept = 10, n_cached = 100, n_pruned = 70, T = 40, cap = 128;
+    std::mt19937 rng(9);
+    std::normal_distribution<float> normal;
+    auto fill = [&](size_t n) {
+        std::vector<float> v(n);
+        for (auto &x : v) x = normal(rng);
+        return v;
+    };
+    const std::vector<float> q = fill((size_t)T * H * D), k = fill((size_t)T * KV * D), v = fill((size_t)T * KV * D);
+    const std::vector<float> cache_k = fill((size_t)KV * cap * D), cache_v = fill((size_t)KV * cap * D);
+    std::vector<int32_t> starts = {0, 32, 64, 100};
+    std::vector<int32_t> channels((size_t)KV * 3 * kept);
+    for (int g = 0; g < KV; g++)
+        for (int j = 0; j < 3; j++) {
+            std::vector<int32_t> all(D);
+            for (int c = 0; c < D; c++) all[(size_t)c] = c;
+            std::shuffle(all.begin(), all.end(), rng);
+            std::sort(all.begin(), all.begin() + kept);
+            std::copy(all.begin(), all.begin() + kept, channels.begin() + ((size_t)g * 3 + j) * kept);
+        }
+    // the pruned store: gathered old keys; the full part: the rest
+    std::vector<float> pruned((size_t)KV * cap * kept), full((size_t)KV * cap * D), zeroed = cache_k;
+    for (int g = 0; g < KV; g++)
+        for (int pos = 0; pos < n_cached; pos++) {
+            const int j = pos < 32 ? 0 : (pos < 64 ? 1 : 2);
+            const int32_t *ch = &channels[((size_t)g * 3 + j) * kept];
+            const float *key = &cache_k[((size_t)g * cap + pos) * D];
+            if (pos < n_pruned) {
+                for (int c = 0; c < kept; c++) pruned[((size_t)g * cap + pos) * kept + c] = key[ch[c]];
+                float *z = &zeroed[((size_t)g * cap + pos) * D];
+                for (int c = 0; c < D; c++)
+                    if (std::find(ch, ch + kept, c) == ch + kept) z[c] = 0.0f;
+            } else {
+                std::copy(key, key + D, &full[((size_t)g * cap + pos - n_pruned) * D]);
+            }
+        }
+    llmbed_kv_cache_view pruned_view{n_cached, n_pruned, kept, 3, 3, starts.data(), channels.data(),
+                                     pruned.data(), full.data(), const_cast<float *>(cache_v.data()), cap, cap};
+    llmbed_kv_cache_view oracle_view{n_cached, 0, 0, 3, 3, starts.data(), channels.data(), nullptr,
+                                     zeroed.data(), const_cast<float *>(cache_v.data()), cap, cap};
+    const int32_t offsets[2] = {0, T}, cache_lens[1] = {n_cached};
+    llmbed_attention_params p = {1, offsets, H, KV, D, 1, 0.25f, cache_lens, &pruned_view};
+    std::vector<float> scratch(llmbed_cpu_attention_scratch_floats(&p, 2));
+    std::vector<float> got((size_t)T * H * D), want((size_t)T * H * D);
+    llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), got.data(), scratch.data());
+    p.cache = &oracle_view;
+    llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), want.data(), scratch.data());
+    const double err = max_abs(got, want);
+    INFO("max |diff| " << err);
+    CHECK(err <= 1e-6); // the same logits summed over fewer (non-zero) channels: fp32 reassociation only
+    // a deliberately wrong store (one channel index off) is caught
+    channels[3] = (channels[3] + 1) % D;
+    p.cache = &pruned_view;
+    llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), got.data(), scratch.data());
+    CHECK(max_abs(got, want) > 1e-3);
+}
+
+TEST_CASE("long bidirectional sequences grow the activations, within the memory limit", "[chunked][engine]") {
+    ModelPtr model = load("llama-tiny");
+    const std::vector<std::vector<int32_t>> seqs = {random_ids(300, 211, 7)};
+    const std::vector<std::vector<int32_t>> short_seqs = {random_ids(10, 211, 8)};
+    llmbed_embed_params p = raw_params(LLMBED_POOLING_MEAN);
+    p.attention = LLMBED_ATTENTION_BIDIRECTIONAL;
+    CtxPtr whole = context(model.get(), 512);
+    const Embedding want = embed(whole.get(), model.get(), seqs, p);
+    REQUIRE(want.status == LLMBED_OK);
+    SECTION("growth: the context grows in place and equals a large context") {
+        CtxPtr ctx = context(model.get(), 16);
+        const Embedding got = embed(ctx.get(), model.get(), seqs, p);
+        REQUIRE(got.status == LLMBED_OK);
+        CHECK(got.rows == want.rows);
+    }
+    SECTION("a growth beyond the memory limit fails clearly and leaves the context usable") {
+        CtxPtr ctx = context(model.get(), 16, 64 * 1024);
+        const Embedding short_want = embed(whole.get(), model.get(), short_seqs, p);
+        const Embedding failed = embed(ctx.get(), model.get(), seqs, p);
+        CHECK(failed.status == LLMBED_ERR_OUT_OF_MEMORY);
+        CHECK(std::string(llmbed_last_error(ctx.get())).find("memory limit") != std::string::npos);
+        const Embedding after = embed(ctx.get(), model.get(), short_seqs, p);
+        REQUIRE(after.status == LLMBED_OK);
+        CHECK(after.rows == short_want.rows);
+    }
+    SECTION("a cache beyond the memory limit fails clearly") {
+        CtxPtr ctx = context(model.get(), 16, 200 * 1024);
+        llmbed_embed_params causal = raw_params(LLMBED_POOLING_MEAN);
+        const Embedding failed = embed(ctx.get(), model.get(), {random_ids(4000, 211, 9)}, causal);
+        CHECK(failed.status == LLMBED_ERR_OUT_OF_MEMORY);
+        CHECK(std::string(llmbed_last_error(ctx.get())).find("key/value cache") != std::string::npos);
+    }
+}
+
+TEST_CASE("bad long-input parameters get clear errors", "[chunked][errors]") {
+    ModelPtr model = load("llama-tiny");
+    CtxPtr ctx = context(model.get(), 64);
+    const std::vector<std::vector<int32_t>> seqs = {random_ids(100, 211, 10)};
+    struct Bad {
+        float ratio;
+        int chunk;
+        llmbed_attention attention;
+        const char *field;
+    };
+    for (const Bad &b : {Bad{1.0f, 0, LLMBED_ATTENTION_CAUSAL, "think_ratio"},
+                         Bad{-0.1f, 0, LLMBED_ATTENTION_CAUSAL, "think_ratio"},
+                         Bad{NAN, 0, LLMBED_ATTENTION_CAUSAL, "think_ratio"},
+                         Bad{0.0f, -3, LLMBED_ATTENTION_CAUSAL, "chunk_tokens"},
+                         Bad{0.0f, 32, LLMBED_ATTENTION_BIDIRECTIONAL, "chunk_tokens"},
+                         Bad{0.5f, 0, LLMBED_ATTENTION_BIDIRECTIONAL, "think_ratio"}}) {
+        llmbed_embed_params p = raw_params(LLMBED_POOLING_MEAN);
+        p.think_ratio = b.ratio;
+        p.chunk_tokens = b.chunk;
+        p.attention = b.attention;
+        const Embedding e = embed(ctx.get(), model.get(), seqs, p);
+        INFO(llmbed_last_error(ctx.get()));
+        CHECK(e.status == LLMBED_ERR_INVALID_ARGUMENT);
+        CHECK(std::string(llmbed_last_error(ctx.get())).find(b.field) != std::string::npos);
+    }
+}
