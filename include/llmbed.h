@@ -218,6 +218,8 @@ typedef struct llmbed_embed_params {
      * the recent window, in [0, 1); 0 = off (every channel kept). Applies to
      * chunked sequences. */
     float think_ratio;
+    float attention_temperature; /* TempScale: every attention softmax uses logits / T; 1 (default) =
+                                    plain attention; must be finite and > 0 */
     /* 1: every sequence continues the document of llmbed_cache_document
      * (suffix mode): it attends to the document's cached keys and values and
      * is pooled over its own tokens only. */
@@ -271,10 +273,82 @@ llmbed_status llmbed_tokenize(const llmbed_model *model, const char *text, size_
                               size_t capacity, size_t *n_ids, size_t *n_invalid,
                               llmbed_error *error);
 
+/* llmbed_tokenize that also says where each id comes from: out_offsets[2i]
+ * and out_offsets[2i + 1] are the byte range [start, end) of `text` that id
+ * i stands for (out_offsets holds 2 * capacity values). Offsets point into
+ * the text as given, through UTF-8 repair, normalisation (NFC, ...) and
+ * pre-tokenisation; a token that holds part of a multi-byte character covers
+ * those bytes only; special tokens the tokenizer adds get [0, 0). Same
+ * buffer rules as llmbed_tokenize. Any thread, concurrently on one model. */
+llmbed_status llmbed_tokenize_offsets(const llmbed_model *model, const char *text, size_t text_len,
+                                      const llmbed_tokenize_params *params, int32_t *out_ids,
+                                      int64_t *out_offsets, size_t capacity, size_t *n_ids,
+                                      size_t *n_invalid, llmbed_error *error);
+
 /* Decodes ids back to UTF-8 (for debugging) into out[capacity] with a NUL;
  * *n_bytes receives the length without the NUL. Any thread. */
 llmbed_status llmbed_detokenize(const llmbed_model *model, const int32_t *ids, size_t n_ids,
                                 char *out, size_t capacity, size_t *n_bytes, llmbed_error *error);
+
+/* ------------------------------------------------ templates and methods */
+
+/* Which tokens of a templated text are pooled. */
+typedef enum llmbed_pool_span {
+    LLMBED_POOL_SPAN_ALL = 0,   /* every token of the templated string */
+    LLMBED_POOL_SPAN_TEXT,      /* the tokens of the (first) copy of the text */
+    LLMBED_POOL_SPAN_LAST_TEXT  /* the tokens of the last copy of the text (echo embeddings) */
+} llmbed_pool_span;
+
+/* A template is literal text with one or more `{text}` placeholders (`{{`
+ * and `}}` are literal braces). The whole templated string is tokenised at
+ * once; a token belongs to a copy of the text when its character range in
+ * the templated string overlaps the copy's (tokenizer offsets, see
+ * llmbed_tokenize_offsets); special tokens the tokenizer adds never do. */
+typedef struct llmbed_template_params {
+    size_t struct_size;        /* sizeof(llmbed_template_params) */
+    const char *template_text; /* NULL = "{text}": the text alone */
+    llmbed_pool_span pool_span;
+    int add_special;           /* 1 (default): the tokenizer's own BOS/EOS, as llmbed_tokenize */
+    int parse_special;         /* 1 (default) */
+    size_t max_tokens;         /* 0 (default) = no limit; else cut tokens from the end (specials kept) */
+} llmbed_template_params;
+
+/* Any thread. */
+void llmbed_template_params_default(llmbed_template_params *params);
+
+/* Checks a template: LLMBED_ERR_INVALID_ARGUMENT naming the byte position of
+ * an unmatched brace or unknown placeholder, or a template without {text}.
+ * Any thread. */
+llmbed_status llmbed_template_check(const char *template_text, llmbed_error *error);
+
+/* Renders the template around text[0..text_len), tokenises the result into
+ * out_ids[capacity] (*n_ids as llmbed_tokenize) and returns the pooled
+ * token range [*pool_begin, *pool_end) for params->pool_span; pass them to
+ * llmbed_embed as batch.instruction_lens / batch.pool_ends. *truncated (may be
+ * NULL) is set when max_tokens cut tokens. LLMBED_ERR_EMPTY_SEQUENCE when the
+ * span holds no token (an empty text), LLMBED_ERR_SEQUENCE_TOO_LONG when
+ * truncation removed it. Any thread, concurrently on one model. */
+llmbed_status llmbed_tokenize_template(const llmbed_model *model, const char *text, size_t text_len,
+                                       const llmbed_template_params *params, int32_t *out_ids,
+                                       size_t capacity, size_t *n_ids, int32_t *pool_begin,
+                                       int32_t *pool_end, int *truncated, llmbed_error *error);
+
+/* Embedding methods from the literature, each a template + span + pooling
+ * (and for TempScale an attention temperature the caller chooses). Early
+ * exit is llmbed_embed_params.layer and combines with any of them. */
+typedef struct llmbed_method {
+    const char *name;          /* "mean", "last", "echo", "prompteol", "tempscale" */
+    const char *template_text; /* NULL: the text alone */
+    llmbed_pool_span pool_span;
+    llmbed_pooling pooling;
+    int needs_attention_temperature; /* 1: set llmbed_embed_params.attention_temperature */
+    const char *summary;       /* one line: what it does and where it comes from */
+} llmbed_method;
+
+/* The method called `name`, NULL when there is none. Any thread. */
+const llmbed_method *llmbed_method_find(const char *name);
+/* Methods by index 0, 1, ...; NULL past the last. Any thread. */
+const llmbed_method *llmbed_method_at(int index);
 
 #ifdef __cplusplus
 }

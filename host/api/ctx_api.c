@@ -37,6 +37,7 @@ void llmbed_embed_params_default(llmbed_embed_params *params) {
     params->layer = 0;
     params->chunk_tokens = 0;
     params->think_ratio = 0.0f;
+    params->attention_temperature = 1.0f;
     params->continue_document = 0;
 }
 

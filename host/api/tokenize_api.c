@@ -20,9 +20,11 @@ static llmbed_status need_tokenizer(const llmbed_model *model, llmbed_error *err
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_tokenize(const llmbed_model *model, const char *text, size_t text_len,
-                              const llmbed_tokenize_params *params, int32_t *out_ids, size_t capacity,
-                              size_t *n_ids, size_t *n_invalid, llmbed_error *error) {
+/* llmbed_tokenize and llmbed_tokenize_offsets; spans NULL = no offsets. */
+static llmbed_status tokenize(const llmbed_model *model, const char *text, size_t text_len,
+                              const llmbed_tokenize_params *params, int32_t *out_ids, int64_t *out_offsets,
+                              size_t capacity, size_t *n_ids, size_t *n_invalid, tok_spans *spans,
+                              llmbed_error *error) {
     *n_ids = 0;
     if (n_invalid) *n_invalid = 0;
     llmbed_status st = need_tokenizer(model, error);
@@ -37,17 +39,43 @@ llmbed_status llmbed_tokenize(const llmbed_model *model, const char *text, size_
         options.parse_special = params->parse_special;
     }
     llmbed_encode_result result = {0};
-    st = llmbed_tokenizer_encode(model->tokenizer, text, text_len, &options, &result, error);
+    st = spans != NULL ? llmbed_tokenizer_encode_spans(model->tokenizer, text, text_len, &options, &result, spans, error)
+                       : llmbed_tokenizer_encode(model->tokenizer, text, text_len, &options, &result, error);
     if (st == LLMBED_OK) {
         *n_ids = result.n_ids;
         if (n_invalid) *n_invalid = result.n_invalid;
-        if (result.n_ids > capacity)
+        if (result.n_ids > capacity) {
             st = llmbed_fail(error, LLMBED_ERR_BUFFER_TOO_SMALL, "tokenize: %zu ids, buffer holds %zu",
                              result.n_ids, capacity);
-        else if (result.n_ids)
+        } else if (result.n_ids) {
             memcpy(out_ids, result.ids, result.n_ids * sizeof *out_ids);
+            for (size_t i = 0; spans != NULL && i < result.n_ids; i++) {
+                out_offsets[2 * i] = (int64_t)spans->data[i].start;
+                out_offsets[2 * i + 1] = (int64_t)spans->data[i].end;
+            }
+        }
     }
     llmbed_encode_result_free(&result);
+    return st;
+}
+
+llmbed_status llmbed_tokenize(const llmbed_model *model, const char *text, size_t text_len,
+                              const llmbed_tokenize_params *params, int32_t *out_ids, size_t capacity,
+                              size_t *n_ids, size_t *n_invalid, llmbed_error *error) {
+    return tokenize(model, text, text_len, params, out_ids, NULL, capacity, n_ids, n_invalid, NULL, error);
+}
+
+llmbed_status llmbed_tokenize_offsets(const llmbed_model *model, const char *text, size_t text_len,
+                                      const llmbed_tokenize_params *params, int32_t *out_ids,
+                                      int64_t *out_offsets, size_t capacity, size_t *n_ids,
+                                      size_t *n_invalid, llmbed_error *error) {
+    if (n_ids == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "tokenize_offsets: n_ids is NULL");
+    if (out_offsets == NULL && capacity > 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "tokenize_offsets: out_offsets is NULL");
+    tok_spans spans = {0};
+    llmbed_status st =
+        tokenize(model, text, text_len, params, out_ids, out_offsets, capacity, n_ids, n_invalid, &spans, error);
+    tok_spans_free(&spans);
     return st;
 }
 

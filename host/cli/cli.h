@@ -14,6 +14,7 @@ int cli_embed(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_tokenize(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_eval(int argc, char **argv);
 
 /* "last"/"mean"/"first"/"weighted-mean" (-1 for an unknown name). */
 int cli_parse_pooling(const char *name, llmbed_pooling *pooling);

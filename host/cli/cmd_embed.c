@@ -14,10 +14,12 @@
 
 #include "cli/cli.h"
 #include "cli/engine_binding.h"
+#include "cli/method_args.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "io/output_format.h"
 #include "scheduler/job.h"
+#include "template/template.h"
 
 static const char *const embed_usage =
     "usage: llmbed embed --model PATH --input FILE|- --output FILE [options]\n"
@@ -34,7 +36,17 @@ static const char *const embed_usage =
     "<stem>.manifest.json (rows, checksums and the input position per committed shard);\n"
     "--resume continues a killed or interrupted job from it. Without shards the output file\n"
     "appears only when the job succeeds. Ctrl-C stops at the next batch: committed shards stay.\n"
-    "Defaults for pooling, attention and normalisation come from the model (llmbed info).";
+    "Defaults for pooling, attention and normalisation come from the model (llmbed info).\n"
+    "\n"
+    "Methods (--method NAME; explicit --template/--pool-span/--pooling override it):\n"
+    "  mean, last   plain pooling over the text\n"
+    "  echo         'Rewrite the sentence: {text}\\nRewritten sentence: {text}', mean over the last copy\n"
+    "               (Springer et al. 2024)\n"
+    "  prompteol    'This sentence: \"{text}\" means in one word:\"', last token (Jiang et al. 2023)\n"
+    "  tempscale    --attn-temperature T in every attention layer (logits / T), mean\n"
+    "  early exit   --layer K (hidden state after K layers, then the final norm); combines with any\n"
+    "A template is tokenised whole (no chat template, no BOS unless the tokenizer adds one); a token\n"
+    "belongs to the text span when its character range overlaps that copy of the text.";
 
 /* Set by SIGINT/SIGTERM; the job polls it between batches. A second signal
  * falls through to the default action and ends the process at once. */
@@ -64,12 +76,13 @@ typedef struct embed_args {
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib;
     double think_ratio;
+    cli_method_args method;
 } embed_args;
 
 /* Everything that changes the rows, for the manifest: --resume refuses when any differs. */
 static char *job_identity(const embed_args *a, const llmbed_model_info *info, const char *prompt,
                           int32_t instruction_len, llmbed_output_format format, llmbed_output_dtype dtype,
-                          const llmbed_embed_params *params, int dims) {
+                          const llmbed_embed_params *params, int dims, const cli_engine *engine) {
     char model_real[PATH_MAX], input_real[PATH_MAX];
     const char *model = realpath(a->model, model_real) ? model_real : a->model;
     const char *input = strcmp(a->input, "-") == 0 ? "-" : realpath(a->input, input_real) ? input_real : a->input;
@@ -100,6 +113,13 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddStringToObject(job, "text_field", a->text_field);
     cJSON_AddStringToObject(job, "id_field", a->id_field != NULL ? a->id_field : "");
     cJSON_AddNumberToObject(job, "shard_rows", (double)a->shard_rows);
+    /* Only when used, so manifests of jobs without them stay resumable. */
+    if (engine->templated) {
+        cJSON_AddStringToObject(job, "template", engine->template_params.template_text);
+        cJSON_AddStringToObject(job, "pool_span", cli_pool_span_name(engine->template_params.pool_span));
+    }
+    if (params->attention_temperature != 1.0f)
+        cJSON_AddNumberToObject(job, "attention_temperature", params->attention_temperature);
     char *text = cJSON_PrintUnformatted(job);
     cJSON_Delete(job);
     return text;
@@ -156,10 +176,11 @@ static int run(embed_args *a) {
     }
     llmbed_embed_params params;
     llmbed_embed_params_default(&params);
-    if (a->pooling != NULL && cli_parse_pooling(a->pooling, &params.pooling) != 0) {
-        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --pooling '%s': expected last, mean, first or weighted-mean",
-                    a->pooling);
-    }
+    cli_method method;
+    a->method.pooling = a->pooling;
+    if (cli_resolve_method("embed", &a->method, &method) != LLMBED_OK) return LLMBED_ERR_INVALID_ARGUMENT;
+    if (method.pooling_set) params.pooling = method.pooling;
+    params.attention_temperature = method.attention_temperature;
     if (a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) {
         return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --attention '%s': expected causal or bidirectional",
                     a->attention);
@@ -178,7 +199,7 @@ static int run(embed_args *a) {
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
-    char *owned_prompt = NULL, *job_json = NULL;
+    char *owned_prompt = NULL, *job_json = NULL, *template_text = NULL;
     const char *prompt = NULL;
     int32_t instruction_len = 0;
     st = llmbed_model_get_info(model, &info);
@@ -239,10 +260,29 @@ static int run(embed_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
-    cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params)};
+    cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params), method.templated, {0}};
+    llmbed_template_params_default(&engine.template_params);
+    if (method.templated) {
+        /* The prompt goes in front of the template as literal text; its
+         * tokens stay masked out of the pool (instruction_len). */
+        char *escaped = llmbed_template_escape(prompt != NULL ? prompt : "");
+        const char *body = method.template_text != NULL ? method.template_text : "{text}";
+        template_text = escaped != NULL ? malloc(strlen(escaped) + strlen(body) + 1) : NULL;
+        if (template_text == NULL) {
+            free(escaped);
+            cli_error("llmbed embed: out of memory");
+            st = LLMBED_ERR_OUT_OF_MEMORY;
+            goto done;
+        }
+        strcpy(template_text, escaped);
+        strcat(template_text, body);
+        free(escaped);
+        engine.template_params.template_text = template_text;
+        engine.template_params.pool_span = method.pool_span;
+    }
     llmbed_job_engine job_engine;
     cli_engine_bind(&engine, &job_engine, info.vocab_size);
-    job_json = job_identity(a, &info, prompt, instruction_len, format, dtype, &params, engine.dims);
+    job_json = job_identity(a, &info, prompt, instruction_len, format, dtype, &params, engine.dims, &engine);
 
     cli_progress progress;
     cli_progress_init(&progress, a->quiet);
@@ -289,6 +329,7 @@ static int run(embed_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
     }
 done:
+    free(template_text);
     free(job_json);
     free(owned_prompt);
     llmbed_ctx_free(ctx);
@@ -336,6 +377,7 @@ int cli_embed(int argc, char **argv) {
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines (the summary still prints)"},
         {"tokenize-threads", CLI_INT, &a.tokenize_threads, 0, 0, "N", "tokenizer threads (default 1)"},
         {"window-lines", CLI_INT, &a.window_lines, 0, 0, "N", "lines read ahead per window (default 4096)"},
+        CLI_METHOD_OPTION_ROWS(a.method),
     };
     int parsed = cli_parse("embed", embed_usage, argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;

@@ -14,6 +14,16 @@ static llmbed_status bound_tokenize(void *user, const char *text, size_t len, in
     return llmbed_tokenize(engine->model, text, len, &params, ids, capacity, n_ids, NULL, error);
 }
 
+static llmbed_status bound_tokenize_template(void *user, const char *text, size_t len, size_t max_tokens,
+                                             int32_t *ids, size_t capacity, size_t *n_ids, int32_t *pool_begin,
+                                             int32_t *pool_end, int *truncated, llmbed_error *error) {
+    const cli_engine *engine = user;
+    llmbed_template_params params = engine->template_params;
+    params.max_tokens = max_tokens;
+    return llmbed_tokenize_template(engine->model, text, len, &params, ids, capacity, n_ids, pool_begin, pool_end,
+                                    truncated, error);
+}
+
 static llmbed_status bound_embed(void *user, const llmbed_batch *batch, float *out, llmbed_error *error) {
     cli_engine *engine = user;
     llmbed_status st = llmbed_embed(engine->ctx, batch, &engine->params, out,
@@ -31,4 +41,5 @@ void cli_engine_bind(cli_engine *engine, llmbed_job_engine *job, int vocab_size)
     job->vocab_size = vocab_size;
     job->tokenize = bound_tokenize;
     job->embed = bound_embed;
+    job->tokenize_template = engine->templated ? bound_tokenize_template : NULL;
 }

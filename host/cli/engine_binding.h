@@ -11,9 +11,12 @@ typedef struct cli_engine {
     llmbed_ctx *ctx;
     llmbed_embed_params params;
     int dims;
+    int templated;                        /* 1: text goes through llmbed_tokenize_template */
+    llmbed_template_params template_params; /* max_tokens is set per call */
 } cli_engine;
 
-/* Fills `job` to call into `engine` (which must outlive it). */
+/* Fills `job` to call into `engine` (which must outlive it); with
+ * engine->templated the job gets the template callback too. */
 void cli_engine_bind(cli_engine *engine, llmbed_job_engine *job, int vocab_size);
 
 #endif

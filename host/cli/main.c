@@ -14,6 +14,7 @@ static const char *const usage_text =
     "  tokenize   write the token ids of each input line as {\"input_ids\": [...]}\n"
     "  info       print a model's architecture and embedding defaults\n"
     "  bench      measure throughput on synthetic or given inputs\n"
+    "  eval sts   Spearman/Pearson of embedding cosines against STS/SICK gold scores\n"
     "\n"
     "Run 'llmbed <command> --help' for a command's options. MODEL PATH is a Hugging Face\n"
     "folder (config.json + *.safetensors) or a .gguf file.\n"
@@ -43,6 +44,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "tokenize") == 0) return cli_tokenize(argc, argv);
     if (strcmp(command, "info") == 0) return cli_info(argc, argv);
     if (strcmp(command, "bench") == 0) return cli_bench(argc, argv);
+    if (strcmp(command, "eval") == 0) return cli_eval(argc, argv);
     cli_error("unknown command '%s' (see llmbed --help)", command);
     return LLMBED_ERR_INVALID_ARGUMENT;
 }

@@ -1,6 +1,8 @@
 /* Validation of llmbed_embed's params and batch, before any work is done, so
  * a bad input fails with a message naming the field, sequence and position
  * rather than reading out of bounds. */
+#include <math.h>
+
 #include "common/error.h"
 #include "engine/engine.h"
 #include "model/model.h"
@@ -41,6 +43,10 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     if (!(params->think_ratio >= 0.0f && params->think_ratio < 1.0f))
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: think_ratio %g outside [0, 1)",
                            (double)params->think_ratio);
+    if (!(params->attention_temperature > 0.0f) || !isfinite(params->attention_temperature))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "embed params: attention_temperature %g must be finite and > 0 (1 = plain attention)",
+                           (double)params->attention_temperature);
 
     /* DEFAULT follows the model family (SPEC §3); a model without a family
      * preference embeds like Qwen3-Embedding/e5-mistral: causal, last token. */
@@ -54,7 +60,7 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     options->normalize = params->normalize == -1 ? (model->default_normalize != 0) : params->normalize;
     options->n_layers = params->layer == 0 ? cfg->n_layers : params->layer;
     options->out_dims = pooling == LLMBED_POOLING_NONE || params->dims == 0 ? cfg->hidden_size : params->dims;
-    options->attention_temperature = 1.0f;
+    options->attention_temperature = params->attention_temperature;
     options->chunk_tokens = params->chunk_tokens;
     options->think_ratio = params->think_ratio;
     options->continue_document = params->continue_document != 0;

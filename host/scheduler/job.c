@@ -84,6 +84,7 @@ typedef struct embed_buffers {
     int32_t *tokens;
     int64_t *offsets;
     int32_t *instruction_lens;
+    int32_t *pool_ends;
     float *batch_out;
     size_t items_capacity;
     size_t tokens_capacity;
@@ -99,6 +100,7 @@ static void buffers_free(embed_buffers *b) {
     free(b->tokens);
     free(b->offsets);
     free(b->instruction_lens);
+    free(b->pool_ends);
     free(b->batch_out);
 }
 
@@ -120,6 +122,7 @@ static int buffers_reserve(embed_buffers *b, size_t n_items, size_t n_tokens, in
             grow((void **)&b->rows, n * (size_t)dims, sizeof *b->rows) ||
             grow((void **)&b->offsets, n, sizeof *b->offsets) ||
             grow((void **)&b->instruction_lens, n, sizeof *b->instruction_lens) ||
+            grow((void **)&b->pool_ends, n, sizeof *b->pool_ends) ||
             grow((void **)&b->batch_out, n * (size_t)dims, sizeof *b->batch_out)) {
             return -1;
         }
@@ -157,7 +160,7 @@ static llmbed_status embed_window(job_state *s, const llmbed_window *w, int n_va
         if (buffers_reserve(b, (size_t)n_valid, (size_t)n_tokens, dims) != 0) {
             return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory for a batch of %" PRId64 " tokens", n_tokens);
         }
-        int any_instruction = 0;
+        int any_instruction = 0, any_pool_end = 0;
         b->offsets[0] = 0;
         for (int j = first; j < last; j++) {
             const llmbed_window_item *item = &w->items[b->valid[b->order[j]]];
@@ -166,11 +169,14 @@ static llmbed_status embed_window(job_state *s, const llmbed_window *w, int n_va
             b->offsets[j - first + 1] = at + (int64_t)item->n_ids;
             b->instruction_lens[j - first] = item->instruction_len;
             any_instruction |= item->instruction_len > 0;
+            b->pool_ends[j - first] = item->pool_end > 0 ? item->pool_end : (int32_t)item->n_ids;
+            any_pool_end |= item->pool_end > 0 && (size_t)item->pool_end < item->n_ids;
         }
         const llmbed_batch batch = {.tokens = b->tokens,
-                                   .offsets = b->offsets,
-                                   .n_sequences = last - first,
-                                   .instruction_lens = any_instruction ? b->instruction_lens : NULL};
+                                    .offsets = b->offsets,
+                                    .n_sequences = last - first,
+                                    .instruction_lens = any_instruction ? b->instruction_lens : NULL,
+                                    .pool_ends = any_pool_end ? b->pool_ends : NULL};
         llmbed_status st = s->engine->embed(s->engine->user, &batch, b->batch_out, error);
         if (st != LLMBED_OK) {
             const llmbed_window_item *item = &w->items[b->valid[b->order[first]]];

@@ -29,6 +29,13 @@ typedef struct llmbed_job_engine {
                               size_t capacity, size_t *n_ids, llmbed_error *error);
     /* Embeds a packed batch into out[n_sequences * dims]. Calling thread only. */
     llmbed_status (*embed)(void *user, const llmbed_batch *batch, float *out, llmbed_error *error);
+    /* Templated text (NULL when the job has no template): text -> ids of the
+     * templated string and the pooled token range [*pool_begin, *pool_end);
+     * semantics of llmbed_tokenize_template with max_tokens (0 = no limit).
+     * Called from several threads at once. */
+    llmbed_status (*tokenize_template)(void *user, const char *text, size_t len, size_t max_tokens, int32_t *ids,
+                                       size_t capacity, size_t *n_ids, int32_t *pool_begin, int32_t *pool_end,
+                                       int *truncated, llmbed_error *error);
 } llmbed_job_engine;
 
 typedef struct llmbed_job_stats {
@@ -53,7 +60,8 @@ typedef struct llmbed_job_options {
     const char *output_path;
     llmbed_output_format format;
     llmbed_output_dtype dtype;
-    const char *prompt;        /* prepended to every text record; NULL = none */
+    const char *prompt;        /* prepended to every text record; NULL = none (with a template
+                                  engine the caller folds it into the template instead) */
     int32_t instruction_len;   /* tokens of the prompt excluded from pooling; 0 = none */
     int64_t max_tokens;        /* longer inputs are truncated or rejected; 0 = no limit */
     int truncate;              /* 1: cut and count; 0: LLMBED_ERR_SEQUENCE_TOO_LONG naming the line */

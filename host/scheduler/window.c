@@ -45,8 +45,54 @@ static llmbed_status tokenize_all(const llmbed_job_engine *engine, const char *t
     return llmbed_fail(error, LLMBED_ERR_INTERNAL, "tokenizer reported inconsistent sizes");
 }
 
+/* Templated text (issue 14): the template (with the prompt folded in by the
+ * caller) is rendered and tokenised whole; the pool covers the template's
+ * span, never the prompt's tokens. */
+static void prepare_templated(llmbed_window_item *item, const llmbed_job_engine *engine, const llmbed_job_options *o,
+                              const char *source) {
+    llmbed_error error = {0};
+    const size_t max_tokens = o->truncate && o->max_tokens > 0 ? (size_t)o->max_tokens : 0;
+    size_t capacity = item->record.text_len + 64;
+    int32_t begin = 0, end = 0;
+    llmbed_status st = LLMBED_OK;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        item->ids = malloc(capacity * sizeof *item->ids);
+        if (item->ids == NULL) {
+            st = llmbed_fail(&error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory tokenising");
+            break;
+        }
+        st = engine->tokenize_template(engine->user, item->record.text, item->record.text_len, max_tokens, item->ids,
+                                       capacity, &item->n_ids, &begin, &end, &item->truncated, &error);
+        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) break;
+        free(item->ids);
+        item->ids = NULL;
+        capacity = item->n_ids;
+    }
+    if (st == LLMBED_OK) {
+        item->instruction_len = begin > o->instruction_len ? begin : o->instruction_len;
+        item->pool_end = end;
+        if (item->instruction_len >= end)
+            st = llmbed_fail(&error, LLMBED_ERR_EMPTY_SEQUENCE, "the prompt covers the whole pooled span");
+    }
+    if (st != LLMBED_OK) {
+        char message[LLMBED_ERROR_MESSAGE_CAPACITY];
+        snprintf(message, sizeof message, "%s", error.message);
+        llmbed_fail(&error, st, "%s:%" PRId64 ": %s", source, item->line_no, message);
+        reject(item, &error);
+        free(item->ids);
+        item->ids = NULL;
+        item->n_ids = 0;
+    }
+    free(item->record.text);
+    item->record.text = NULL;
+}
+
 static void prepare_text(llmbed_window_item *item, const llmbed_job_engine *engine, const llmbed_job_options *o,
                          const char *source) {
+    if (engine->tokenize_template != NULL) {
+        prepare_templated(item, engine, o, source);
+        return;
+    }
     llmbed_error error = {0};
     const char *text = item->record.text;
     size_t len = item->record.text_len;
@@ -120,6 +166,7 @@ static void validate(llmbed_window_item *item, const llmbed_job_engine *engine, 
     }
     /* A prompt cut by truncation must not mask the whole sequence out of the pool. */
     if ((size_t)item->instruction_len >= item->n_ids) item->instruction_len = (int32_t)item->n_ids - 1;
+    if (item->pool_end <= item->instruction_len || (size_t)item->pool_end > item->n_ids) item->pool_end = 0;
 }
 
 typedef struct prepare_task {

@@ -17,6 +17,7 @@ typedef struct llmbed_window_item {
     int32_t *ids;       /* owned */
     size_t n_ids;
     int32_t instruction_len;
+    int32_t pool_end;   /* pooling stops before this token (template spans); 0 = at the end */
     int truncated;
     llmbed_status status; /* non-OK: the line is rejected, `message` says why */
     char *message;

@@ -12,6 +12,7 @@ void tok_pre_scratch_free(tok_pre_scratch *s) {
         tok_bytes_free(&s->text[i]);
         free(s->pieces[i].data);
         s->pieces[i].data = NULL;
+        tok_spans_free(&s->map[i]);
     }
     tok_match_scratch_free(&s->match);
 }
@@ -160,14 +161,42 @@ static bool starts_with(const char *s, size_t len, const char *prefix, size_t pr
     return len >= prefix_len && memcmp(s, prefix, prefix_len) == 0;
 }
 
-/* Rewrites each piece into a new text buffer (prefix space, Metaspace). */
+/* Appends bytes to the rewritten text and, when offsets are tracked, the
+ * input range each of them stands for. */
+typedef struct rewrite_out {
+    tok_bytes *text;
+    tok_spans *map;          /* NULL: offsets not tracked */
+    const tok_spans *in_map; /* ranges of the step's input bytes; NULL = identity */
+} rewrite_out;
+
+static bool put(rewrite_out *o, const char *bytes, size_t n, size_t from, size_t to) {
+    if (!tok_bytes_append(o->text, bytes, n)) return false;
+    if (o->map == NULL) return true;
+    tok_span r = tok_spans_map_range(o->in_map, from, to);
+    return tok_spans_push_n(o->map, r.start, r.end, n);
+}
+
+/* Copies input bytes [at, at + n) unchanged. */
+static bool put_copy(rewrite_out *o, const char *bytes, size_t n, size_t at) {
+    if (o->map == NULL) return tok_bytes_append(o->text, bytes, n);
+    bool ok = true;
+    for (size_t k = 0; k < n && ok; k++) ok = put(o, bytes + k, 1, at + k, at + k + 1);
+    return ok;
+}
+
+/* Rewrites each piece into a new text buffer (prefix space, Metaspace).
+ * Inserted characters (prefix space, prepended replacement) stand for the
+ * piece's first byte, as HF aligns them to the first character. */
 static llmbed_status rewrite_pieces(const tok_pre_step *step, const char *text, const tok_pieces *in,
-                                    bool at_start, tok_bytes *out_text, tok_pieces *out,
+                                    bool at_start, rewrite_out *o, tok_pieces *out,
                                     tok_match_scratch *ms, llmbed_error *error) {
+    tok_bytes *out_text = o->text;
     out_text->len = 0;
+    if (o->map != NULL) o->map->len = 0;
     out->len = 0;
     for (size_t i = 0; i < in->len; i++) {
-        const char *p = text + in->data[i].start;
+        const size_t at = in->data[i].start;
+        const char *p = text + at;
         size_t len = in->data[i].len;
         size_t start = out_text->len;
         bool ok = true;
@@ -175,21 +204,21 @@ static llmbed_status rewrite_pieces(const tok_pre_step *step, const char *text, 
             for (size_t k = 0; k < len && ok; k++) {
                 char buf[4];
                 size_t n = tok_utf8_encode(tok_byte_to_unicode((uint8_t)p[k]), buf);
-                ok = tok_bytes_append(out_text, buf, n);
+                ok = put(o, buf, n, at + k, at + k + 1);
             }
         } else if (step->kind == TOK_PRE_PREFIX_SPACE) {
-            if (!starts_with(p, len, " ", 1)) ok = tok_bytes_push(out_text, ' ');
-            ok = ok && tok_bytes_append(out_text, p, len);
+            if (!starts_with(p, len, " ", 1)) ok = put(o, " ", 1, at, at + 1);
+            ok = ok && put_copy(o, p, len, at);
         } else {
-            bool first = at_start && in->data[i].start == 0;
+            bool first = at_start && at == 0;
             bool prepend = step->prepend == TOK_PREPEND_ALWAYS || (step->prepend == TOK_PREPEND_FIRST && first);
             /* HF checks the prefix after replacing spaces. */
             bool begins = (len > 0 && p[0] == ' ') ||
                           starts_with(p, len, step->replacement, step->replacement_len);
-            if (prepend && !begins) ok = tok_bytes_append(out_text, step->replacement, step->replacement_len);
+            if (prepend && !begins) ok = put(o, step->replacement, step->replacement_len, at, at + 1);
             for (size_t k = 0; k < len && ok; k++)
-                ok = p[k] == ' ' ? tok_bytes_append(out_text, step->replacement, step->replacement_len)
-                                 : tok_bytes_push(out_text, p[k]);
+                ok = p[k] == ' ' ? put(o, step->replacement, step->replacement_len, at + k, at + k + 1)
+                                 : put(o, p + k, 1, at + k, at + k + 1);
         }
         if (!ok) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "tokenizer: pre-tokenizer text");
         tok_piece whole = {start, out_text->len - start};
@@ -215,6 +244,7 @@ llmbed_status tok_pretokenize(const tok_pretokenizer *p, const char *text, size_
     if (!push_piece(&s->pieces[0], 0, len))
         return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "tokenizer: pre-tokenizer pieces");
     const char *cur_text = text;
+    const tok_spans *cur_map = NULL;
     int text_slot = 0;
     for (size_t i = 0; i < p->n_steps; i++) {
         const tok_pre_step *step = &p->steps[i];
@@ -227,8 +257,10 @@ llmbed_status tok_pretokenize(const tok_pretokenizer *p, const char *text, size_
                 st = split_piece(step, cur_text, in->data[k], out, &s->match, error);
         } else {
             tok_bytes *dst = &s->text[text_slot];
-            st = rewrite_pieces(step, cur_text, in, at_start, dst, out, &s->match, error);
+            rewrite_out o = {dst, s->track ? &s->map[text_slot] : NULL, cur_map};
+            st = rewrite_pieces(step, cur_text, in, at_start, &o, out, &s->match, error);
             cur_text = dst->data ? dst->data : "";
+            if (s->track) cur_map = &s->map[text_slot];
             if (step->kind == TOK_PRE_BYTE_MAP) *mapped = true;
             text_slot = 1 - text_slot;
         }
@@ -237,5 +269,6 @@ llmbed_status tok_pretokenize(const tok_pretokenizer *p, const char *text, size_
     }
     *out_text = cur_text;
     *out_pieces = &s->pieces[cur];
+    s->final_map = cur_map;
     return LLMBED_OK;
 }

@@ -11,6 +11,7 @@
 #include "llmbed.h"
 #include "tokenizer/tok_buffer.h"
 #include "tokenizer/tok_regex.h"
+#include "tokenizer/tok_spans.h"
 
 /* HF SplitDelimiterBehavior. */
 typedef enum tok_split_behavior {
@@ -61,6 +62,13 @@ typedef struct tok_pre_scratch {
     tok_bytes text[2];
     tok_pieces pieces[2];
     tok_match_scratch match;
+    /* Offsets, only when `track` is set: map[slot][k] is the range of the
+     * pre-tokenizer's input that byte k of text[slot] comes from; after
+     * tok_pretokenize, final_map describes the words' text (NULL: the words
+     * index the input itself, no step rewrote it). */
+    bool track;
+    tok_spans map[2];
+    const tok_spans *final_map;
 } tok_pre_scratch;
 
 void tok_pre_scratch_free(tok_pre_scratch *s);

@@ -10,6 +10,7 @@
 #include "llmbed.h"
 #include "model/gguf.h"
 #include "model/model_config.h"
+#include "tokenizer/tok_spans.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -59,6 +60,23 @@ void llmbed_encode_result_free(llmbed_encode_result *result);
 llmbed_status llmbed_tokenizer_encode(const llmbed_tokenizer *tokenizer, const char *text, size_t len,
                                       const llmbed_encode_options *options,
                                       llmbed_encode_result *result, llmbed_error *error);
+
+/* llmbed_tokenizer_encode that also reports where each id came from:
+ * spans->data[i] is the byte range [start, end) of text[0..len) that id i
+ * stands for (spans->len == result->n_ids). Offsets survive every step:
+ * UTF-8 repair (a U+FFFD token covers the invalid bytes), normalisation
+ * (NFC/NFKC, Lowercase, Replace, Prepend, Strip: the tokenizer/normalize_align.h
+ * alignment), pre-tokenizer rewrites (byte-level alphabet, prefix space,
+ * Metaspace) and BPE (a byte-level token that holds part of a multi-byte
+ * character covers those bytes only). Inserted characters (a prefix space,
+ * a prepended metaspace) count as part of the first character after them;
+ * special tokens added by the post-processor get the empty range [0, 0);
+ * an added token found in the text covers its match. `spans` is grown like
+ * result->ids (zero-initialise; free with tok_spans_free). Slower than the
+ * plain encode; any thread. */
+llmbed_status llmbed_tokenizer_encode_spans(const llmbed_tokenizer *tokenizer, const char *text, size_t len,
+                                            const llmbed_encode_options *options, llmbed_encode_result *result,
+                                            tok_spans *spans, llmbed_error *error);
 
 /* Decodes ids to UTF-8 (*out is malloc'ed and NUL-terminated; free() it).
  * Special tokens are written as their text. LLMBED_ERR_TOKEN_OUT_OF_RANGE
