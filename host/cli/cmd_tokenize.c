@@ -124,10 +124,11 @@ int cli_tokenize(int argc, char **argv) {
     int64_t lines = 0;
     if (output != NULL && strcmp(output, "-") != 0) {
         out.to_file = 1;
-        st = llmbed_atomic_file_open(&out.file, output, &error);
+        llmbed_file_id input_id = llmbed_file_id_of_path(input);
+        st = llmbed_atomic_file_open(&out.file, output, &input_id, &error);
     }
     if (st == LLMBED_OK) st = run(model, input, text_field, &out, &lines, &error);
-    if (out.to_file && out.file.temp_path != NULL) {
+    if (out.to_file && out.file.open) {
         if (st == LLMBED_OK) {
             st = llmbed_atomic_file_commit(&out.file, &error);
         } else {

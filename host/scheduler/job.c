@@ -292,7 +292,8 @@ llmbed_status llmbed_job_run(const llmbed_job_engine *engine, const llmbed_job_o
     }
     job_state s = {engine, options, stats, NULL, {0}, now_seconds()};
     llmbed_sink_options sink_options = {options->output_path, options->format, options->dtype, engine->dims,
-                                        options->shard_rows, options->resume, options->job_json};
+                                        options->shard_rows, options->resume, options->job_json,
+                                        llmbed_file_id_of_path(options->input_path)};
     llmbed_sink_position start;
     llmbed_status st = llmbed_sink_open(&sink_options, &s.sink, &start, error);
     if (st != LLMBED_OK) return st;

@@ -83,11 +83,12 @@ static char *render(const llmbed_manifest *m) {
     return text;
 }
 
-llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, llmbed_error *error) {
+llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, const llmbed_file_id *input,
+                                    llmbed_error *error) {
     char *text = render(manifest);
     if (text == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: cannot render the manifest", path);
     llmbed_atomic_file file;
-    llmbed_status st = llmbed_atomic_file_open(&file, path, error);
+    llmbed_status st = llmbed_atomic_file_open(&file, path, input, error);
     if (st == LLMBED_OK) {
         st = llmbed_atomic_file_write(&file, text, strlen(text), error);
         if (st == LLMBED_OK) st = llmbed_atomic_file_write(&file, "\n", 1, error);

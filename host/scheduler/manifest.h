@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "io/atomic_file.h"
 #include "llmbed.h"
 
 typedef struct llmbed_manifest_shard {
@@ -45,8 +46,9 @@ typedef struct llmbed_manifest {
 llmbed_status llmbed_manifest_add_shard(llmbed_manifest *manifest, const llmbed_manifest_shard *shard,
                                         llmbed_error *error);
 
-/* Atomic write (temp + fsync + rename). */
-llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, llmbed_error *error);
+/* Atomic write (temp + fsync + rename); refuses to write over `input` (may be NULL). */
+llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, const llmbed_file_id *input,
+                                    llmbed_error *error);
 
 /* LLMBED_ERR_FILE_NOT_FOUND when absent, LLMBED_ERR_BAD_JSON / LLMBED_ERR_RESUME_MISMATCH
  * when it is not a manifest this version wrote. */

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
 #include "io/crc32.h"
@@ -108,6 +109,14 @@ static llmbed_status init_paths(llmbed_sink *sink, const char *path, llmbed_erro
 }
 
 static llmbed_status open_sharded(llmbed_sink *sink, llmbed_error *error) {
+    /* Shards and the manifest are named after the output path: they need a folder, not a stream. */
+    struct stat st;
+    if (strcmp(sink->output_path, "-") == 0 || (stat(sink->output_path, &st) == 0 && !S_ISREG(st.st_mode))) {
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "%s: --shard-rows writes <stem>.shard-NNNNN files and a manifest next to the output path, "
+                           "so it must name a regular file, not stdout, a FIFO, a device or a folder",
+                           sink->output_path);
+    }
     if (sink->options.resume) {
         llmbed_status st = llmbed_manifest_read(sink->manifest_path, &sink->manifest, error);
         if (st == LLMBED_OK) {
@@ -120,7 +129,7 @@ static llmbed_status open_sharded(llmbed_sink *sink, llmbed_error *error) {
     }
     sink->manifest.job_json = strdup(sink->options.job_json != NULL ? sink->options.job_json : "{}");
     if (sink->manifest.job_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
-    return llmbed_manifest_write(&sink->manifest, sink->manifest_path, error);
+    return llmbed_manifest_write(&sink->manifest, sink->manifest_path, &sink->options.input, error);
 }
 
 llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink **out,
@@ -135,7 +144,7 @@ llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink *
             st = open_sharded(sink, error);
         } else {
             st = llmbed_output_writer_open(options->output_path, options->format, options->dtype, options->dims,
-                                           &sink->writer, error);
+                                           &sink->options.input, &sink->writer, error);
         }
     }
     if (st != LLMBED_OK) {
@@ -182,7 +191,7 @@ static llmbed_status commit_shard(llmbed_sink *sink, int complete, llmbed_error 
     m->truncated = sink->consumed.truncated;
     m->tokens = sink->consumed.tokens;
     m->complete = complete;
-    return llmbed_manifest_write(m, sink->manifest_path, error);
+    return llmbed_manifest_write(m, sink->manifest_path, &sink->options.input, error);
 }
 
 llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
@@ -193,7 +202,7 @@ llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *i
         free(name);
         if (path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
         llmbed_status st = llmbed_output_writer_open(path, sink->options.format, sink->options.dtype,
-                                                     sink->options.dims, &sink->writer, error);
+                                                     sink->options.dims, &sink->options.input, &sink->writer, error);
         free(path);
         if (st != LLMBED_OK) return st;
     }

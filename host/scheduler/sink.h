@@ -22,6 +22,7 @@ typedef struct llmbed_sink_options {
     int64_t shard_rows; /* 0 = a single output file */
     int resume;         /* shards only: continue from an existing manifest */
     const char *job_json; /* job identity stored in (and compared with) the manifest */
+    llmbed_file_id input; /* the job's input: no output file may be it */
 } llmbed_sink_options;
 
 /* The committed state a job starts from (zeros for a fresh job). */

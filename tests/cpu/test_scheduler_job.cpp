@@ -519,7 +519,7 @@ TEST_CASE("job: empty input, and a resume that starts exactly at the end of the 
     REQUIRE(llmbed_manifest_read((dir + "/sh.manifest.json").c_str(), &m, &err) == LLMBED_OK);
     CHECK(m.next_offset == (int64_t)join_lines(lines).size());
     m.complete = 0;
-    REQUIRE(llmbed_manifest_write(&m, (dir + "/sh.manifest.json").c_str(), &err) == LLMBED_OK);
+    REQUIRE(llmbed_manifest_write(&m, (dir + "/sh.manifest.json").c_str(), nullptr, &err) == LLMBED_OK);
     llmbed_manifest_free(&m);
     o.resume = 1;
     REQUIRE(llmbed_job_run(&engine, &o, &stats, &err) == LLMBED_OK);
