@@ -2,14 +2,22 @@
  * committed, rewritten atomically after every shard. It is the only record
  * --resume trusts: a shard file not listed in it is ignored and recomputed.
  *
- * {"format": "llmbed-shards", "version": 1,
+ * {"format": "llmbed-shards", "version": 2,
  *  "job": {...the model, input and every option that changes the output...},
  *  "shards": [{"file": "out.shard-00000.npy", "rows": 1000, "bytes": ..., "crc32": ...,
  *              "sidecar": "out.shard-00000.scales.npy", "sidecar_bytes": ..., "sidecar_crc32": ...}],
  *  "rows": 1000, "next_offset": 51234, "next_line": 1003, "skipped": 3,
- *  "truncated": 0, "tokens": 123456, "complete": false}
+ *  "truncated": 0, "tokens": 123456, "input_crc32": 1234567, "complete": false}
  * next_offset/next_line locate the first input line not yet reflected in
- * the shards (rows or skips). File names are relative to the manifest's folder. */
+ * the shards (rows or skips); input_crc32 is the CRC-32 of the input bytes
+ * [0, next_offset). File names are bare names in the manifest's folder.
+ *
+ * Reading checks everything that can be checked without the files: types,
+ * non-negative counts, bare file names, shard rows summing to "rows",
+ * rows + skipped == next_line, truncated <= rows <= tokens. The sink checks
+ * the shard files and the job the input prefix. Every failure is
+ * LLMBED_ERR_RESUME_MISMATCH (LLMBED_ERR_BAD_JSON for unparsable JSON)
+ * naming the field and ending "rerun without --resume to start over". */
 #ifndef LLMBED_SCHEDULER_MANIFEST_H
 #define LLMBED_SCHEDULER_MANIFEST_H
 
@@ -39,6 +47,7 @@ typedef struct llmbed_manifest {
     int64_t skipped;
     int64_t truncated;
     int64_t tokens;
+    uint32_t input_crc32;
     int complete;
 } llmbed_manifest;
 

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "common/error.h"
+#include <inttypes.h>
 #include "io/crc32.h"
 #include "scheduler/manifest.h"
 
@@ -47,6 +48,7 @@ void llmbed_sink_committed(const llmbed_sink *sink, llmbed_sink_position *p) {
     p->truncated = sink->manifest.truncated;
     p->tokens = sink->manifest.tokens;
     p->shards = sink->manifest.n_shards;
+    p->input_crc32 = sink->manifest.input_crc32;
     p->complete = sink->manifest.complete;
 }
 
@@ -64,26 +66,78 @@ static char *shard_name(const llmbed_sink *sink, int index) {
     return s;
 }
 
+/* Bytes a committed npy/safetensors shard (or sidecar) of `rows` rows has:
+ * fixed header + rows * row bytes (+ the int8 scales). -1 for jsonl, whose
+ * rows are counted as lines instead. */
+static int64_t shard_bytes(const llmbed_sink_options *o, int sidecar, int64_t rows) {
+    if (sidecar) return LLMBED_NPY_HEADER_BYTES + rows * (int64_t)sizeof(float);
+    const int64_t row_bytes = (int64_t)(llmbed_row_width(o->dtype, o->dims) * llmbed_dtype_size(o->dtype));
+    if (o->format == LLMBED_FORMAT_NPY) return LLMBED_NPY_HEADER_BYTES + rows * row_bytes;
+    if (o->format == LLMBED_FORMAT_SAFETENSORS) {
+        return LLMBED_SAFETENSORS_HEADER_BYTES + rows * row_bytes +
+               (o->dtype == LLMBED_DTYPE_INT8 ? rows * (int64_t)sizeof(float) : 0);
+    }
+    return -1;
+}
+
+#define RERUN "; rerun without --resume to start over"
+
+/* Each listed shard must be the file this job would have written at its
+ * index (name, sidecar name), hold the listed rows, and have the listed size
+ * and CRC-32. Edited manifests and replaced files fail here. */
 static llmbed_status verify_shards(llmbed_sink *sink, llmbed_error *error) {
+    const char *mpath = sink->manifest_path;
     for (int i = 0; i < sink->manifest.n_shards; i++) {
         const llmbed_manifest_shard *s = &sink->manifest.shards[i];
+        char *expected = shard_name(sink, i);
+        char expected_sidecar[4096] = "";
+        if (expected == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+        int wants_sidecar = sink->options.format == LLMBED_FORMAT_NPY && sink->options.dtype == LLMBED_DTYPE_INT8;
+        if (wants_sidecar) llmbed_output_sidecar_path(expected, expected_sidecar, sizeof expected_sidecar);
+        llmbed_status st = LLMBED_OK;
+        if (strcmp(s->file, expected) != 0) {
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                             "%s: field \"shards[%d].file\" is \"%.200s\", expected \"%s\"" RERUN, mpath, i, s->file,
+                             expected);
+        } else if (wants_sidecar != (s->sidecar != NULL) ||
+                   (s->sidecar != NULL && strcmp(s->sidecar, expected_sidecar) != 0)) {
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                             "%s: field \"shards[%d].sidecar\" is %s%.200s%s, expected %s%s%s" RERUN, mpath, i,
+                             s->sidecar ? "\"" : "", s->sidecar ? s->sidecar : "absent", s->sidecar ? "\"" : "",
+                             wants_sidecar ? "\"" : "", wants_sidecar ? expected_sidecar : "none",
+                             wants_sidecar ? "\"" : "");
+        }
+        free(expected);
+        if (st != LLMBED_OK) return st;
         for (int side = 0; side < 2; side++) {
             const char *name = side ? s->sidecar : s->file;
             if (name == NULL) continue;
+            const char *field = side ? "sidecar" : "file";
             char *path = format_string("%s%s", sink->dir, name);
             if (path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
             uint32_t crc = 0;
-            int64_t bytes = 0;
-            llmbed_status st = llmbed_crc32_file(path, &crc, &bytes, error);
-            if (st == LLMBED_OK && (crc != (side ? s->sidecar_crc32 : s->crc32) ||
-                                    bytes != (side ? s->sidecar_bytes : s->bytes))) {
+            int64_t bytes = 0, lines = 0;
+            int64_t want_bytes = side ? s->sidecar_bytes : s->bytes;
+            int64_t fixed = shard_bytes(&sink->options, side, s->rows);
+            st = llmbed_crc32_file_lines(path, &crc, &bytes, &lines, error);
+            if (st != LLMBED_OK) {
                 st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                                 "%s: size or CRC-32 differs from %s; rerun without --resume to start over", path,
-                                 sink->manifest_path);
-            } else if (st != LLMBED_OK) {
+                                 "%s: field \"shards[%d].%s\": %s is unreadable" RERUN, mpath, i, field, path);
+            } else if (bytes != want_bytes) {
                 st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                                 "%s: listed in %s but unreadable; rerun without --resume to start over", path,
-                                 sink->manifest_path);
+                                 "%s: field \"shards[%d].%s\": %s has %" PRId64 " bytes, the manifest says %" PRId64 RERUN,
+                                 mpath, i, side ? "sidecar_bytes" : "bytes", path, bytes, want_bytes);
+            } else if (fixed >= 0 ? fixed != bytes : lines != s->rows) {
+                const int64_t empty = shard_bytes(&sink->options, side, 0);
+                const int64_t per_row = shard_bytes(&sink->options, side, 1) - empty;
+                const int64_t held = fixed >= 0 ? (bytes - empty) / per_row : lines;
+                st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                                 "%s: field \"shards[%d].rows\" is %" PRId64 " but %s holds %" PRId64 " rows" RERUN, mpath,
+                                 i, s->rows, path, held);
+            } else if (crc != (side ? s->sidecar_crc32 : s->crc32)) {
+                st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                                 "%s: field \"shards[%d].%s\": the CRC-32 of %s differs (the file changed)" RERUN, mpath, i,
+                                 side ? "sidecar_crc32" : "crc32", path);
             }
             free(path);
             if (st != LLMBED_OK) return st;
@@ -157,7 +211,10 @@ llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink *
     return LLMBED_OK;
 }
 
-static void note_consumed(llmbed_sink *sink, int64_t end_offset, int64_t line_no) {
+const char *llmbed_sink_manifest_path(const llmbed_sink *sink) { return sink->manifest_path; }
+
+static void note_consumed(llmbed_sink *sink, int64_t end_offset, int64_t line_no, uint32_t prefix_crc) {
+    sink->consumed.input_crc32 = prefix_crc;
     sink->consumed.next_offset = end_offset;
     sink->consumed.next_line = line_no;
 }
@@ -190,12 +247,13 @@ static llmbed_status commit_shard(llmbed_sink *sink, int complete, llmbed_error 
     m->skipped = sink->consumed.skipped;
     m->truncated = sink->consumed.truncated;
     m->tokens = sink->consumed.tokens;
+    m->input_crc32 = sink->consumed.input_crc32;
     m->complete = complete;
     return llmbed_manifest_write(m, sink->manifest_path, &sink->options.input, error);
 }
 
 llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
-                              int64_t line_no, int64_t tokens, int truncated, llmbed_error *error) {
+                              int64_t line_no, uint32_t prefix_crc, int64_t tokens, int truncated, llmbed_error *error) {
     if (sink->writer == NULL) {
         char *name = shard_name(sink, sink->manifest.n_shards);
         char *path = name != NULL ? format_string("%s%s", sink->dir, name) : NULL;
@@ -209,7 +267,7 @@ llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *i
     const char *ids[1] = {id_json};
     llmbed_status st = llmbed_output_writer_write(sink->writer, row, 1, ids, error);
     if (st != LLMBED_OK) return st;
-    note_consumed(sink, end_offset, line_no);
+    note_consumed(sink, end_offset, line_no, prefix_crc);
     sink->consumed.rows++;
     sink->consumed.tokens += tokens;
     sink->consumed.truncated += truncated != 0;
@@ -219,8 +277,8 @@ llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *i
     return LLMBED_OK;
 }
 
-void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no) {
-    note_consumed(sink, end_offset, line_no);
+void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no, uint32_t prefix_crc) {
+    note_consumed(sink, end_offset, line_no, prefix_crc);
     sink->consumed.skipped++;
 }
 

@@ -174,6 +174,7 @@ static void read_lines(llmbed_window *window, llmbed_line_reader *reader, const 
         llmbed_window_item *item = &window->items[window->n++];
         item->line_no = line_no;
         item->end_offset = end_offset;
+        item->prefix_crc = llmbed_line_reader_crc(reader);
         llmbed_error error = {0};
         if (llmbed_input_parse_line(line, len, line_no, &parse, &item->record, &error) != LLMBED_OK) {
             reject(item, &error);
