@@ -1,6 +1,7 @@
 #include "scheduler/job.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,6 +176,32 @@ static llmbed_status embed_window(job_state *s, const llmbed_window *w, int n_va
             snprintf(message, sizeof message, "%s", error->message);
             return llmbed_fail(error, st, "batch of lines %" PRId64 "...: %s", item->line_no, message);
         }
+        /* A NaN or Inf row (weights holding NaN, an overflow) would be written
+         * as if it were an embedding: it is an error naming the line. */
+        const llmbed_window_item *bad = NULL; /* the first non-finite row in input order */
+        int bad_dim = 0, bad_at = 0;
+        for (int j = first; j < last; j++) {
+            const float *row = b->batch_out + (size_t)(j - first) * (size_t)dims;
+            const llmbed_window_item *item = &w->items[b->valid[b->order[j]]];
+            for (int d = 0; d < dims; d++) {
+                if (!isfinite(row[d])) {
+                    if (bad == NULL || item->line_no < bad->line_no) {
+                        bad = item;
+                        bad_dim = d;
+                        bad_at = j - first;
+                    }
+                    break;
+                }
+            }
+        }
+        if (bad != NULL) {
+            const char *input = strcmp(s->options->input_path, "-") == 0 ? "<stdin>" : s->options->input_path;
+            const float value = b->batch_out[(size_t)bad_at * (size_t)dims + (size_t)bad_dim];
+            return llmbed_fail(error, LLMBED_ERR_NON_FINITE,
+                               "%s:%" PRId64 ": the embedding holds %s at dimension %d (check the model with "
+                               "llmbed info --check-weights)",
+                               input, bad->line_no, isnan(value) ? "NaN" : "infinity", bad_dim);
+        }
         for (int j = first; j < last; j++) {
             memcpy(b->rows + (size_t)b->order[j] * (size_t)dims, b->batch_out + (size_t)(j - first) * (size_t)dims,
                    (size_t)dims * sizeof(float));
@@ -221,11 +248,17 @@ static llmbed_status process_window(job_state *s, const llmbed_window *w, llmbed
             s->stats->skipped++;
             continue;
         }
-        st = llmbed_sink_row(s->sink, b->rows + (size_t)row * (size_t)s->engine->dims, item->record.id_json,
+        /* Without an id field, a row's id is its 0-based input line: with
+         * skipped lines, and across shards, rows still name their lines. */
+        char line_id[24];
+        snprintf(line_id, sizeof line_id, "%" PRId64, item->line_no - 1);
+        const char *id = item->record.id_json != NULL ? item->record.id_json : line_id;
+        st = llmbed_sink_row(s->sink, b->rows + (size_t)row * (size_t)s->engine->dims, id,
                              item->end_offset, item->line_no, item->prefix_crc, (int64_t)item->n_ids, item->truncated,
                              error);
         if (st != LLMBED_OK) return st;
         s->stats->truncated += item->truncated;
+        s->stats->invalid_utf8 += item->record.invalid_utf8 > 0;
         s->stats->input_offset = item->end_offset;
         row++;
     }

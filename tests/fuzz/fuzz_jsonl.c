@@ -11,7 +11,7 @@
 #include "io/input_record.h"
 
 static void check_line(const char *line, size_t len, int64_t line_no) {
-    llmbed_input_parse_options options = {"fuzz.jsonl", "text", "id"};
+    llmbed_input_parse_options options = {"fuzz.jsonl", "text", "id", 0, NULL};
     llmbed_input_record record;
     llmbed_error error = {0};
     llmbed_status st = llmbed_input_parse_line(line, len, line_no, &options, &record, &error);
