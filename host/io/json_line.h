@@ -2,7 +2,7 @@
  * (C++, behind this C interface). Chosen over cJSON and jansson for the JSONL
  * hot path (bench/results/json_parse_2026-12-02.txt): strings come with their
  * length, so text may hold U+0000 ("\u0000") like any other scalar, and it
- * parses 3-4x faster than cJSON (jansson, also length-aware, is 5x slower
+ * parses 2-3x faster than cJSON (jansson, also length-aware, is 4-6x slower
  * than cJSON). simdjson validates UTF-8: callers repair or reject invalid
  * bytes first (input_record.c). */
 #ifndef LLMBED_IO_JSON_LINE_H
