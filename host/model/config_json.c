@@ -59,7 +59,7 @@ static llmbed_status get_int(const reader *r, const char *key, bool required, in
         return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" must be an integer", r->source,
                            r->prefix, key);
     if (v < -2147483648.0 || v > 2147483647.0)
-        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" = %.17g is out of range (|value| < 2^31)",
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" = %.17g is out of range (not an int32)",
                            r->source, r->prefix, key, v);
     *out = (int)v;
     return LLMBED_OK;

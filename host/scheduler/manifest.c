@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "io/atomic_file.h"
 
 #define MANIFEST_FORMAT "llmbed-shards"
@@ -106,7 +107,7 @@ llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char 
     return st;
 }
 
-static char *read_small_file(const char *path, llmbed_status *status, llmbed_error *error) {
+static char *read_small_file(const char *path, size_t *length, llmbed_status *status, llmbed_error *error) {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
         *status = llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND, "%s: cannot open: %s", path, strerror(errno));
@@ -137,6 +138,7 @@ static char *read_small_file(const char *path, llmbed_status *status, llmbed_err
         return NULL;
     }
     buffer[n] = '\0';
+    *length = n;
     return buffer;
 }
 
@@ -152,7 +154,7 @@ static llmbed_status get_count(const cJSON *object, const char *where, const cha
     if (!cJSON_IsNumber(item) || v != floor(v) || v < 0 || v > (double)max) {
         char *text = cJSON_PrintUnformatted(item);
         llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                    "%s: field \"%s%s\" is %s, not an integer in [0, %" PRId64 "]" RERUN, path, where, key,
+                    "%s: field \"%s%s\" is %.64s, not an integer in [0, %" PRId64 "]" RERUN, path, where, key,
                     text != NULL ? text : "?", max);
         cJSON_free(text);
         return LLMBED_ERR_RESUME_MISMATCH;
@@ -178,7 +180,7 @@ static llmbed_status get_name(const cJSON *item, int index, const char *key, int
     }
     if (!bare_name(name->valuestring)) {
         return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                           "%s: field \"shards[%d].%s\" is \"%.200s\", not a bare file name in the manifest's folder" RERUN,
+                           "%s: field \"shards[%d].%s\" is \"%.120s\", not a bare file name in the manifest's folder" RERUN,
                            path, index, key, name->valuestring);
     }
     *out = name->valuestring;
@@ -271,17 +273,30 @@ static llmbed_status parse(const cJSON *root, const char *path, llmbed_manifest 
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_manifest_read(const char *path, llmbed_manifest *manifest, llmbed_error *error) {
+llmbed_status llmbed_manifest_parse(const char *text, size_t length, const char *path, llmbed_manifest *manifest,
+                                    llmbed_error *error) {
     memset(manifest, 0, sizeof *manifest);
-    llmbed_status st = LLMBED_OK;
-    char *text = read_small_file(path, &st, error);
-    if (text == NULL) return st;
-    cJSON *root = cJSON_Parse(text);
-    free(text);
-    if (root == NULL) return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: malformed JSON" RERUN, path);
+    cJSON *root = NULL;
+    llmbed_status st = llmbed_json_parse(text, length, path, &root, error); /* whole text, trailing bytes rejected */
+    if (st != LLMBED_OK) {
+        char message[LLMBED_ERROR_MESSAGE_CAPACITY];
+        snprintf(message, sizeof message, "%s", error != NULL ? error->message : "");
+        return llmbed_fail(error, st, "%.400s" RERUN, message);
+    }
     st = parse(root, path, manifest, error);
     cJSON_Delete(root);
     if (st != LLMBED_OK) llmbed_manifest_free(manifest);
+    return st;
+}
+
+llmbed_status llmbed_manifest_read(const char *path, llmbed_manifest *manifest, llmbed_error *error) {
+    memset(manifest, 0, sizeof *manifest);
+    llmbed_status st = LLMBED_OK;
+    size_t length = 0;
+    char *text = read_small_file(path, &length, &st, error);
+    if (text == NULL) return st;
+    st = llmbed_manifest_parse(text, length, path, manifest, error);
+    free(text);
     return st;
 }
 
@@ -299,7 +314,7 @@ llmbed_status llmbed_manifest_check_job(const llmbed_manifest *manifest, const c
             char *was = old != NULL ? cJSON_PrintUnformatted(old) : NULL;
             char *is = cJSON_PrintUnformatted(item);
             st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                             "%s: \"%s\" was %s when the job started but is %s now; rerun without --resume to start over",
+                             "%s: \"%.64s\" was %.120s when the job started but is %.120s now" RERUN,
                              manifest_path, item->string, was != NULL ? was : "absent", is != NULL ? is : "?");
             cJSON_free(was);
             cJSON_free(is);
@@ -307,7 +322,7 @@ llmbed_status llmbed_manifest_check_job(const llmbed_manifest *manifest, const c
     }
     for (const cJSON *item = saved != NULL ? saved->child : NULL; st == LLMBED_OK && item != NULL; item = item->next) {
         if (cJSON_GetObjectItemCaseSensitive(now, item->string) == NULL) {
-            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: \"%s\" was set when the job started but is absent now" RERUN,
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: \"%.64s\" was set when the job started but is absent now" RERUN,
                              manifest_path, item->string);
         }
     }

@@ -21,6 +21,7 @@
 #ifndef LLMBED_SCHEDULER_MANIFEST_H
 #define LLMBED_SCHEDULER_MANIFEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "io/atomic_file.h"
@@ -62,6 +63,10 @@ llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char 
 /* LLMBED_ERR_FILE_NOT_FOUND when absent, LLMBED_ERR_BAD_JSON / LLMBED_ERR_RESUME_MISMATCH
  * when it is not a manifest this version wrote. */
 llmbed_status llmbed_manifest_read(const char *path, llmbed_manifest *manifest, llmbed_error *error);
+
+/* The same from text[0..length) read from `path` (for messages); the fuzz target's entry. */
+llmbed_status llmbed_manifest_parse(const char *text, size_t length, const char *path, llmbed_manifest *manifest,
+                                    llmbed_error *error);
 
 /* LLMBED_ERR_RESUME_MISMATCH naming the first key of `job_json` whose value
  * differs from the manifest's (or is missing from either side). */
