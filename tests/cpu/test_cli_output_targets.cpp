@@ -121,7 +121,7 @@ TEST_CASE("output: symlinks are resolved, the link itself is never replaced", "[
     CHECK(slurp(dir + "/target.npy") == "{\"input_ids\":[5,6,7]}\n{\"input_ids\":[9,1]}\n");
 }
 
-TEST_CASE("output: '-' writes to stdout; an existing file keeps its permission bits", "[cli][output]") {
+TEST_CASE("output: '-' writes to stdout, and an existing file keeps its permission bits", "[cli][output]") {
     std::string dir = scratch("out", "stdout");
     write_file(dir + "/in.jsonl", kInput);
     Result r = run(embed(dir, dir + "/in.jsonl", "-", {"--format", "jsonl"}), dir);
