@@ -60,7 +60,7 @@ TEST_CASE("pooling kinds with and without instruction masks", "[ops][pooling]") 
     }
 }
 
-TEST_CASE("postprocess truncates then normalises; zero rows stay zero", "[ops][postprocess]") {
+TEST_CASE("postprocess truncates then normalises, zero rows stay zero", "[ops][postprocess]") {
     std::mt19937 rng(22);
     const int rows = 5, in_dims = 129;
     auto x = random_floats((size_t)rows * in_dims, rng);
