@@ -141,6 +141,9 @@ static void print_summary(const embed_args *a, const llmbed_job_stats *s, int di
 }
 
 static int run(embed_args *a) {
+    /* First thing: a Ctrl-C while the model loads is then a clean
+     * "interrupted" (status 31) at the job's first check, not death by SIGINT. */
+    install_signal_handlers();
     llmbed_output_format format, from_name;
     const int named = llmbed_output_format_from_path(a->output, &from_name) == 0;
     if (a->format != NULL && llmbed_output_format_parse(a->format, &format) != 0) {
@@ -265,7 +268,6 @@ static int run(embed_args *a) {
     job.on_skip = cli_progress_skip;
     job.callback_user = &progress;
     job.strict_utf8 = a->strict_utf8;
-    install_signal_handlers();
     llmbed_job_stats stats;
     st = llmbed_job_run(&job_engine, &job, &stats, &error);
     cli_progress_close(&progress);
