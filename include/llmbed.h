@@ -69,7 +69,8 @@ unsigned llmbed_version_number(void);
     X(LLMBED_ERR_INTERRUPTED, 31, "interrupted")                                              \
     X(LLMBED_ERR_IO, 32, "I/O error")                                                         \
     X(LLMBED_ERR_RESUME_MISMATCH, 33, "resume manifest does not match this job")              \
-    X(LLMBED_ERR_INTERNAL, 34, "internal error")
+    X(LLMBED_ERR_INTERNAL, 34, "internal error")                                              \
+    X(LLMBED_ERR_NON_FINITE, 35, "NaN or infinity in the weights or an output row")
 
 typedef enum llmbed_status {
 #define LLMBED_STATUS_ENUM_ENTRY(name, value, text) name = value,
@@ -132,7 +133,7 @@ typedef struct llmbed_model_info {
     size_t struct_size;        /* sizeof(llmbed_model_info) */
     const char *architecture;  /* "llama", "mistral", "qwen2", "qwen3", "minicpm" */
     const char *source_format; /* "safetensors" or "gguf" */
-    const char *weight_dtype;  /* dtype of the largest weight in the file: "F32", "BF16", "Q4_1", ... */
+    const char *weight_dtype;  /* dtype holding the most parameters: "F32", "BF16", "Q4_1", ... */
     int n_layers;
     int hidden_size;
     int n_heads;
@@ -153,6 +154,11 @@ typedef struct llmbed_model_info {
 
 /* Fills `info` (set info->struct_size first). Strings live as long as the model. Any thread. */
 llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info *info);
+
+/* Scans every loaded weight for NaN or infinity: LLMBED_ERR_NON_FINITE naming
+ * the first such tensor (as the model file names it) and element; O(weights).
+ * LLMBED_ERR_INVALID_ARGUMENT for a vocabulary-only model. Any thread. */
+llmbed_status llmbed_model_check_weights(const llmbed_model *model, llmbed_error *error);
 
 /* -------------------------------------------------------------- contexts */
 

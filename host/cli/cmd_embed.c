@@ -72,7 +72,7 @@ static void install_signal_handlers(void) {
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
     const char *prompt, *prompt_name, *device;
-    int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt;
+    int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib;
     double think_ratio;
@@ -110,6 +110,7 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddNumberToObject(job, "max_tokens", (double)a->max_tokens);
     cJSON_AddBoolToObject(job, "truncate", a->truncate);
     cJSON_AddBoolToObject(job, "skip_invalid", a->skip_invalid);
+    cJSON_AddBoolToObject(job, "strict_utf8", a->strict_utf8);
     cJSON_AddStringToObject(job, "text_field", a->text_field);
     cJSON_AddStringToObject(job, "id_field", a->id_field != NULL ? a->id_field : "");
     cJSON_AddNumberToObject(job, "shard_rows", (double)a->shard_rows);
@@ -156,18 +157,33 @@ static void print_summary(const embed_args *a, const llmbed_job_stats *s, int di
     }
     fprintf(stderr,
             "llmbed: summary: %" PRId64 " sequences, %" PRId64 " tokens, %" PRId64 " truncated, %" PRId64
-            " skipped%s in %.2f s (%.0f tokens/s, %.1f sequences/s), peak RSS %.1f MiB; wrote %s\n",
-            s->sequences, s->tokens, s->truncated, s->skipped, s->resumed_rows > 0 ? " (resumed)" : "", s->seconds,
+            " skipped, %" PRId64 " with invalid UTF-8 (replaced by U+FFFD)%s in %.2f s (%.0f tokens/s, %.1f "
+            "sequences/s), peak RSS %.1f MiB; wrote %s\n",
+            s->sequences, s->tokens, s->truncated, s->skipped, s->invalid_utf8,
+            s->resumed_rows > 0 ? " (resumed)" : "", s->seconds,
             rate, seq_rate, (double)cli_peak_rss_bytes() / (1024.0 * 1024.0), where);
 }
 
 static int run(embed_args *a) {
-    llmbed_output_format format;
-    if (a->format != NULL ? llmbed_output_format_parse(a->format, &format) != 0
-                          : llmbed_output_format_from_path(a->output, &format) != 0) {
+    /* First thing: a Ctrl-C while the model loads is then a clean
+     * "interrupted" (status 31) at the job's first check, not death by SIGINT. */
+    install_signal_handlers();
+    llmbed_output_format format, from_name;
+    const int named = llmbed_output_format_from_path(a->output, &from_name) == 0;
+    if (a->format != NULL && llmbed_output_format_parse(a->format, &format) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --format '%s': expected npy, safetensors or jsonl",
+                    a->format);
+    }
+    if (a->format == NULL && !named) {
         return fail(LLMBED_ERR_INVALID_ARGUMENT,
                     "llmbed embed: cannot tell the output format of '%s': use .npy, .safetensors or .jsonl, or --format",
-                    a->format != NULL ? a->format : a->output);
+                    a->output);
+    }
+    if (a->format == NULL) format = from_name;
+    if (a->format != NULL && named && from_name != format) {
+        cli_error("llmbed embed: --format %s contradicts the extension of '%s' (%s): rename the output or drop --format",
+                  a->format, a->output, llmbed_output_format_name(from_name));
+        return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_output_dtype dtype;
     if (llmbed_output_dtype_parse(a->dtype, &dtype) != 0) {
@@ -243,6 +259,13 @@ static int run(embed_args *a) {
         st = cli_prompt_length(model, prompt, &instruction_len);
         if (st != LLMBED_OK) goto done;
     }
+    if (a->max_tokens > info.max_positions) {
+        /* RoPE positions past the trained range give embeddings nobody validated. */
+        fprintf(stderr,
+                "llmbed: warning: --max-tokens %" PRId64 " is more than the model's max_position_embeddings %d; "
+                "inputs longer than %d tokens run at positions it was not trained on\n",
+                a->max_tokens, info.max_positions, info.max_positions);
+    }
     if (a->batch_tokens == 0) a->batch_tokens = default_batch_tokens(&info);
     ctx_params.n_threads = (int)a->threads;
     ctx_params.batch_tokens = a->batch_tokens;
@@ -309,7 +332,7 @@ static int run(embed_args *a) {
     job.on_progress = cli_progress_update;
     job.on_skip = cli_progress_skip;
     job.callback_user = &progress;
-    install_signal_handlers();
+    job.strict_utf8 = a->strict_utf8;
     llmbed_job_stats stats;
     st = llmbed_job_run(&job_engine, &job, &stats, &error);
     cli_progress_close(&progress);
@@ -375,6 +398,8 @@ int cli_embed(int argc, char **argv) {
         {"resume", CLI_FLAG, &a.resume, 1, 0, NULL, "continue a sharded job from its manifest"},
         {"skip-invalid", CLI_FLAG, &a.skip_invalid, 1, 0, NULL, "skip (and count) bad input lines instead of failing"},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines (the summary still prints)"},
+        {"strict-utf8", CLI_FLAG, &a.strict_utf8, 1, 0, NULL,
+         "reject lines with invalid UTF-8 (default: replace by U+FFFD and count)"},
         {"tokenize-threads", CLI_INT, &a.tokenize_threads, 0, 0, "N", "tokenizer threads (default 1)"},
         {"window-lines", CLI_INT, &a.window_lines, 0, 0, "N", "lines read ahead per window (default 4096)"},
         CLI_METHOD_OPTION_ROWS(a.method),

@@ -154,7 +154,7 @@ static llmbed_status write_json(const eval_args *a, const cli_method *m, const l
     if (text == NULL) return LLMBED_ERR_OUT_OF_MEMORY;
     llmbed_atomic_file out;
     llmbed_error error = {0};
-    llmbed_status st = llmbed_atomic_file_open(&out, a->output, &error);
+    llmbed_status st = llmbed_atomic_file_open(&out, a->output, NULL, &error);
     if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, text, strlen(text), &error);
     if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, "\n", 1, &error);
     if (st == LLMBED_OK) {

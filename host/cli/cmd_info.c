@@ -11,10 +11,13 @@
 
 int cli_info(int argc, char **argv) {
     const char *model_path = NULL;
+    int check_weights = 0;
     const cli_option options[] = {
         {"model", CLI_STRING, &model_path, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
+        {"check-weights", CLI_FLAG, &check_weights, 1, 0, NULL,
+         "scan every weight for NaN/infinity and name the first such tensor"},
     };
-    int parsed = cli_parse("info", "usage: llmbed info --model PATH", argc, argv, 2, options, 1);
+    int parsed = cli_parse("info", "usage: llmbed info --model PATH [--check-weights]", argc, argv, 2, options, 2);
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (model_path == NULL) {
         cli_error("llmbed info: --model PATH is required");
@@ -47,6 +50,17 @@ int cli_info(int argc, char **argv) {
     printf("default attention:  %s\n", cli_attention_name(info.default_attention));
     printf("default normalize:  %s\n", info.default_normalize ? "yes" : "no");
     printf("cpu gemm kernels:   OpenBLAS %s\n", llmbed_blas_core_name());
+    if (check_weights) {
+        llmbed_error error = {0};
+        st = llmbed_model_check_weights(model, &error);
+        if (st != LLMBED_OK) {
+            fflush(stdout);
+            cli_error("%s", error.message);
+            llmbed_model_free(model);
+            return st;
+        }
+        printf("weights:            %" PRId64 " values, all finite\n", info.n_parameters);
+    }
     llmbed_model_free(model);
     return 0;
 }

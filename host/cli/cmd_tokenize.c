@@ -68,7 +68,7 @@ static llmbed_status run(const llmbed_model *model, const char *input, const cha
     llmbed_line_reader *reader = NULL;
     llmbed_status st = llmbed_line_reader_open(input, 0, 0, (size_t)64 << 20, &reader, error);
     if (st != LLMBED_OK) return st;
-    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), text_field, NULL};
+    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), text_field, NULL, 0, NULL};
     int32_t *ids = NULL;
     size_t capacity = 0;
     for (;;) {
@@ -124,10 +124,11 @@ int cli_tokenize(int argc, char **argv) {
     int64_t lines = 0;
     if (output != NULL && strcmp(output, "-") != 0) {
         out.to_file = 1;
-        st = llmbed_atomic_file_open(&out.file, output, &error);
+        llmbed_file_id input_id = llmbed_file_id_of_path(input);
+        st = llmbed_atomic_file_open(&out.file, output, &input_id, &error);
     }
     if (st == LLMBED_OK) st = run(model, input, text_field, &out, &lines, &error);
-    if (out.to_file && out.file.temp_path != NULL) {
+    if (out.to_file && out.file.open) {
         if (st == LLMBED_OK) {
             st = llmbed_atomic_file_commit(&out.file, &error);
         } else {

@@ -92,7 +92,8 @@ static cJSON *read_json(const char *path) {
     }
     fclose(fp);
     text[n] = '\0';
-    cJSON *root = cJSON_Parse(text);
+    /* Skip a UTF-8 byte order mark, as llmbed_json_parse does. */
+    cJSON *root = cJSON_Parse(n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? text + 3 : text);
     free(text);
     return root;
 }

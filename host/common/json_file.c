@@ -24,6 +24,12 @@ static int is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == 
 llmbed_status llmbed_json_parse(const char *text, size_t length, const char *name, cJSON **out,
                                 llmbed_error *error) {
     *out = NULL;
+    /* A UTF-8 byte order mark is not JSON (RFC 8259 §8.1 lets parsers ignore it;
+     * editors on Windows write one): skip it. */
+    if (length >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+        text += 3;
+        length -= 3;
+    }
     /* A NUL-terminated copy: cJSON then never reads past our bytes, and an
      * embedded NUL shows up as unparsed trailing input below. */
     char *copy = malloc(length + 1);

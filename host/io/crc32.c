@@ -20,16 +20,23 @@ uint32_t llmbed_crc32_update(uint32_t crc, const void *data, size_t n) {
 }
 
 llmbed_status llmbed_crc32_file(const char *path, uint32_t *crc, int64_t *bytes, llmbed_error *error) {
+    int64_t newlines;
+    return llmbed_crc32_file_lines(path, crc, bytes, &newlines, error);
+}
+
+llmbed_status llmbed_crc32_file_lines(const char *path, uint32_t *crc, int64_t *bytes, int64_t *newlines,
+                                      llmbed_error *error) {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
         return llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND, "%s: cannot open: %s", path, strerror(errno));
     }
     unsigned char buffer[1 << 16];
     uint32_t c = 0;
-    int64_t total = 0;
+    int64_t total = 0, lines = 0;
     size_t n;
     while ((n = fread(buffer, 1, sizeof buffer, fp)) > 0) {
         c = llmbed_crc32_update(c, buffer, n);
+        for (size_t i = 0; i < n; i++) lines += buffer[i] == '\n';
         total += (int64_t)n;
     }
     int failed = ferror(fp);
@@ -37,5 +44,6 @@ llmbed_status llmbed_crc32_file(const char *path, uint32_t *crc, int64_t *bytes,
     if (failed) return llmbed_fail(error, LLMBED_ERR_IO, "%s: read error", path);
     *crc = c;
     *bytes = total;
+    *newlines = lines;
     return LLMBED_OK;
 }

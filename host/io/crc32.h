@@ -16,4 +16,8 @@ uint32_t llmbed_crc32_update(uint32_t crc, const void *data, size_t n);
  * be opened, LLMBED_ERR_IO on a read error. */
 llmbed_status llmbed_crc32_file(const char *path, uint32_t *crc, int64_t *bytes, llmbed_error *error);
 
+/* Same, also counting the "\n" bytes (rows of a jsonl file). */
+llmbed_status llmbed_crc32_file_lines(const char *path, uint32_t *crc, int64_t *bytes, int64_t *newlines,
+                                      llmbed_error *error);
+
 #endif

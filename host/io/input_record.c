@@ -1,12 +1,12 @@
 #include "io/input_record.h"
 
-#include <cjson/cJSON.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "io/json_line.h"
+#include "tokenizer/utf8.h"
 
 void llmbed_input_record_clear(llmbed_input_record *record) {
     free(record->text);
@@ -18,73 +18,76 @@ void llmbed_input_record_clear(llmbed_input_record *record) {
 static char *copy_bytes(const char *p, size_t n) {
     char *s = malloc(n + 1);
     if (s == NULL) return NULL;
-    memcpy(s, p, n);
+    if (n > 0) memcpy(s, p, n);
     s[n] = '\0';
     return s;
 }
 
-static llmbed_status parse_ids(const cJSON *array, const char *source, int64_t line_no,
-                               llmbed_input_record *record, llmbed_error *error) {
-    if (!cJSON_IsArray(array)) {
-        return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": field \"input_ids\" is not an array",
-                           source, line_no);
+/* Byte offset of the first invalid UTF-8 sequence, or len when valid. */
+static size_t first_invalid(const char *text, size_t len) {
+    size_t at = 0;
+    while (at < len) {
+        size_t bad = 0, ok = tok_utf8_valid_len((const uint8_t *)text + at, len - at, &bad);
+        if (ok == 0) return at;
+        at += ok;
     }
-    int n = cJSON_GetArraySize(array);
-    record->ids = malloc((size_t)(n > 0 ? n : 1) * sizeof(int32_t));
-    if (record->ids == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
-    int i = 0;
-    for (const cJSON *item = array->child; item != NULL; item = item->next, i++) {
-        double v = cJSON_IsNumber(item) ? item->valuedouble : NAN;
-        if (!(v == floor(v) && v >= (double)INT32_MIN && v <= (double)INT32_MAX)) {
-            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
-                               "%s:%" PRId64 ": field \"input_ids\"[%d] is not an integer token id", source, line_no, i);
-        }
-        record->ids[i] = (int32_t)v;
-    }
-    record->n_ids = (size_t)i;
-    record->kind = LLMBED_RECORD_IDS;
-    return LLMBED_OK;
+    return len;
 }
 
-static llmbed_status parse_object(const cJSON *root, const char *source, int64_t line_no,
-                                  const llmbed_input_parse_options *options, llmbed_input_record *record,
-                                  llmbed_error *error) {
-    if (!cJSON_IsObject(root)) {
-        return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": line starts with '{' but is not a JSON object",
-                           source, line_no);
-    }
+static llmbed_status parse_json(const char *line, size_t len, int64_t line_no, const char *source,
+                                const llmbed_input_parse_options *options, llmbed_input_record *record,
+                                llmbed_error *error) {
     const char *text_field = options->text_field != NULL ? options->text_field : "text";
-    const cJSON *ids = cJSON_GetObjectItemCaseSensitive(root, "input_ids");
-    if (ids != NULL) {
-        llmbed_status st = parse_ids(ids, source, line_no, record, error);
-        if (st != LLMBED_OK) return st;
+    llmbed_json_line *parser = options->json != NULL ? options->json : llmbed_json_line_create();
+    if (parser == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
+    llmbed_json_fields f;
+    const char *why = "";
+    llmbed_json_result r = llmbed_json_line_parse(parser, line, len, text_field, options->id_field, &f, &why);
+    if (options->json == NULL) llmbed_json_line_free(parser);
+    llmbed_status st = LLMBED_OK;
+    if (r == LLMBED_JSON_NO_MEMORY) {
+        st = llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
+    } else if (r == LLMBED_JSON_MALFORMED) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": malformed JSON: %s", source, line_no, why);
+    } else if (r == LLMBED_JSON_NOT_OBJECT) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": line starts with '{' but is not a JSON object",
+                         source, line_no);
+    } else if (f.ids_state == LLMBED_FIELD_WRONG_TYPE) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": field \"input_ids\" is not an array", source,
+                         line_no);
+    } else if (f.ids_state == LLMBED_FIELD_BAD_ELEMENT) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
+                         "%s:%" PRId64 ": field \"input_ids\"[%zu] is not an integer token id", source, line_no,
+                         f.bad_index);
+    } else if (f.ids_state == LLMBED_FIELD_ABSENT && f.text_state == LLMBED_FIELD_ABSENT) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
+                         "%s:%" PRId64 ": JSON object has neither \"input_ids\" nor the text field \"%s\"", source,
+                         line_no, text_field);
+    } else if (f.text_state == LLMBED_FIELD_WRONG_TYPE) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": field \"%s\" is not a string", source, line_no,
+                         text_field);
+    } else if (f.id_state == LLMBED_FIELD_WRONG_TYPE) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": id field \"%s\" is not a string or number",
+                         source, line_no, options->id_field);
+    }
+    if (st != LLMBED_OK) {
+        llmbed_json_fields_clear(&f);
+        return st;
+    }
+    if (f.ids_state == LLMBED_FIELD_OK) {
+        record->kind = LLMBED_RECORD_IDS;
+        record->ids = f.ids;
+        record->n_ids = f.n_ids;
+        f.ids = NULL;
     } else {
-        const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, text_field);
-        if (text == NULL) {
-            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
-                               "%s:%" PRId64 ": JSON object has neither \"input_ids\" nor the text field \"%s\"", source,
-                               line_no, text_field);
-        }
-        if (!cJSON_IsString(text)) {
-            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": field \"%s\" is not a string", source,
-                               line_no, text_field);
-        }
-        record->text_len = strlen(text->valuestring);
-        record->text = copy_bytes(text->valuestring, record->text_len);
-        if (record->text == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
         record->kind = LLMBED_RECORD_TEXT;
+        record->text = f.text;
+        record->text_len = f.text_len;
+        f.text = NULL;
     }
-    if (options->id_field != NULL) {
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, options->id_field);
-        if (id != NULL) {
-            if (!cJSON_IsString(id) && !cJSON_IsNumber(id)) {
-                return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": id field \"%s\" is not a string or number",
-                                   source, line_no, options->id_field);
-            }
-            record->id_json = cJSON_PrintUnformatted(id);
-            if (record->id_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
-        }
-    }
+    record->id_json = f.id_json;
+    f.id_json = NULL;
+    llmbed_json_fields_clear(&f);
     return LLMBED_OK;
 }
 
@@ -94,6 +97,15 @@ llmbed_status llmbed_input_parse_line(const char *line, size_t len, int64_t line
     memset(record, 0, sizeof *record);
     const char *source = options->source != NULL ? options->source : "<input>";
     if (len > 0 && line[len - 1] == '\r') len--;
+    size_t bad_at = first_invalid(line, len);
+    if (bad_at < len) {
+        if (options->strict_utf8) {
+            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
+                               "%s:%" PRId64 ": invalid UTF-8 at byte %zu of the line (--strict-utf8)", source, line_no,
+                               bad_at + 1);
+        }
+        record->invalid_utf8 = tok_utf8_count_invalid(line, len);
+    }
     if (len == 0 || line[0] != '{') {
         record->kind = LLMBED_RECORD_TEXT;
         record->text_len = len;
@@ -101,24 +113,24 @@ llmbed_status llmbed_input_parse_line(const char *line, size_t len, int64_t line
         if (record->text == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
         return LLMBED_OK;
     }
-    const char *end = NULL;
-    cJSON *root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
-    if (root == NULL) {
-        /* return_parse_end points at the error (cJSON_GetErrorPtr is global state). */
-        size_t column = end != NULL && end >= line && end <= line + len ? (size_t)(end - line) + 1 : 1;
-        return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": malformed JSON near column %zu", source,
-                           line_no, column);
-    }
-    /* Only whitespace may follow the object. */
-    for (const char *p = end; p != NULL && p < line + len; p++) {
-        if (*p != ' ' && *p != '\t') {
-            cJSON_Delete(root);
-            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": text after the JSON object at column %zu",
-                               source, line_no, (size_t)(p - line) + 1);
+    size_t invalid = record->invalid_utf8;
+    llmbed_status st;
+    if (invalid > 0) {
+        /* JSON must be UTF-8: repair first, as a Python reader opening the file with errors="replace" would. */
+        tok_bytes repaired = {0};
+        if (!tok_utf8_repair(line, len, &repaired)) {
+            tok_bytes_free(&repaired);
+            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s:%" PRId64 ": out of memory", source, line_no);
         }
+        st = parse_json(repaired.data, repaired.len, line_no, source, options, record, error);
+        tok_bytes_free(&repaired);
+    } else {
+        st = parse_json(line, len, line_no, source, options, record, error);
     }
-    llmbed_status st = parse_object(root, source, line_no, options, record, error);
-    cJSON_Delete(root);
-    if (st != LLMBED_OK) llmbed_input_record_clear(record);
-    return st;
+    if (st != LLMBED_OK) {
+        llmbed_input_record_clear(record);
+        return st;
+    }
+    record->invalid_utf8 = invalid;
+    return LLMBED_OK;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "io/crc32.h"
 
 #define READ_CHUNK (64 * 1024)
 
@@ -25,6 +26,10 @@ struct llmbed_line_reader {
     size_t line_capacity;
     int64_t offset;  /* bytes consumed so far */
     int64_t line_no; /* lines returned so far */
+    uint32_t crc;    /* CRC-32 of bytes [0, offset) */
+    /* Resume: what the bytes skipped at open held (llmbed_line_reader_prefix). */
+    int64_t prefix_lines;
+    int prefix_at_boundary;
 };
 
 static llmbed_status fill(llmbed_line_reader *r, llmbed_error *error) {
@@ -51,27 +56,39 @@ void llmbed_line_reader_close(llmbed_line_reader *reader) {
     free(reader);
 }
 
+/* Consumes bytes [0, offset) from the start (also on a seekable file: a
+ * resumed job must prove they are the bytes it embedded), keeping their
+ * CRC-32 and counting their lines. */
 static llmbed_status skip_to(llmbed_line_reader *r, int64_t offset, llmbed_error *error) {
-    if (r->size >= 0) {
-        if (offset > r->size) {
-            return llmbed_fail(error, LLMBED_ERR_IO, "%s: resume offset %" PRId64 " is beyond the end (%" PRId64 " bytes)",
-                               r->name, offset, r->size);
-        }
-        if (lseek(r->fd, (off_t)offset, SEEK_SET) < 0) {
-            return llmbed_fail(error, LLMBED_ERR_IO, "%s: cannot seek: %s", r->name, strerror(errno));
-        }
-        r->offset = offset;
-        return LLMBED_OK;
+    if (r->size >= 0 && offset > r->size) {
+        return llmbed_fail(error, LLMBED_ERR_IO, "%s: resume offset %" PRId64 " is beyond the end (%" PRId64 " bytes)",
+                           r->name, offset, r->size);
     }
+    int64_t newlines = 0;
+    char last = '\n';
     while (r->offset < offset) {
         llmbed_status st = fill(r, error);
         if (st != LLMBED_OK) return st;
         if (r->eof) return llmbed_fail(error, LLMBED_ERR_IO, "%s: input ends before resume offset %" PRId64, r->name, offset);
         size_t take = r->chunk_len;
         if ((int64_t)take > offset - r->offset) take = (size_t)(offset - r->offset);
+        for (size_t i = 0; i < take; i++) newlines += r->chunk[i] == '\n';
+        last = r->chunk[take - 1];
+        r->crc = llmbed_crc32_update(r->crc, r->chunk, take);
         r->chunk_pos = take;
         r->offset += (int64_t)take;
     }
+    /* A last line without "\n" ends at the end of the input. */
+    int at_end = 0;
+    if (last != '\n') {
+        if (r->chunk_pos == r->chunk_len) {
+            llmbed_status st = fill(r, error);
+            if (st != LLMBED_OK) return st;
+        }
+        at_end = r->eof || r->chunk_pos == r->chunk_len;
+    }
+    r->prefix_lines = newlines + (last != '\n' && at_end);
+    r->prefix_at_boundary = last == '\n' || at_end;
     return LLMBED_OK;
 }
 
@@ -140,6 +157,7 @@ llmbed_status llmbed_line_reader_next(llmbed_line_reader *r, const char **line, 
     *len = 0;
     size_t n = 0;
     int got_any = 0;
+    const int64_t line_start = r->offset;
     for (;;) {
         if (r->chunk_pos == r->chunk_len) {
             if (r->eof) break;
@@ -153,6 +171,7 @@ llmbed_status llmbed_line_reader_next(llmbed_line_reader *r, const char **line, 
         size_t take = nl != NULL ? (size_t)(nl - start) : avail;
         llmbed_status st = append(r, &n, start, take, error);
         if (st != LLMBED_OK) return st;
+        r->crc = llmbed_crc32_update(r->crc, start, take + (nl != NULL));
         got_any = 1;
         r->chunk_pos += take + (nl != NULL);
         r->offset += (int64_t)(take + (nl != NULL));
@@ -167,11 +186,24 @@ llmbed_status llmbed_line_reader_next(llmbed_line_reader *r, const char **line, 
     r->line_no++;
     *line = r->line;
     *len = n;
+    /* A UTF-8 byte order mark (EF BB BF) opening the input is not text:
+     * Python's "utf-8-sig" and HF datasets drop it. Offsets still count it. */
+    if (line_start == 0 && n >= 3 && memcmp(r->line, "\xEF\xBB\xBF", 3) == 0) {
+        *line = r->line + 3;
+        *len = n - 3;
+    }
     *line_no = r->line_no;
     *end_offset = r->offset;
     return LLMBED_OK;
 }
 
 int64_t llmbed_line_reader_size(const llmbed_line_reader *reader) { return reader->size; }
+
+uint32_t llmbed_line_reader_crc(const llmbed_line_reader *reader) { return reader->crc; }
+
+void llmbed_line_reader_prefix(const llmbed_line_reader *reader, int64_t *lines, int *at_line_boundary) {
+    *lines = reader->prefix_lines;
+    *at_line_boundary = reader->prefix_at_boundary;
+}
 
 const char *llmbed_line_reader_name(const llmbed_line_reader *reader) { return reader->name; }

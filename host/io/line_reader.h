@@ -1,8 +1,11 @@
 /* Streams an input file (or stdin for "-") line by line in bounded memory:
  * a 64 KiB read buffer plus one line (at most max_line_bytes). Tracks the
  * 1-based line number and the byte offset just past each line, which is
- * what a resume manifest records; opening at a saved offset seeks (or, on a
- * pipe, reads and discards up to it). */
+ * what a resume manifest records, and a CRC-32 of the bytes consumed;
+ * opening at a saved offset reads the bytes before it (CRC-32 and line count,
+ * so a resumed job can check them against its manifest). A UTF-8 byte order
+ * mark at the start of the input is dropped from the first line (offsets and
+ * the CRC still include its 3 bytes). */
 #ifndef LLMBED_IO_LINE_READER_H
 #define LLMBED_IO_LINE_READER_H
 
@@ -27,6 +30,15 @@ llmbed_status llmbed_line_reader_next(llmbed_line_reader *reader, const char **l
 
 /* Size of the input in bytes, or -1 when not a regular file (stdin pipe). */
 int64_t llmbed_line_reader_size(const llmbed_line_reader *reader);
+
+/* CRC-32 of the input bytes consumed so far, [0, end_offset of the last line
+ * returned) (all of the skipped prefix right after a resumed open). */
+uint32_t llmbed_line_reader_crc(const llmbed_line_reader *reader);
+
+/* After an open at start_offset > 0: the number of lines in the skipped
+ * bytes and whether start_offset is the end of a line (the byte before it
+ * is "\n", or it is the end of the input). */
+void llmbed_line_reader_prefix(const llmbed_line_reader *reader, int64_t *lines, int *at_line_boundary);
 
 /* The name used in messages ("<stdin>" for "-"). */
 const char *llmbed_line_reader_name(const llmbed_line_reader *reader);

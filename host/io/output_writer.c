@@ -6,7 +6,6 @@
 
 #include "common/error.h"
 #include "io/atomic_file.h"
-#include "io/crc32.h"
 
 struct llmbed_output_writer {
     llmbed_output_format format;
@@ -51,7 +50,7 @@ void llmbed_output_writer_abort(llmbed_output_writer *writer) {
 }
 
 llmbed_status llmbed_output_writer_open(const char *path, llmbed_output_format format,
-                                        llmbed_output_dtype dtype, int dims,
+                                        llmbed_output_dtype dtype, int dims, const llmbed_file_id *input,
                                         llmbed_output_writer **out, llmbed_error *error) {
     *out = NULL;
     if (dims <= 0) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: row width %d", path, dims);
@@ -67,7 +66,7 @@ llmbed_status llmbed_output_writer_open(const char *path, llmbed_output_format f
         writer_free(w);
         return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     }
-    llmbed_status st = llmbed_atomic_file_open(&w->file, path, error);
+    llmbed_status st = llmbed_atomic_file_open(&w->file, path, input, error);
     if (st != LLMBED_OK) {
         writer_free(w);
         return st;
@@ -79,7 +78,7 @@ llmbed_status llmbed_output_writer_open(const char *path, llmbed_output_format f
             llmbed_output_writer_abort(w);
             return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
         }
-        st = llmbed_atomic_file_open(&w->sidecar, w->sidecar_path, error);
+        st = llmbed_atomic_file_open(&w->sidecar, w->sidecar_path, input, error);
         if (st != LLMBED_OK) {
             llmbed_output_writer_abort(w);
             return st;
@@ -187,25 +186,25 @@ llmbed_status llmbed_output_writer_commit(llmbed_output_writer *w, llmbed_output
         llmbed_output_writer_abort(w);
         return st;
     }
-    char *path = strdup(w->file.final_path);
-    if (path == NULL) {
-        llmbed_output_writer_abort(w);
-        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
-    }
-    /* The sidecar goes first: a committed main file then always has its scales. */
+    /* The sidecar goes first: a committed main file then always has its
+     * scales. If the main file then fails, a sidecar we renamed into place
+     * is removed again (one written to a FIFO or device cannot be). */
+    char *sidecar_target = w->has_sidecar && w->sidecar.target_path != NULL ? strdup(w->sidecar.target_path) : NULL;
     if (w->has_sidecar) st = llmbed_atomic_file_commit(&w->sidecar, error);
     if (st == LLMBED_OK) {
         st = llmbed_atomic_file_commit(&w->file, error);
-        if (st != LLMBED_OK && w->has_sidecar) remove(w->sidecar_path);
+        if (st != LLMBED_OK && sidecar_target != NULL) remove(sidecar_target);
     }
+    free(sidecar_target);
     llmbed_output_summary s = {0};
     s.rows = w->rows;
-    if (st == LLMBED_OK) st = llmbed_crc32_file(path, &s.crc32, &s.bytes, error);
-    if (st == LLMBED_OK && w->has_sidecar) {
+    s.crc32 = w->file.crc32;
+    s.bytes = w->file.bytes;
+    if (w->has_sidecar) {
         s.has_sidecar = 1;
-        st = llmbed_crc32_file(w->sidecar_path, &s.sidecar_crc32, &s.sidecar_bytes, error);
+        s.sidecar_crc32 = w->sidecar.crc32;
+        s.sidecar_bytes = w->sidecar.bytes;
     }
-    free(path);
     llmbed_output_writer_abort(w);
     if (st == LLMBED_OK && summary != NULL) *summary = s;
     return st;

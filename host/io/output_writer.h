@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "io/atomic_file.h"
 #include "io/output_format.h"
 #include "llmbed.h"
 
@@ -27,8 +28,10 @@ typedef struct llmbed_output_summary {
 /* "<path without its extension>.scales.npy" into out[capacity]; returns -1 when it does not fit. */
 int llmbed_output_sidecar_path(const char *path, char *out, size_t capacity);
 
+/* `input` (may be NULL): the job's input file, which the output (and its
+ * sidecar) must not be (io/atomic_file.h has the rules for existing paths). */
 llmbed_status llmbed_output_writer_open(const char *path, llmbed_output_format format,
-                                        llmbed_output_dtype dtype, int dims,
+                                        llmbed_output_dtype dtype, int dims, const llmbed_file_id *input,
                                         llmbed_output_writer **out, llmbed_error *error);
 
 /* Appends n_rows rows of `dims` floats. ids[i] is row i's id as JSON text

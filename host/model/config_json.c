@@ -55,9 +55,12 @@ static llmbed_status get_int(const reader *r, const char *key, bool required, in
     if (present != NULL) *present = it != NULL;
     if (it == NULL) return required ? missing(r, key) : LLMBED_OK;
     const double v = it->valuedouble;
-    if (!cJSON_IsNumber(it) || v != floor(v) || v < -2147483648.0 || v > 2147483647.0)
+    if (!cJSON_IsNumber(it) || v != floor(v))
         return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" must be an integer", r->source,
                            r->prefix, key);
+    if (v < -2147483648.0 || v > 2147483647.0)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s%s\" = %.17g is out of range (not an int32)",
+                           r->source, r->prefix, key, v);
     *out = (int)v;
     return LLMBED_OK;
 }
@@ -193,7 +196,14 @@ llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llm
     c->n_kv_heads = c->n_heads; /* num_key_value_heads None -> num_attention_heads */
     LLMBED_TRY(get_int(&r, "num_key_value_heads", false, &c->n_kv_heads, NULL));
     c->head_dim = d->head_dim != 0 ? d->head_dim : (c->n_heads > 0 ? c->hidden_size / c->n_heads : 0);
-    LLMBED_TRY(get_int(&r, "head_dim", false, &c->head_dim, NULL));
+    bool has_head_dim;
+    LLMBED_TRY(get_int(&r, "head_dim", false, &c->head_dim, &has_head_dim));
+    /* Without head_dim, transformers computes hidden_size // num_attention_heads:
+     * a remainder means the config is wrong, not that head_dim is odd. */
+    if (!has_head_dim && d->head_dim == 0 && c->n_heads > 0 && c->hidden_size % c->n_heads != 0)
+        return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG,
+                           "%s: hidden_size %d is not divisible by num_attention_heads %d (and no head_dim is given)",
+                           source, c->hidden_size, c->n_heads);
     c->vocab_size = d->vocab_size;
     LLMBED_TRY(get_int(&r, "vocab_size", false, &c->vocab_size, NULL));
     c->max_positions = d->max_positions;

@@ -39,7 +39,7 @@ struct llmbed_model {
     llmbed_config config;
     llmbed_weights weights;
     const char *source_format; /* "safetensors" | "gguf" */
-    const char *weight_dtype;  /* dtype name of the largest weight in the file */
+    const char *weight_dtype;  /* dtype name holding the most parameters */
     int64_t n_parameters;
     llmbed_pooling default_pooling;
     llmbed_attention default_attention;

@@ -66,20 +66,28 @@ static llmbed_status unpermute_rows(float *w, int64_t rows, int64_t cols, int n_
 }
 
 /* Allocates *storage (64-byte aligned), converts every tensor into its slot;
- * *n_parameters and *largest_dtype (dtype of the tensor with the most
- * elements) describe what was loaded. */
+ * *n_parameters and *largest_dtype (the dtype holding the most parameters,
+ * summed over tensors: a Q4_1 file with a Q8_0 embedding is a Q4_1 file)
+ * describe what was loaded. */
 static llmbed_status load_plan(const llmbed_weight_plan *plan, int n_threads, float **storage, int64_t *n_parameters,
                                llmbed_dtype *largest_dtype, llmbed_error *error) {
     *storage = NULL;
-    int64_t total = 0, params = 0, largest = -1;
+    int64_t total = 0, params = 0;
     *largest_dtype = LLMBED_DTYPE_F32;
     for (int i = 0; i < plan->n_items; i++) {
         const int64_t n = llmbed_tensor_n_elements(plan->items[i].tensor);
         params += n;
         total += (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-        if (n > largest) {
-            largest = n;
-            *largest_dtype = plan->items[i].tensor->dtype;
+    }
+    int64_t most = -1;
+    for (int i = 0; i < plan->n_items; i++) {
+        const llmbed_dtype dtype = plan->items[i].tensor->dtype;
+        int64_t sum = 0;
+        for (int j = 0; j < plan->n_items; j++)
+            if (plan->items[j].tensor->dtype == dtype) sum += llmbed_tensor_n_elements(plan->items[j].tensor);
+        if (sum > most) {
+            most = sum;
+            *largest_dtype = dtype;
         }
     }
     /* Sizes were checked against the config's bounded dimensions, so no overflow here. */

@@ -78,6 +78,13 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
         return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE,
                            "%s: tensor '%sembed_tokens.weight' must be [vocab_size, hidden_size] with 1 <= vocab_size <= %d",
                            file, prefix, 1 << 26);
+    if (embd->shape[1] != m->config.hidden_size)
+        return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE,
+                           "%s: tensor '%sembed_tokens.weight' has shape [%lld, %lld], the config implies [%d, %d] "
+                           "(vocab_size, hidden_size)%s",
+                           file, prefix, (long long)embd->shape[0], (long long)embd->shape[1], m->config.vocab_size,
+                           m->config.hidden_size,
+                           embd->shape[0] == m->config.hidden_size ? ": it looks transposed" : "");
     m->config.vocab_size = (int)embd->shape[0];
     llmbed_weight_plan plan = {file, NULL, 0, 0};
     hf_names h = {st, prefix, &plan, error};

@@ -1,6 +1,7 @@
 #include "scheduler/job.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,6 +185,32 @@ static llmbed_status embed_window(job_state *s, const llmbed_window *w, int n_va
             snprintf(message, sizeof message, "%s", error->message);
             return llmbed_fail(error, st, "batch of lines %" PRId64 "...: %s", item->line_no, message);
         }
+        /* A NaN or Inf row (weights holding NaN, an overflow) would be written
+         * as if it were an embedding: it is an error naming the line. */
+        const llmbed_window_item *bad = NULL; /* the first non-finite row in input order */
+        int bad_dim = 0, bad_at = 0;
+        for (int j = first; j < last; j++) {
+            const float *row = b->batch_out + (size_t)(j - first) * (size_t)dims;
+            const llmbed_window_item *item = &w->items[b->valid[b->order[j]]];
+            for (int d = 0; d < dims; d++) {
+                if (!isfinite(row[d])) {
+                    if (bad == NULL || item->line_no < bad->line_no) {
+                        bad = item;
+                        bad_dim = d;
+                        bad_at = j - first;
+                    }
+                    break;
+                }
+            }
+        }
+        if (bad != NULL) {
+            const char *input = strcmp(s->options->input_path, "-") == 0 ? "<stdin>" : s->options->input_path;
+            const float value = b->batch_out[(size_t)bad_at * (size_t)dims + (size_t)bad_dim];
+            return llmbed_fail(error, LLMBED_ERR_NON_FINITE,
+                               "%s:%" PRId64 ": the embedding holds %s at dimension %d (check the model with "
+                               "llmbed info --check-weights)",
+                               input, bad->line_no, isnan(value) ? "NaN" : "infinity", bad_dim);
+        }
         for (int j = first; j < last; j++) {
             memcpy(b->rows + (size_t)b->order[j] * (size_t)dims, b->batch_out + (size_t)(j - first) * (size_t)dims,
                    (size_t)dims * sizeof(float));
@@ -226,14 +253,21 @@ static llmbed_status process_window(job_state *s, const llmbed_window *w, llmbed
         if (item->status == LLMBED_OK && !b->done[row]) break;
         if (item->status != LLMBED_OK) {
             if (s->options->on_skip != NULL) s->options->on_skip(s->options->callback_user, item->message ? item->message : "");
-            llmbed_sink_skip(s->sink, item->end_offset, item->line_no);
+            llmbed_sink_skip(s->sink, item->end_offset, item->line_no, item->prefix_crc);
             s->stats->skipped++;
             continue;
         }
-        st = llmbed_sink_row(s->sink, b->rows + (size_t)row * (size_t)s->engine->dims, item->record.id_json,
-                             item->end_offset, item->line_no, (int64_t)item->n_ids, item->truncated, error);
+        /* Without an id field, a row's id is its 0-based input line: with
+         * skipped lines, and across shards, rows still name their lines. */
+        char line_id[24];
+        snprintf(line_id, sizeof line_id, "%" PRId64, item->line_no - 1);
+        const char *id = item->record.id_json != NULL ? item->record.id_json : line_id;
+        st = llmbed_sink_row(s->sink, b->rows + (size_t)row * (size_t)s->engine->dims, id,
+                             item->end_offset, item->line_no, item->prefix_crc, (int64_t)item->n_ids, item->truncated,
+                             error);
         if (st != LLMBED_OK) return st;
         s->stats->truncated += item->truncated;
+        s->stats->invalid_utf8 += item->record.invalid_utf8 > 0;
         s->stats->input_offset = item->end_offset;
         row++;
     }
@@ -289,6 +323,51 @@ static llmbed_status run_pipeline(job_state *s, llmbed_line_reader *reader, llmb
     return st;
 }
 
+#define RERUN "; rerun without --resume to start over"
+
+/* A resumed job continues only from the input it stopped in: the bytes
+ * before next_offset must be whole lines, next_line of them, with the CRC-32
+ * the manifest recorded; a complete job must have consumed all of it. */
+static llmbed_status check_resume_prefix(const llmbed_sink *sink, const llmbed_sink_position *start,
+                                         llmbed_line_reader *reader, llmbed_error *error) {
+    const char *mpath = llmbed_sink_manifest_path(sink);
+    const char *input = llmbed_line_reader_name(reader);
+    int64_t lines;
+    int boundary;
+    llmbed_line_reader_prefix(reader, &lines, &boundary);
+    if (!boundary) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"next_offset\" is %" PRId64 ", inside line %" PRId64 " of %s, not at the end of a line" RERUN,
+                           mpath, start->next_offset, lines + 1, input);
+    }
+    if (lines != start->next_line) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"next_offset\" is %" PRId64 ": the first %" PRId64 " bytes of %s hold %" PRId64
+                           " lines, but \"next_line\" is %" PRId64 RERUN,
+                           mpath, start->next_offset, start->next_offset, input, lines, start->next_line);
+    }
+    if (llmbed_line_reader_crc(reader) != start->input_crc32) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"input_crc32\": the first %" PRId64 " bytes of %s changed since the job started "
+                           "(CRC-32 %" PRIu32 " was %" PRIu32 ")" RERUN,
+                           mpath, start->next_offset, input, llmbed_line_reader_crc(reader), start->input_crc32);
+    }
+    if (start->complete) {
+        const char *line;
+        size_t len;
+        int64_t line_no, end;
+        llmbed_status st = llmbed_line_reader_next(reader, &line, &len, &line_no, &end, error);
+        if (st != LLMBED_OK) return st;
+        if (line != NULL) {
+            return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                               "%s: field \"complete\" is true but %s goes on after next_offset %" PRId64 " (line %" PRId64
+                               ")" RERUN,
+                               mpath, input, start->next_offset, line_no);
+        }
+    }
+    return LLMBED_OK;
+}
+
 llmbed_status llmbed_job_run(const llmbed_job_engine *engine, const llmbed_job_options *options,
                              llmbed_job_stats *stats, llmbed_error *error) {
     memset(stats, 0, sizeof *stats);
@@ -301,21 +380,24 @@ llmbed_status llmbed_job_run(const llmbed_job_engine *engine, const llmbed_job_o
     }
     job_state s = {engine, options, stats, NULL, {0}, now_seconds()};
     llmbed_sink_options sink_options = {options->output_path, options->format, options->dtype, engine->dims,
-                                        options->shard_rows, options->resume, options->job_json};
+                                        options->shard_rows, options->resume, options->job_json,
+                                        llmbed_file_id_of_path(options->input_path)};
     llmbed_sink_position start;
     llmbed_status st = llmbed_sink_open(&sink_options, &s.sink, &start, error);
     if (st != LLMBED_OK) return st;
     stats->resumed_rows = start.rows;
-    if (start.complete) {
-        stats->already_complete = 1;
-        stats->rows_total = start.rows;
-        stats->shards = start.shards;
-        llmbed_sink_free(s.sink);
-        return LLMBED_OK;
-    }
     llmbed_line_reader *reader = NULL;
     size_t max_line = options->max_line_bytes > 0 ? options->max_line_bytes : (size_t)64 << 20;
     st = llmbed_line_reader_open(options->input_path, start.next_offset, start.next_line, max_line, &reader, error);
+    if (st == LLMBED_OK) st = check_resume_prefix(s.sink, &start, reader, error);
+    if (st == LLMBED_OK && start.complete) {
+        llmbed_line_reader_close(reader);
+        llmbed_sink_free(s.sink);
+        stats->already_complete = 1;
+        stats->rows_total = start.rows;
+        stats->shards = start.shards;
+        return LLMBED_OK;
+    }
     if (st == LLMBED_OK) {
         stats->input_bytes = llmbed_line_reader_size(reader);
         stats->input_offset = start.next_offset;

@@ -51,6 +51,7 @@ typedef struct llmbed_job_stats {
     int64_t input_bytes;  /* input size, -1 when unknown (a pipe) */
     double seconds;       /* wall time of this run */
     int already_complete; /* --resume found a finished job */
+    int64_t invalid_utf8; /* lines of this run with invalid UTF-8, embedded with U+FFFD */
 } llmbed_job_stats;
 
 typedef struct llmbed_job_options {
@@ -78,6 +79,7 @@ typedef struct llmbed_job_options {
     void (*on_progress)(void *user, const llmbed_job_stats *stats); /* after every batch */
     void (*on_skip)(void *user, const char *message);               /* per skipped line */
     void *callback_user;
+    int strict_utf8;           /* 1: a line with invalid UTF-8 is rejected (else replaced and counted) */
 } llmbed_job_options;
 
 void llmbed_job_options_default(llmbed_job_options *options);

@@ -2,16 +2,20 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/json_file.h"
 #include "io/atomic_file.h"
 
 #define MANIFEST_FORMAT "llmbed-shards"
-#define MANIFEST_VERSION 1
+#define MANIFEST_VERSION 2
 #define MANIFEST_MAX_BYTES (256 << 20)
+#define RERUN "; rerun without --resume to start over"
 
 void llmbed_manifest_free(llmbed_manifest *manifest) {
     for (int i = 0; i < manifest->n_shards; i++) {
@@ -76,6 +80,7 @@ static char *render(const llmbed_manifest *m) {
     ok = ok && add_number(root, "rows", (double)m->rows) && add_number(root, "next_offset", (double)m->next_offset) &&
          add_number(root, "next_line", (double)m->next_line) && add_number(root, "skipped", (double)m->skipped) &&
          add_number(root, "truncated", (double)m->truncated) && add_number(root, "tokens", (double)m->tokens) &&
+         add_number(root, "input_crc32", (double)m->input_crc32) &&
          cJSON_AddBoolToObject(root, "complete", m->complete) != NULL;
     char *text = ok ? cJSON_Print(root) : NULL;
     cJSON_Delete(job);
@@ -83,11 +88,12 @@ static char *render(const llmbed_manifest *m) {
     return text;
 }
 
-llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, llmbed_error *error) {
+llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char *path, const llmbed_file_id *input,
+                                    llmbed_error *error) {
     char *text = render(manifest);
     if (text == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: cannot render the manifest", path);
     llmbed_atomic_file file;
-    llmbed_status st = llmbed_atomic_file_open(&file, path, error);
+    llmbed_status st = llmbed_atomic_file_open(&file, path, input, error);
     if (st == LLMBED_OK) {
         st = llmbed_atomic_file_write(&file, text, strlen(text), error);
         if (st == LLMBED_OK) st = llmbed_atomic_file_write(&file, "\n", 1, error);
@@ -101,7 +107,7 @@ llmbed_status llmbed_manifest_write(const llmbed_manifest *manifest, const char 
     return st;
 }
 
-static char *read_small_file(const char *path, llmbed_status *status, llmbed_error *error) {
+static char *read_small_file(const char *path, size_t *length, llmbed_status *status, llmbed_error *error) {
     FILE *fp = fopen(path, "rb");
     if (fp == NULL) {
         *status = llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND, "%s: cannot open: %s", path, strerror(errno));
@@ -132,72 +138,165 @@ static char *read_small_file(const char *path, llmbed_status *status, llmbed_err
         return NULL;
     }
     buffer[n] = '\0';
+    *length = n;
     return buffer;
 }
 
-static int get_int(const cJSON *object, const char *key, int64_t *out) {
+/* A non-negative integer field (exact in a double: below 2^53). `where` names
+ * the object in messages ("" or "shards[3]."). */
+static llmbed_status get_count(const cJSON *object, const char *where, const char *key, int64_t max, int64_t *out,
+                               const char *path, llmbed_error *error) {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(object, key);
-    if (!cJSON_IsNumber(item) || item->valuedouble < 0) return -1;
-    *out = (int64_t)item->valuedouble;
-    return 0;
+    if (item == NULL) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: field \"%s%s\" is missing" RERUN, path, where, key);
+    }
+    double v = cJSON_IsNumber(item) ? item->valuedouble : -1;
+    if (!cJSON_IsNumber(item) || v != floor(v) || v < 0 || v > (double)max) {
+        char *text = cJSON_PrintUnformatted(item);
+        llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                    "%s: field \"%s%s\" is %.64s, not an integer in [0, %" PRId64 "]" RERUN, path, where, key,
+                    text != NULL ? text : "?", max);
+        cJSON_free(text);
+        return LLMBED_ERR_RESUME_MISMATCH;
+    }
+    *out = (int64_t)v;
+    return LLMBED_OK;
+}
+
+/* Shard files live next to the manifest: a name with a folder part could
+ * point anywhere (../victim.npy, /etc/passwd). */
+static int bare_name(const char *name) {
+    return name[0] != '\0' && strchr(name, '/') == NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+static llmbed_status get_name(const cJSON *item, int index, const char *key, int required, char **out,
+                              const char *path, llmbed_error *error) {
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(item, key);
+    *out = NULL;
+    if (name == NULL && !required) return LLMBED_OK;
+    if (!cJSON_IsString(name)) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: field \"shards[%d].%s\" is %s" RERUN, path, index,
+                           key, name == NULL ? "missing" : "not a string");
+    }
+    if (!bare_name(name->valuestring)) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"shards[%d].%s\" is \"%.120s\", not a bare file name in the manifest's folder" RERUN,
+                           path, index, key, name->valuestring);
+    }
+    *out = name->valuestring;
+    return LLMBED_OK;
 }
 
 static llmbed_status parse(const cJSON *root, const char *path, llmbed_manifest *m, llmbed_error *error) {
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *version = cJSON_GetObjectItemCaseSensitive(root, "version");
-    if (!cJSON_IsString(format) || strcmp(format->valuestring, MANIFEST_FORMAT) != 0 || !cJSON_IsNumber(version) ||
-        version->valueint != MANIFEST_VERSION) {
-        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: not an llmbed shard manifest (version %d)", path,
+    if (!cJSON_IsString(format) || strcmp(format->valuestring, MANIFEST_FORMAT) != 0) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: field \"format\" is not \"%s\": not an llmbed shard manifest" RERUN,
+                           path, MANIFEST_FORMAT);
+    }
+    if (!cJSON_IsNumber(version) || version->valuedouble != MANIFEST_VERSION) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"version\" is not %d: written by another llmbed version" RERUN, path,
                            MANIFEST_VERSION);
     }
     const cJSON *job = cJSON_GetObjectItemCaseSensitive(root, "job");
     const cJSON *shards = cJSON_GetObjectItemCaseSensitive(root, "shards");
     if (!cJSON_IsObject(job) || !cJSON_IsArray(shards)) {
-        return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: missing \"job\" object or \"shards\" array", path);
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: field \"%s\" is missing or not %s" RERUN, path,
+                           cJSON_IsObject(job) ? "shards" : "job", cJSON_IsObject(job) ? "an array" : "an object");
     }
     m->job_json = cJSON_PrintUnformatted(job);
     if (m->job_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    const int64_t big = (int64_t)1 << 53;
     int index = 0;
+    int64_t shard_rows = 0;
     for (const cJSON *item = shards->child; item != NULL; item = item->next, index++) {
         llmbed_manifest_shard s = {0};
         int64_t crc = 0, sidecar_crc = 0;
-        const cJSON *file = cJSON_GetObjectItemCaseSensitive(item, "file");
-        const cJSON *sidecar = cJSON_GetObjectItemCaseSensitive(item, "sidecar");
-        if (!cJSON_IsString(file) || get_int(item, "rows", &s.rows) || get_int(item, "bytes", &s.bytes) ||
-            get_int(item, "crc32", &crc) || (sidecar != NULL && (!cJSON_IsString(sidecar) ||
-                                                                get_int(item, "sidecar_bytes", &s.sidecar_bytes) ||
-                                                                get_int(item, "sidecar_crc32", &sidecar_crc)))) {
-            return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: shards[%d] lacks file/rows/bytes/crc32", path, index);
+        char where[48];
+        snprintf(where, sizeof where, "shards[%d].", index);
+        if (!cJSON_IsObject(item)) {
+            return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: field \"shards[%d]\" is not an object" RERUN, path,
+                               index);
         }
-        s.file = file->valuestring;
-        s.sidecar = sidecar != NULL ? sidecar->valuestring : NULL;
+        LLMBED_TRY(get_name(item, index, "file", 1, &s.file, path, error));
+        LLMBED_TRY(get_count(item, where, "rows", big, &s.rows, path, error));
+        LLMBED_TRY(get_count(item, where, "bytes", big, &s.bytes, path, error));
+        LLMBED_TRY(get_count(item, where, "crc32", UINT32_MAX, &crc, path, error));
+        LLMBED_TRY(get_name(item, index, "sidecar", 0, &s.sidecar, path, error));
+        if (s.sidecar != NULL) {
+            LLMBED_TRY(get_count(item, where, "sidecar_bytes", big, &s.sidecar_bytes, path, error));
+            LLMBED_TRY(get_count(item, where, "sidecar_crc32", UINT32_MAX, &sidecar_crc, path, error));
+        }
         s.crc32 = (uint32_t)crc;
         s.sidecar_crc32 = (uint32_t)sidecar_crc;
-        llmbed_status st = llmbed_manifest_add_shard(m, &s, error);
-        if (st != LLMBED_OK) return st;
+        shard_rows += s.rows;
+        LLMBED_TRY(llmbed_manifest_add_shard(m, &s, error));
     }
+    int64_t crc = 0;
+    LLMBED_TRY(get_count(root, "", "rows", big, &m->rows, path, error));
+    LLMBED_TRY(get_count(root, "", "next_offset", big, &m->next_offset, path, error));
+    LLMBED_TRY(get_count(root, "", "next_line", big, &m->next_line, path, error));
+    LLMBED_TRY(get_count(root, "", "skipped", big, &m->skipped, path, error));
+    LLMBED_TRY(get_count(root, "", "truncated", big, &m->truncated, path, error));
+    LLMBED_TRY(get_count(root, "", "tokens", big, &m->tokens, path, error));
+    LLMBED_TRY(get_count(root, "", "input_crc32", UINT32_MAX, &crc, path, error));
+    m->input_crc32 = (uint32_t)crc;
     const cJSON *complete = cJSON_GetObjectItemCaseSensitive(root, "complete");
-    if (get_int(root, "rows", &m->rows) || get_int(root, "next_offset", &m->next_offset) ||
-        get_int(root, "next_line", &m->next_line) || get_int(root, "skipped", &m->skipped) ||
-        get_int(root, "truncated", &m->truncated) || get_int(root, "tokens", &m->tokens) || !cJSON_IsBool(complete)) {
-        return llmbed_fail(error, LLMBED_ERR_BAD_JSON,
-                           "%s: missing rows/next_offset/next_line/skipped/truncated/tokens/complete", path);
+    if (!cJSON_IsBool(complete)) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: field \"complete\" is %s, not true or false" RERUN,
+                           path, complete == NULL ? "missing" : "not a boolean");
     }
     m->complete = cJSON_IsTrue(complete);
+    /* Every consumed line became a row or a skip; shards hold exactly the rows. */
+    if (shard_rows != m->rows) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"rows\" is %" PRId64 " but the shards hold %" PRId64 " rows" RERUN, path, m->rows,
+                           shard_rows);
+    }
+    if (m->rows + m->skipped != m->next_line) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"next_line\" is %" PRId64 " but rows + skipped is %" PRId64 RERUN, path,
+                           m->next_line, m->rows + m->skipped);
+    }
+    if (m->truncated > m->rows || m->tokens < m->rows) {
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"%s\" is %" PRId64 ", inconsistent with %" PRId64 " rows" RERUN, path,
+                           m->truncated > m->rows ? "truncated" : "tokens",
+                           m->truncated > m->rows ? m->truncated : m->tokens, m->rows);
+    }
+    if (m->next_offset < m->next_line) { /* every line holds at least one byte */
+        return llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                           "%s: field \"next_offset\" is %" PRId64 ", too small for %" PRId64 " lines" RERUN, path,
+                           m->next_offset, m->next_line);
+    }
     return LLMBED_OK;
+}
+
+llmbed_status llmbed_manifest_parse(const char *text, size_t length, const char *path, llmbed_manifest *manifest,
+                                    llmbed_error *error) {
+    memset(manifest, 0, sizeof *manifest);
+    cJSON *root = NULL;
+    llmbed_status st = llmbed_json_parse(text, length, path, &root, error); /* whole text, trailing bytes rejected */
+    if (st != LLMBED_OK) {
+        char message[LLMBED_ERROR_MESSAGE_CAPACITY];
+        snprintf(message, sizeof message, "%s", error != NULL ? error->message : "");
+        return llmbed_fail(error, st, "%.400s" RERUN, message);
+    }
+    st = parse(root, path, manifest, error);
+    cJSON_Delete(root);
+    if (st != LLMBED_OK) llmbed_manifest_free(manifest);
+    return st;
 }
 
 llmbed_status llmbed_manifest_read(const char *path, llmbed_manifest *manifest, llmbed_error *error) {
     memset(manifest, 0, sizeof *manifest);
     llmbed_status st = LLMBED_OK;
-    char *text = read_small_file(path, &st, error);
+    size_t length = 0;
+    char *text = read_small_file(path, &length, &st, error);
     if (text == NULL) return st;
-    cJSON *root = cJSON_Parse(text);
+    st = llmbed_manifest_parse(text, length, path, manifest, error);
     free(text);
-    if (root == NULL) return llmbed_fail(error, LLMBED_ERR_BAD_JSON, "%s: malformed JSON", path);
-    st = parse(root, path, manifest, error);
-    cJSON_Delete(root);
-    if (st != LLMBED_OK) llmbed_manifest_free(manifest);
     return st;
 }
 
@@ -215,7 +314,7 @@ llmbed_status llmbed_manifest_check_job(const llmbed_manifest *manifest, const c
             char *was = old != NULL ? cJSON_PrintUnformatted(old) : NULL;
             char *is = cJSON_PrintUnformatted(item);
             st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                             "%s: \"%s\" was %s when the job started but is %s now; rerun without --resume to start over",
+                             "%s: \"%.64s\" was %.120s when the job started but is %.120s now" RERUN,
                              manifest_path, item->string, was != NULL ? was : "absent", is != NULL ? is : "?");
             cJSON_free(was);
             cJSON_free(is);
@@ -223,7 +322,7 @@ llmbed_status llmbed_manifest_check_job(const llmbed_manifest *manifest, const c
     }
     for (const cJSON *item = saved != NULL ? saved->child : NULL; st == LLMBED_OK && item != NULL; item = item->next) {
         if (cJSON_GetObjectItemCaseSensitive(now, item->string) == NULL) {
-            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: \"%s\" was set when the job started but is absent now",
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH, "%s: \"%.64s\" was set when the job started but is absent now" RERUN,
                              manifest_path, item->string);
         }
     }

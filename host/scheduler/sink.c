@@ -3,8 +3,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/error.h"
+#include <inttypes.h>
 #include "io/crc32.h"
 #include "scheduler/manifest.h"
 
@@ -46,6 +48,7 @@ void llmbed_sink_committed(const llmbed_sink *sink, llmbed_sink_position *p) {
     p->truncated = sink->manifest.truncated;
     p->tokens = sink->manifest.tokens;
     p->shards = sink->manifest.n_shards;
+    p->input_crc32 = sink->manifest.input_crc32;
     p->complete = sink->manifest.complete;
 }
 
@@ -63,26 +66,78 @@ static char *shard_name(const llmbed_sink *sink, int index) {
     return s;
 }
 
+/* Bytes a committed npy/safetensors shard (or sidecar) of `rows` rows has:
+ * fixed header + rows * row bytes (+ the int8 scales). -1 for jsonl, whose
+ * rows are counted as lines instead. */
+static int64_t shard_bytes(const llmbed_sink_options *o, int sidecar, int64_t rows) {
+    if (sidecar) return LLMBED_NPY_HEADER_BYTES + rows * (int64_t)sizeof(float);
+    const int64_t row_bytes = (int64_t)(llmbed_row_width(o->dtype, o->dims) * llmbed_dtype_size(o->dtype));
+    if (o->format == LLMBED_FORMAT_NPY) return LLMBED_NPY_HEADER_BYTES + rows * row_bytes;
+    if (o->format == LLMBED_FORMAT_SAFETENSORS) {
+        return LLMBED_SAFETENSORS_HEADER_BYTES + rows * row_bytes +
+               (o->dtype == LLMBED_DTYPE_INT8 ? rows * (int64_t)sizeof(float) : 0);
+    }
+    return -1;
+}
+
+#define RERUN "; rerun without --resume to start over"
+
+/* Each listed shard must be the file this job would have written at its
+ * index (name, sidecar name), hold the listed rows, and have the listed size
+ * and CRC-32. Edited manifests and replaced files fail here. */
 static llmbed_status verify_shards(llmbed_sink *sink, llmbed_error *error) {
+    const char *mpath = sink->manifest_path;
     for (int i = 0; i < sink->manifest.n_shards; i++) {
         const llmbed_manifest_shard *s = &sink->manifest.shards[i];
+        char *expected = shard_name(sink, i);
+        char expected_sidecar[4096] = "";
+        if (expected == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+        int wants_sidecar = sink->options.format == LLMBED_FORMAT_NPY && sink->options.dtype == LLMBED_DTYPE_INT8;
+        if (wants_sidecar) llmbed_output_sidecar_path(expected, expected_sidecar, sizeof expected_sidecar);
+        llmbed_status st = LLMBED_OK;
+        if (strcmp(s->file, expected) != 0) {
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                             "%s: field \"shards[%d].file\" is \"%.200s\", expected \"%s\"" RERUN, mpath, i, s->file,
+                             expected);
+        } else if (wants_sidecar != (s->sidecar != NULL) ||
+                   (s->sidecar != NULL && strcmp(s->sidecar, expected_sidecar) != 0)) {
+            st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                             "%s: field \"shards[%d].sidecar\" is %s%.200s%s, expected %s%s%s" RERUN, mpath, i,
+                             s->sidecar ? "\"" : "", s->sidecar ? s->sidecar : "absent", s->sidecar ? "\"" : "",
+                             wants_sidecar ? "\"" : "", wants_sidecar ? expected_sidecar : "none",
+                             wants_sidecar ? "\"" : "");
+        }
+        free(expected);
+        if (st != LLMBED_OK) return st;
         for (int side = 0; side < 2; side++) {
             const char *name = side ? s->sidecar : s->file;
             if (name == NULL) continue;
+            const char *field = side ? "sidecar" : "file";
             char *path = format_string("%s%s", sink->dir, name);
             if (path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
             uint32_t crc = 0;
-            int64_t bytes = 0;
-            llmbed_status st = llmbed_crc32_file(path, &crc, &bytes, error);
-            if (st == LLMBED_OK && (crc != (side ? s->sidecar_crc32 : s->crc32) ||
-                                    bytes != (side ? s->sidecar_bytes : s->bytes))) {
+            int64_t bytes = 0, lines = 0;
+            int64_t want_bytes = side ? s->sidecar_bytes : s->bytes;
+            int64_t fixed = shard_bytes(&sink->options, side, s->rows);
+            st = llmbed_crc32_file_lines(path, &crc, &bytes, &lines, error);
+            if (st != LLMBED_OK) {
                 st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                                 "%s: size or CRC-32 differs from %s; rerun without --resume to start over", path,
-                                 sink->manifest_path);
-            } else if (st != LLMBED_OK) {
+                                 "%s: field \"shards[%d].%s\": %s is unreadable" RERUN, mpath, i, field, path);
+            } else if (bytes != want_bytes) {
                 st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
-                                 "%s: listed in %s but unreadable; rerun without --resume to start over", path,
-                                 sink->manifest_path);
+                                 "%s: field \"shards[%d].%s\": %s has %" PRId64 " bytes, the manifest says %" PRId64 RERUN,
+                                 mpath, i, side ? "sidecar_bytes" : "bytes", path, bytes, want_bytes);
+            } else if (fixed >= 0 ? fixed != bytes : lines != s->rows) {
+                const int64_t empty = shard_bytes(&sink->options, side, 0);
+                const int64_t per_row = shard_bytes(&sink->options, side, 1) - empty;
+                const int64_t held = fixed >= 0 ? (bytes - empty) / per_row : lines;
+                st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                                 "%s: field \"shards[%d].rows\" is %" PRId64 " but %s holds %" PRId64 " rows" RERUN, mpath,
+                                 i, s->rows, path, held);
+            } else if (crc != (side ? s->sidecar_crc32 : s->crc32)) {
+                st = llmbed_fail(error, LLMBED_ERR_RESUME_MISMATCH,
+                                 "%s: field \"shards[%d].%s\": the CRC-32 of %s differs (the file changed)" RERUN, mpath, i,
+                                 side ? "sidecar_crc32" : "crc32", path);
             }
             free(path);
             if (st != LLMBED_OK) return st;
@@ -108,6 +163,14 @@ static llmbed_status init_paths(llmbed_sink *sink, const char *path, llmbed_erro
 }
 
 static llmbed_status open_sharded(llmbed_sink *sink, llmbed_error *error) {
+    /* Shards and the manifest are named after the output path: they need a folder, not a stream. */
+    struct stat st;
+    if (strcmp(sink->output_path, "-") == 0 || (stat(sink->output_path, &st) == 0 && !S_ISREG(st.st_mode))) {
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "%s: --shard-rows writes <stem>.shard-NNNNN files and a manifest next to the output path, "
+                           "so it must name a regular file, not stdout, a FIFO, a device or a folder",
+                           sink->output_path);
+    }
     if (sink->options.resume) {
         llmbed_status st = llmbed_manifest_read(sink->manifest_path, &sink->manifest, error);
         if (st == LLMBED_OK) {
@@ -120,7 +183,7 @@ static llmbed_status open_sharded(llmbed_sink *sink, llmbed_error *error) {
     }
     sink->manifest.job_json = strdup(sink->options.job_json != NULL ? sink->options.job_json : "{}");
     if (sink->manifest.job_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
-    return llmbed_manifest_write(&sink->manifest, sink->manifest_path, error);
+    return llmbed_manifest_write(&sink->manifest, sink->manifest_path, &sink->options.input, error);
 }
 
 llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink **out,
@@ -135,7 +198,7 @@ llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink *
             st = open_sharded(sink, error);
         } else {
             st = llmbed_output_writer_open(options->output_path, options->format, options->dtype, options->dims,
-                                           &sink->writer, error);
+                                           &sink->options.input, &sink->writer, error);
         }
     }
     if (st != LLMBED_OK) {
@@ -148,7 +211,10 @@ llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink *
     return LLMBED_OK;
 }
 
-static void note_consumed(llmbed_sink *sink, int64_t end_offset, int64_t line_no) {
+const char *llmbed_sink_manifest_path(const llmbed_sink *sink) { return sink->manifest_path; }
+
+static void note_consumed(llmbed_sink *sink, int64_t end_offset, int64_t line_no, uint32_t prefix_crc) {
+    sink->consumed.input_crc32 = prefix_crc;
     sink->consumed.next_offset = end_offset;
     sink->consumed.next_line = line_no;
 }
@@ -181,26 +247,27 @@ static llmbed_status commit_shard(llmbed_sink *sink, int complete, llmbed_error 
     m->skipped = sink->consumed.skipped;
     m->truncated = sink->consumed.truncated;
     m->tokens = sink->consumed.tokens;
+    m->input_crc32 = sink->consumed.input_crc32;
     m->complete = complete;
-    return llmbed_manifest_write(m, sink->manifest_path, error);
+    return llmbed_manifest_write(m, sink->manifest_path, &sink->options.input, error);
 }
 
 llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
-                              int64_t line_no, int64_t tokens, int truncated, llmbed_error *error) {
+                              int64_t line_no, uint32_t prefix_crc, int64_t tokens, int truncated, llmbed_error *error) {
     if (sink->writer == NULL) {
         char *name = shard_name(sink, sink->manifest.n_shards);
         char *path = name != NULL ? format_string("%s%s", sink->dir, name) : NULL;
         free(name);
         if (path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
         llmbed_status st = llmbed_output_writer_open(path, sink->options.format, sink->options.dtype,
-                                                     sink->options.dims, &sink->writer, error);
+                                                     sink->options.dims, &sink->options.input, &sink->writer, error);
         free(path);
         if (st != LLMBED_OK) return st;
     }
     const char *ids[1] = {id_json};
     llmbed_status st = llmbed_output_writer_write(sink->writer, row, 1, ids, error);
     if (st != LLMBED_OK) return st;
-    note_consumed(sink, end_offset, line_no);
+    note_consumed(sink, end_offset, line_no, prefix_crc);
     sink->consumed.rows++;
     sink->consumed.tokens += tokens;
     sink->consumed.truncated += truncated != 0;
@@ -210,8 +277,8 @@ llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *i
     return LLMBED_OK;
 }
 
-void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no) {
-    note_consumed(sink, end_offset, line_no);
+void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no, uint32_t prefix_crc) {
+    note_consumed(sink, end_offset, line_no, prefix_crc);
     sink->consumed.skipped++;
 }
 

@@ -22,6 +22,7 @@ typedef struct llmbed_sink_options {
     int64_t shard_rows; /* 0 = a single output file */
     int resume;         /* shards only: continue from an existing manifest */
     const char *job_json; /* job identity stored in (and compared with) the manifest */
+    llmbed_file_id input; /* the job's input: no output file may be it */
 } llmbed_sink_options;
 
 /* The committed state a job starts from (zeros for a fresh job). */
@@ -33,6 +34,7 @@ typedef struct llmbed_sink_position {
     int64_t truncated;
     int64_t tokens;
     int64_t shards;
+    uint32_t input_crc32; /* CRC-32 of input bytes [0, next_offset) */
     int complete; /* the manifest says the job already finished */
 } llmbed_sink_position;
 
@@ -45,12 +47,13 @@ typedef struct llmbed_sink llmbed_sink;
 llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink **out,
                                llmbed_sink_position *start, llmbed_error *error);
 
-/* One row for the input line that ends at `end_offset` (line `line_no`). */
+/* One row for the input line that ends at `end_offset` (line `line_no`;
+ * `prefix_crc` = CRC-32 of the input bytes up to end_offset). */
 llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
-                              int64_t line_no, int64_t tokens, int truncated, llmbed_error *error);
+                              int64_t line_no, uint32_t prefix_crc, int64_t tokens, int truncated, llmbed_error *error);
 
 /* An input line consumed without a row (--skip-invalid). */
-void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no);
+void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no, uint32_t prefix_crc);
 
 /* End of input: commits the file, or the last shard and a complete manifest. */
 llmbed_status llmbed_sink_finish(llmbed_sink *sink, llmbed_error *error);
@@ -66,5 +69,8 @@ void llmbed_sink_free(llmbed_sink *sink);
 
 /* Stats of what is committed (valid after open and after each call). */
 void llmbed_sink_committed(const llmbed_sink *sink, llmbed_sink_position *position);
+
+/* "<stem>.manifest.json" (for messages about a resumed job). */
+const char *llmbed_sink_manifest_path(const llmbed_sink *sink);
 
 #endif

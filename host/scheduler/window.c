@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "io/json_line.h"
 #include "scheduler/truncate.h"
 
 void llmbed_window_clear(llmbed_window *window) {
@@ -203,7 +204,12 @@ static void read_lines(llmbed_window *window, llmbed_line_reader *reader, const 
         window->status = llmbed_fail(&window->error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory for the input window");
         return;
     }
-    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), o->text_field, o->id_field};
+    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), o->text_field, o->id_field, o->strict_utf8,
+                                        llmbed_json_line_create()};
+    if (parse.json == NULL) {
+        window->status = llmbed_fail(&window->error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory for the JSON parser");
+        return;
+    }
     size_t bytes = 0;
     while (window->n < max_lines && bytes < max_bytes) {
         const char *line;
@@ -212,21 +218,23 @@ static void read_lines(llmbed_window *window, llmbed_line_reader *reader, const 
         llmbed_status st = llmbed_line_reader_next(reader, &line, &len, &line_no, &end_offset, &window->error);
         if (st != LLMBED_OK) {
             window->status = st;
-            return;
+            break;
         }
         if (line == NULL) {
             window->eof = 1;
-            return;
+            break;
         }
         llmbed_window_item *item = &window->items[window->n++];
         item->line_no = line_no;
         item->end_offset = end_offset;
+        item->prefix_crc = llmbed_line_reader_crc(reader);
         llmbed_error error = {0};
         if (llmbed_input_parse_line(line, len, line_no, &parse, &item->record, &error) != LLMBED_OK) {
             reject(item, &error);
         }
         bytes += len;
     }
+    llmbed_json_line_free(parse.json);
 }
 
 void llmbed_window_fill(llmbed_window *window, llmbed_line_reader *reader, const llmbed_job_engine *engine,

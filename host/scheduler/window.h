@@ -13,6 +13,7 @@
 typedef struct llmbed_window_item {
     int64_t line_no;
     int64_t end_offset; /* input byte offset after this line */
+    uint32_t prefix_crc; /* CRC-32 of input bytes [0, end_offset) */
     llmbed_input_record record; /* text freed once tokenised */
     int32_t *ids;       /* owned */
     size_t n_ids;

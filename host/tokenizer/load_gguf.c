@@ -200,6 +200,18 @@ static llmbed_status bpe_pipeline(llmbed_tokenizer *t, const llmbed_gguf *g, con
     }
     t->ignore_merges = preset.ignore_merges;
     *add_bos = optional_bool(g, KEY("add_bos_token"), preset.add_bos);
+    bool nfc = preset.nfc;
+    if (pre == NULL) {
+        llmbed_gguf_string arch;
+        char name[32] = "";
+        if (llmbed_gguf_get_string(g, "general.architecture", &arch))
+            snprintf(name, sizeof name, "%.*s", (int)(arch.length > 31 ? 31 : arch.length), arch.data);
+        nfc = tok_pre_preset_nfc_without_name(name);
+    }
+    if (nfc) {
+        tok_norm_step step = {.kind = TOK_NORM_NFC};
+        return tok_norm_add(&t->normalizer, &step, error);
+    }
     return LLMBED_OK;
 }
 
@@ -236,6 +248,24 @@ static llmbed_status load(llmbed_tokenizer *t, const llmbed_gguf *g, llmbed_erro
     if (st == LLMBED_OK) st = tok_tokenizer_finish(t, path, error);
     if (st != LLMBED_OK) return st;
     int32_t n = t->vocab.n_tokens;
+    /* A BOS/EOS the file asks for but cannot name is a broken file, not one to
+     * encode silently without it. */
+    const char *const special[2][3] = {{KEY("add_bos_token"), KEY("bos_token_id"), "BOS"},
+                                       {KEY("add_eos_token"), KEY("eos_token_id"), "EOS"}};
+    for (int k = 0; k < 2; k++) {
+        bool wanted = k == 0 ? add_bos : optional_bool(g, special[k][0], false);
+        bool explicit_flag;
+        bool has_flag = llmbed_gguf_get_bool(g, special[k][0], &explicit_flag);
+        int64_t v;
+        bool has_id = llmbed_gguf_get_int(g, special[k][1], &v);
+        if (wanted && has_id && (v < 0 || v >= n))
+            return llmbed_fail(error, LLMBED_ERR_TOKENIZER_MALFORMED,
+                               "%s: %s = %lld is outside the vocabulary [0, %d) but %s is true", path, special[k][1],
+                               (long long)v, (int)n, has_flag ? special[k][0] : "adding the " "BOS/EOS token by default");
+        if (wanted && has_flag && explicit_flag && !has_id)
+            return llmbed_fail(error, LLMBED_ERR_TOKENIZER_MALFORMED, "%s: %s is true but %s is missing", path,
+                               special[k][0], special[k][1]);
+    }
     t->bos_id = optional_id(g, KEY("bos_token_id"), n);
     t->eos_id = optional_id(g, KEY("eos_token_id"), n);
     t->unk_id = optional_id(g, KEY("unknown_token_id"), n);

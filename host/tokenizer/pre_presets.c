@@ -64,48 +64,53 @@ typedef struct named_preset {
     const char *const *regexes;
     bool ignore_merges;
     bool add_bos;
+    bool nfc;
 } named_preset;
 
 static const named_preset presets[] = {
-    {"gpt-2", gpt2, false, false},        {"phi-2", gpt2, false, false},
-    {"jina-es", gpt2, false, false},      {"jina-de", gpt2, false, false},
-    {"jina-v1-en", gpt2, false, false},   {"jina-v2-es", gpt2, false, false},
-    {"jina-v2-de", gpt2, false, false},   {"jina-v2-code", gpt2, false, false},
-    {"gigachat", gpt2, false, false},     {"roberta-bpe", gpt2, false, false},
-    {"mpt", gpt2, false, false},          {"olmo", gpt2, false, false},
-    {"jais", gpt2, false, false},         {"trillion", gpt2, false, false},
-    {"granite-docling", gpt2, false, false},
-    {"llama3", llama3, true, true},       {"llama-v3", llama3, true, true},
-    {"llama-bpe", llama3, true, true},    {"falcon3", llama3, true, true},
-    {"falcon-h1", llama3, true, true},    {"pixtral", llama3, true, true},
-    {"midm-2.0", llama3, true, true},     {"lfm2", llama3, true, true},
-    {"dbrx", llama3, false, false},       {"smaug-bpe", llama3, false, false},
-    {"chatglm-bpe", llama3, false, false},
-    {"qwen2", qwen2, false, false},       {"stablelm2", qwen2, false, false},
-    {"hunyuan", qwen2, false, false},
-    {"deepseek-llm", deepseek_llm, false, false},
-    {"deepseek-coder", deepseek_coder, false, false},
-    {"falcon", falcon, false, false},
-    {"starcoder", starcoder, false, false}, {"refact", starcoder, false, false},
-    {"command-r", starcoder, false, false},  {"smollm", starcoder, false, false},
-    {"codeshell", starcoder, false, false}, {"exaone", starcoder, false, false},
-    {"minerva-7b", starcoder, false, false},
-    {"default", default_bpe, false, false},
-    {"poro-chat", bloom, false, false},   {"bloom", bloom, false, false},
-    {"gpt3-finnish", bloom, false, false},
-    {"viking", viking, false, false},
+    {"gpt-2", gpt2, false, false, false},        {"phi-2", gpt2, false, false, false},
+    {"jina-es", gpt2, false, false, false},      {"jina-de", gpt2, false, false, false},
+    {"jina-v1-en", gpt2, false, false, false},   {"jina-v2-es", gpt2, false, false, false},
+    {"jina-v2-de", gpt2, false, false, false},   {"jina-v2-code", gpt2, false, false, false},
+    {"gigachat", gpt2, false, false, false},     {"roberta-bpe", gpt2, false, false, false},
+    {"mpt", gpt2, false, false, true},          {"olmo", gpt2, false, false, false},
+    {"jais", gpt2, false, false, false},         {"trillion", gpt2, false, false, false},
+    {"granite-docling", gpt2, false, false, false},
+    {"llama3", llama3, true, true, false},       {"llama-v3", llama3, true, true, false},
+    {"llama-bpe", llama3, true, true, false},    {"falcon3", llama3, true, true, false},
+    {"falcon-h1", llama3, true, true, false},    {"pixtral", llama3, true, true, false},
+    {"midm-2.0", llama3, true, true, false},     {"lfm2", llama3, true, true, false},
+    {"dbrx", llama3, false, false, false},       {"smaug-bpe", llama3, false, false, false},
+    {"chatglm-bpe", llama3, false, false, false},
+    {"qwen2", qwen2, false, false, true},       {"stablelm2", qwen2, false, false, false},
+    {"hunyuan", qwen2, false, false, false},
+    {"deepseek-llm", deepseek_llm, false, false, false},
+    {"deepseek-coder", deepseek_coder, false, false, false},
+    {"falcon", falcon, false, false, false},
+    {"starcoder", starcoder, false, false, false}, {"refact", starcoder, false, false, false},
+    {"command-r", starcoder, false, false, true},  {"smollm", starcoder, false, false, false},
+    {"codeshell", starcoder, false, false, false}, {"exaone", starcoder, false, false, false},
+    {"minerva-7b", starcoder, false, false, false},
+    {"default", default_bpe, false, false, false},
+    {"poro-chat", bloom, false, false, false},   {"bloom", bloom, false, false, false},
+    {"gpt3-finnish", bloom, false, false, false},
+    {"viking", viking, false, false, false},
 };
 
 bool tok_pre_preset_find(const char *name, tok_pre_preset *out) {
     if (name == NULL) {
-        *out = (tok_pre_preset){gpt2, false, false};
+        *out = (tok_pre_preset){gpt2, false, false, false};
         return true;
     }
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         if (strcmp(presets[i].name, name) == 0) {
-            *out = (tok_pre_preset){presets[i].regexes, presets[i].ignore_merges, presets[i].add_bos};
+            *out = (tok_pre_preset){presets[i].regexes, presets[i].ignore_merges, presets[i].add_bos, presets[i].nfc};
             return true;
         }
     }
     return false;
+}
+
+bool tok_pre_preset_nfc_without_name(const char *architecture) {
+    return architecture != NULL && strcmp(architecture, "gptneox") == 0;
 }

@@ -12,11 +12,19 @@ typedef struct tok_pre_preset {
     const char *const *regexes; /* NULL-terminated; each a Split(Isolated) step */
     bool ignore_merges;
     bool add_bos;
+    /* GGUF files carry no normalizer: the model's tokenizer.json NFC-normalises
+     * for these pre-tokenizers (Qwen2/2.5/3: "normalizer": {"type": "NFC"};
+     * Command-R and GPT-NeoX-20B, whose tokenizer MPT uses: NFC too). */
+    bool nfc;
 } tok_pre_preset;
 
 /* false when `name` is not a known pre-tokenizer. A NULL name (old files
  * without the key, e.g. gpt-neox) gets the GPT-2 regex, which is what those
  * models' tokenizer.json used. */
 bool tok_pre_preset_find(const char *name, tok_pre_preset *out);
+
+/* Files without tokenizer.ggml.pre: GPT-NeoX's tokenizer (general.architecture
+ * "gptneox") NFC-normalises; the others of that age (GPT-2) do not. */
+bool tok_pre_preset_nfc_without_name(const char *architecture);
 
 #endif

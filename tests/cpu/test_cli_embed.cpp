@@ -260,7 +260,7 @@ TEST_CASE("cli: every bad input exits with its own status, one stderr line and n
     CHECK_FALSE(exists(dir + "/out.npy"));
 }
 
-TEST_CASE("cli: --skip-invalid continues and counts; --truncate counts cut inputs", "[cli]") {
+TEST_CASE("cli: --skip-invalid continues and counts, --truncate counts cut inputs", "[cli]") {
     std::string dir = scratch("cli", "skip");
     std::string good = ids_line({5, 6, 7});
     write_file(dir + "/in.jsonl", good + "{broken\n" + ids_line({300}) + good + ids_line({}) + ids_line(std::vector<int>(20, 4)));

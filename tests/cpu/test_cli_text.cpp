@@ -132,3 +132,40 @@ TEST_CASE("cli text: prompts, prompt names, prompt masking and truncation", "[cl
     write_file(dir + "/bad_utf8.txt", "caf\xff\xfe ok\n");
     CHECK(embed(dir + "/bad_utf8.txt", "u.npy", {}).status == 0);
 }
+
+TEST_CASE("cli text: a UTF-8 BOM is not text, U+0000 is, invalid UTF-8 is counted or rejected", "[cli][text-edge]") {
+    // Issue 15 items 3, 4 and 8; expected ids from HF tokenizers 0.23 with kTokenizerJson
+    // (Tokenizer.encode(text).ids, the text decoded as Python does with errors="replace").
+    std::string dir = "/tmp/llmbed-test-clitext3-" + std::to_string(getpid());
+    std::string model = make_model(dir);
+    const std::string hello = "{\"input_ids\":[1,3,72,15,15,18]}\n";  // "hello"
+    auto tokenize = [&](const std::string &content) {
+        write_file(dir + "/in.txt", content);
+        return run({"tokenize", "--model", model, "--input", dir + "/in.txt"}, dir);
+    };
+    CHECK(tokenize("\xEF\xBB\xBFhello\n").out == hello);                       // BOM + plain text
+    CHECK(tokenize("\xEF\xBB\xBF{\"text\": \"hello\"}\nhello\n").out == hello + hello);  // BOM + JSONL
+    CHECK(tokenize("hello\n\xEF\xBB\xBFhello\n").out != hello + hello);     // only the file's start is a BOM
+    Result r = tokenize("{\"text\": \"a\\u0000 hello world\"}\n");
+    INFO(r.err);
+    CHECK(r.out == "{\"input_ids\":[1,78,0,3,72,15,15,18,81,82,15,7]}\n");
+    CHECK(tokenize("{\"text\": \"caf\xff x\"}\n").out == "{\"input_ids\":[1,83,4,9,0,3,27]}\n");
+
+    // embed: counted in the summary, or an error naming the line and byte with --strict-utf8.
+    write_file(dir + "/mixed.txt", "hello\nbad \xff\xfe byte\n{\"text\": \"caf\xff x\"}\n");
+    std::vector<std::string> args = {"embed", "--model", model, "--input", dir + "/mixed.txt", "--output",
+                                     dir + "/u.npy", "--threads", "1", "--quiet"};
+    r = run(args, dir);
+    CHECK(r.status == 0);
+    CHECK(r.err.find("3 sequences") != std::string::npos);
+    CHECK(r.err.find("2 with invalid UTF-8 (replaced by U+FFFD)") != std::string::npos);
+    args.push_back("--strict-utf8");
+    r = run(args, dir);
+    CHECK(r.status == 29);
+    CHECK(r.err.find("mixed.txt:2: invalid UTF-8 at byte 5 of the line (--strict-utf8)") != std::string::npos);
+    CHECK_FALSE(exists(dir + "/u.npy.part"));
+    args.push_back("--skip-invalid");
+    r = run(args, dir);
+    CHECK(r.status == 0);
+    CHECK(r.err.find("1 sequences, 6 tokens, 0 truncated, 2 skipped, 0 with invalid UTF-8") != std::string::npos);
+}

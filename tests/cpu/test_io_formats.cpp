@@ -119,7 +119,7 @@ TEST_CASE("output writer: npy float32/float16/int8/ubinary round trip", "[io]") 
         std::string path = dir + "/out-" + llmbed_output_dtype_name(dtype) + ".npy";
         llmbed_output_writer *w = nullptr;
         llmbed_error err{};
-        REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_NPY, dtype, dims, &w, &err) == LLMBED_OK);
+        REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_NPY, dtype, dims, nullptr, &w, &err) == LLMBED_OK);
         CHECK_FALSE(exists(path));  // nothing visible before the commit
         REQUIRE(llmbed_output_writer_write(w, rows.data(), 5, nullptr, &err) == LLMBED_OK);
         REQUIRE(llmbed_output_writer_write(w, rows.data() + 5 * dims, n - 5, nullptr, &err) == LLMBED_OK);
@@ -172,7 +172,7 @@ TEST_CASE("output writer: safetensors header describes embeddings and int8 scale
     std::string path = dir + "/e.safetensors";
     llmbed_output_writer *w = nullptr;
     llmbed_error err{};
-    REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_SAFETENSORS, LLMBED_DTYPE_INT8, dims, &w, &err) ==
+    REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_SAFETENSORS, LLMBED_DTYPE_INT8, dims, nullptr, &w, &err) ==
             LLMBED_OK);
     REQUIRE(llmbed_output_writer_write(w, rows.data(), n, nullptr, &err) == LLMBED_OK);
     REQUIRE(llmbed_output_writer_commit(w, nullptr, &err) == LLMBED_OK);
@@ -193,7 +193,7 @@ TEST_CASE("output writer: jsonl rows carry the id or the row index", "[io]") {
     const char *ids[2] = {"\"doc-1\"", nullptr};
     llmbed_output_writer *w = nullptr;
     llmbed_error err{};
-    REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_JSONL, LLMBED_DTYPE_FLOAT32, 2, &w, &err) == LLMBED_OK);
+    REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_JSONL, LLMBED_DTYPE_FLOAT32, 2, nullptr, &w, &err) == LLMBED_OK);
     REQUIRE(llmbed_output_writer_write(w, rows, 2, ids, &err) == LLMBED_OK);
     REQUIRE(llmbed_output_writer_commit(w, nullptr, &err) == LLMBED_OK);
     std::vector<unsigned char> bytes = slurp_bytes(path);
@@ -211,7 +211,7 @@ TEST_CASE("atomic output: abort and unwritable folders leave nothing behind", "[
     std::string path = dir + "/x.npy";
     llmbed_output_writer *w = nullptr;
     llmbed_error err{};
-    REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_INT8, 3, &w, &err) == LLMBED_OK);
+    REQUIRE(llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_INT8, 3, nullptr, &w, &err) == LLMBED_OK);
     const float row[3] = {1, 2, 3};
     REQUIRE(llmbed_output_writer_write(w, row, 1, nullptr, &err) == LLMBED_OK);
     llmbed_output_writer_abort(w);
@@ -221,10 +221,10 @@ TEST_CASE("atomic output: abort and unwritable folders leave nothing behind", "[
 
     // A folder that is a regular file (works as root, unlike chmod).
     std::string bad = "/dev/null/x.npy";
-    CHECK(llmbed_output_writer_open(bad.c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_FLOAT32, 3, &w, &err) ==
+    CHECK(llmbed_output_writer_open(bad.c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_FLOAT32, 3, nullptr, &w, &err) ==
           LLMBED_ERR_OUTPUT_WRITE);
     CHECK(std::string(err.message).find("/dev/null/x.npy") != std::string::npos);
-    CHECK(llmbed_output_writer_open((dir + "/missing/x.npy").c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_FLOAT32, 3, &w,
+    CHECK(llmbed_output_writer_open((dir + "/missing/x.npy").c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_FLOAT32, 3, nullptr, &w,
                                     &err) == LLMBED_ERR_OUTPUT_WRITE);
 }
 
@@ -241,7 +241,7 @@ TEST_CASE("atomic output: a full disk fails the write and removes the temp file"
         setrlimit(RLIMIT_FSIZE, &limit);
         llmbed_output_writer *w = nullptr;
         llmbed_error err{};
-        if (llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_FLOAT32, 256, &w, &err) != LLMBED_OK) _exit(2);
+        if (llmbed_output_writer_open(path.c_str(), LLMBED_FORMAT_NPY, LLMBED_DTYPE_FLOAT32, 256, nullptr, &w, &err) != LLMBED_OK) _exit(2);
         std::vector<float> rows(256 * 100, 0.5f);
         llmbed_status st = llmbed_output_writer_write(w, rows.data(), 100, nullptr, &err);
         if (st == LLMBED_OK) st = llmbed_output_writer_commit(w, nullptr, &err);

@@ -98,7 +98,7 @@ TEST_CASE("pooling over arbitrary row ranges: spans inside, overlapping and empt
     }
 }
 
-TEST_CASE("postprocess truncates then normalises; zero rows stay zero", "[ops][postprocess]") {
+TEST_CASE("postprocess truncates then normalises, zero rows stay zero", "[ops][postprocess]") {
     std::mt19937 rng(22);
     const int rows = 5, in_dims = 129;
     auto x = random_floats((size_t)rows * in_dims, rng);

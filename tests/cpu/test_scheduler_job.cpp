@@ -242,7 +242,7 @@ TEST_CASE("job: JSONL text field, input_ids, ids and a prompt masked from the po
     free_options(o);
 }
 
-TEST_CASE("job: bad lines fail naming the line and leave no output; --skip-invalid counts them", "[scheduler]") {
+TEST_CASE("job: bad lines fail naming the line and leave no output, --skip-invalid counts them", "[scheduler]") {
     struct Case {
         const char *line;
         llmbed_status status;
@@ -309,7 +309,7 @@ TEST_CASE("job: --truncate cuts long inputs keeping BOS/EOS and counts them", "[
     free_options(o);
 }
 
-TEST_CASE("job: shards + manifest equal the single-file output; Ctrl-C then resume", "[scheduler]") {
+TEST_CASE("job: shards + manifest equal the single-file output, Ctrl-C then resume", "[scheduler]") {
     std::string dir = scratch("job", "shards");
     std::vector<std::string> lines = corpus(300, 2);
     write_file(dir + "/in.txt", join_lines(lines));
@@ -519,7 +519,7 @@ TEST_CASE("job: empty input, and a resume that starts exactly at the end of the 
     REQUIRE(llmbed_manifest_read((dir + "/sh.manifest.json").c_str(), &m, &err) == LLMBED_OK);
     CHECK(m.next_offset == (int64_t)join_lines(lines).size());
     m.complete = 0;
-    REQUIRE(llmbed_manifest_write(&m, (dir + "/sh.manifest.json").c_str(), &err) == LLMBED_OK);
+    REQUIRE(llmbed_manifest_write(&m, (dir + "/sh.manifest.json").c_str(), nullptr, &err) == LLMBED_OK);
     llmbed_manifest_free(&m);
     o.resume = 1;
     REQUIRE(llmbed_job_run(&engine, &o, &stats, &err) == LLMBED_OK);

@@ -93,7 +93,7 @@ TEST_CASE("manifest: round trip and job identity check", "[scheduler]") {
     m.skipped = 3;
     m.truncated = 2;
     m.tokens = 5000;
-    REQUIRE(llmbed_manifest_write(&m, path.c_str(), &err) == LLMBED_OK);
+    REQUIRE(llmbed_manifest_write(&m, path.c_str(), nullptr, &err) == LLMBED_OK);
     llmbed_manifest back{};
     REQUIRE(llmbed_manifest_read(path.c_str(), &back, &err) == LLMBED_OK);
     REQUIRE(back.n_shards == 2);

@@ -9,9 +9,14 @@
 #include <string.h>
 
 #include "io/input_record.h"
+#include "io/json_line.h"
 
-static void check_line(const char *line, size_t len, int64_t line_no) {
-    llmbed_input_parse_options options = {"fuzz.jsonl", "text", "id"};
+/* One parser for the whole run, as a job's reader keeps one per window. */
+static llmbed_json_line *parser;
+
+static void check_line(const char *line, size_t len, int64_t line_no, int strict) {
+    if (parser == NULL) parser = llmbed_json_line_create();
+    llmbed_input_parse_options options = {"fuzz.jsonl", "text", "id", strict, parser};
     llmbed_input_record record;
     llmbed_error error = {0};
     llmbed_status st = llmbed_input_parse_line(line, len, line_no, &options, &record, &error);
@@ -37,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t start = 0;
     for (size_t i = 0; i <= size; i++) {
         if (i == size || text[i] == '\n') {
-            check_line(text + start, i - start, line_no++);
+            check_line(text + start, i - start, line_no++, size > 0 && (data[0] & 1));
             start = i + 1;
         }
     }
