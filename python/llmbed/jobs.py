@@ -235,7 +235,7 @@ def embed_file(
     ``skip_invalid`` counts and skips bad lines instead of failing.
 
     Ctrl-C stops at the next batch: committed shards stay, and ``resume=True``
-    continues (``InterruptedError`` is raised). Returns ``FileStats``.
+    continues (``llmbed.ModelInterruptedError`` is raised). Returns ``FileStats``.
     """
     owned = None
     if not isinstance(model, Embedder):
@@ -302,7 +302,7 @@ def _run(model: Embedder, source: Path, output: Path, text_column, id_column, pr
     text.precision = _capi.PRECISION[precision]
     file_params.output_path = c_str(str(job_output))
     file_params.skip_invalid = int(bool(skip_invalid))
-    file_params.shard_rows = shard_rows
+    file_params.shard_rows = shard_rows or 0
     file_params.resume = int(bool(resume))
     file_params.tokenize_threads = tokenize_threads
     if not parquet_output and id_column is not None:
@@ -340,25 +340,29 @@ def _run(model: Embedder, source: Path, output: Path, text_column, id_column, pr
     ctx = model._borrow()
 
     def job():
-        result["status"] = model._lib.llmbed_embed_file(ctx, byref(file_params), byref(params), byref(stats))
-        result["message"] = model._lib.llmbed_last_error(ctx).decode("utf-8", "replace")
-        finished.set()
+        try:
+            result["status"] = model._lib.llmbed_embed_file(ctx, byref(file_params), byref(params), byref(stats))
+            result["message"] = model._lib.llmbed_last_error(ctx).decode("utf-8", "replace")
+        finally:
+            finished.set()
 
     worker = threading.Thread(target=job, name="llmbed-embed-file", daemon=True)
     try:
         if feeder is not None:
             feeder.start()
         worker.start()
-        # Waiting in short joins keeps Ctrl-C deliverable in this thread.
+        # Waiting on an Event in short steps keeps Ctrl-C deliverable in this
+        # thread (an interrupted Thread.join can misreport the thread as ended).
         interrupted = False
-        while worker.is_alive():
+        while True:
             try:
-                worker.join(0.1)
+                if finished.wait(0.1):
+                    break
             except KeyboardInterrupt:
                 stop[0] = 1
                 interrupted = True
+        worker.join()
         if feeder is not None:
-            finished.set()
             feeder.join()
     finally:
         model._pool.put(ctx)
