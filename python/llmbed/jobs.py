@@ -26,6 +26,7 @@ import errno
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from ctypes import byref
@@ -314,7 +315,7 @@ def _run(model: Embedder, source: Path, output: Path, text_column, id_column, pr
         s = stats_ptr.contents
         total = f"/{s.input_bytes}" if s.input_bytes >= 0 else ""
         print(f"llmbed: {s.resumed_rows + s.sequences} rows, {s.tokens} tokens, input byte {s.input_offset}{total}, "
-              f"{s.tokens / s.seconds if s.seconds > 0 else 0:.0f} tokens/s", file=__import__("sys").stderr, flush=True)
+              f"{s.tokens / s.seconds if s.seconds > 0 else 0:.0f} tokens/s", file=sys.stderr, flush=True)
     callback = _capi.PROGRESS_CALLBACK(on_progress)
     if show_progress:
         file_params.on_progress = callback

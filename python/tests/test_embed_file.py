@@ -28,6 +28,13 @@ def test_jsonl_to_npy_equals_encode(embedder, tmp_path):
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), embedder.encode(TEXTS, prompt_name="query"))
 
 
+def test_progress_lines(embedder, tmp_path, capfd):
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(TEXTS) + "\n")
+    llmbed.embed_file(embedder, source, tmp_path / "out.npy", show_progress=True)
+    assert f"llmbed: {len(TEXTS)} rows" in capfd.readouterr().err
+
+
 def test_text_lines_to_sharded_npy(embedder, tmp_path):
     source = tmp_path / "in.txt"
     source.write_text("\n".join(TEXTS) + "\n")
