@@ -87,8 +87,17 @@ def test_bad_inputs_fail_clearly(embedder, tmp_path):
         llmbed.embed_file(embedder, tmp_path / "nulls.parquet", tmp_path / "o.npy", text_column="body")
 
 
+# The job in a child process, its Parquet reader slowed to 0.3 s per record
+# batch so the SIGINT sent after the first committed shard always lands
+# before the input ends, however fast or loaded the machine is.
 RUN_JOB = """
-import sys, llmbed
+import sys, time, llmbed, llmbed.jobs as jobs
+read = jobs._parquet_columns
+def slow(*args):
+    for batch in read(*args):
+        time.sleep(0.3)
+        yield batch
+jobs._parquet_columns = slow
 llmbed.embed_file(sys.argv[1], sys.argv[2], sys.argv[3], id_column="id", shard_rows=500, resume=True, threads=1)
 """
 
@@ -100,7 +109,8 @@ def test_parquet_job_interrupted_then_resumed(embedder, text_model_path, tmp_pat
     job = subprocess.Popen([sys.executable, "-c", RUN_JOB, str(text_model_path), str(tmp_path / "in.parquet"),
                             str(out)], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and job.poll() is None:
+    while time.monotonic() < deadline:
+        assert job.poll() is None, job.stderr.read()
         if manifest.exists() and json.loads(manifest.read_text() or "{}").get("shards"):
             break
         time.sleep(0.01)
