@@ -356,6 +356,152 @@ const llmbed_method *llmbed_method_find(const char *name);
 /* Methods by index 0, 1, ...; NULL past the last. Any thread. */
 const llmbed_method *llmbed_method_at(int index);
 
+/* ------------------------------------------ bindings and high-level calls
+ * (issue 13: what the Python package needs so that it never re-implements
+ * defaults, tokenisation, prompts or output conversion) */
+
+/* Enum name of a status ("LLMBED_ERR_INVALID_ARGUMENT"), NULL for a value
+ * not in the list; bindings map it to exception names. Any thread. */
+const char *llmbed_status_name(llmbed_status status);
+
+/* The OPENBLAS_CORETYPE value ("SkylakeX", "Haswell") a process should set
+ * before it loads this library when the OpenBLAS it links fell back to its
+ * generic kernels on a CPU it does not recognise (README, troubleshooting);
+ * NULL when OpenBLAS's own choice stands. OpenBLAS reads the variable only
+ * when it is loaded, so a binding asks in a helper process. Any thread. */
+const char *llmbed_blas_coretype_hint(void);
+
+/* Element type of stored embeddings (SPEC §4; as `llmbed embed --dtype`). */
+typedef enum llmbed_precision {
+    LLMBED_PRECISION_FLOAT32 = 0,
+    LLMBED_PRECISION_FLOAT16, /* IEEE binary16, round to nearest even (numpy astype) */
+    LLMBED_PRECISION_INT8,    /* per row: scale = max|x| / 127, q = round(x / scale) */
+    LLMBED_PRECISION_UBINARY  /* sign bits x > 0 packed 8 per byte, MSB first (np.packbits) */
+} llmbed_precision;
+
+/* Bytes of one stored row of `dims` values (ubinary: ceil(dims / 8)); 0 for
+ * an unknown precision or dims <= 0. Any thread. */
+size_t llmbed_precision_row_bytes(llmbed_precision precision, int dims);
+
+/* Converts rows[n_rows, dims] (float32) into out (n_rows rows of
+ * llmbed_precision_row_bytes bytes; out_bytes is its capacity). For int8,
+ * scales[n_rows] receives each row's scale (x ~= q * scale) and is required;
+ * otherwise scales may be NULL (else it is filled with 1). Any thread. */
+llmbed_status llmbed_quantize_rows(llmbed_precision precision, const float *rows, size_t n_rows, int dims,
+                                   void *out, size_t out_bytes, float *scales, llmbed_error *error);
+
+/* Checks `params` (NULL = defaults) against the model and writes them with
+ * every DEFAULT / -1 replaced by what llmbed_embed will use (the family's
+ * pooling, attention and normalisation); *dims receives the row width.
+ * Errors name the field: INVALID_ARGUMENT (struct_size, enums, dims above
+ * the hidden size), LAYER_OUT_OF_RANGE. Any thread. */
+llmbed_status llmbed_embed_params_resolve(const llmbed_model *model, const llmbed_embed_params *params,
+                                          llmbed_embed_params *resolved, int *dims, llmbed_error *error);
+
+/* The token budget `llmbed embed` uses when --batch-tokens is not given
+ * (from the model's size and the memory available now, 1024..16384); pass
+ * it as llmbed_ctx_params.batch_tokens to batch as the CLI does. Any thread. */
+int64_t llmbed_suggested_batch_tokens(const llmbed_model *model);
+
+/* Named prompts of a sentence-transformers folder
+ * (config_sentence_transformers.json "prompts"; a .gguf file has none).
+ * llmbed_model_prompt copies the prompt `name` with a NUL into out[capacity]
+ * (*n_bytes: its length without the NUL, also when the buffer is too small:
+ * then BUFFER_TOO_SMALL); INVALID_ARGUMENT naming the prompts there are when
+ * the model has no such prompt; BAD_JSON for a malformed file.
+ * llmbed_model_prompt_names writes the names, each followed by '\n', the same
+ * way ("" when none). Any thread. */
+llmbed_status llmbed_model_prompt(const llmbed_model *model, const char *name, char *out, size_t capacity,
+                                  size_t *n_bytes, llmbed_error *error);
+llmbed_status llmbed_model_prompt_names(const llmbed_model *model, char *out, size_t capacity, size_t *n_bytes,
+                                        llmbed_error *error);
+
+/* How texts become token sequences, exactly as `llmbed embed` does it. */
+typedef struct llmbed_text_params {
+    size_t struct_size;         /* sizeof(llmbed_text_params) */
+    const char *prompt;         /* prepended to every text before tokenising (sentence-transformers); NULL = none */
+    int exclude_prompt;         /* -1 (default): as the folder's 1_Pooling/config.json include_prompt
+                                 * (false: the prompt's tokens stay out of the pool); 0: pool over them; 1: exclude */
+    int64_t max_tokens;         /* longest sequence; 0 (default): the model's max_positions; -1: no limit */
+    int truncate;               /* 1 (default): cut longer texts keeping the special tokens, as HF tokenizers;
+                                 * 0: LLMBED_ERR_SEQUENCE_TOO_LONG naming the text */
+    llmbed_precision precision; /* element type of the output rows (default float32) */
+} llmbed_text_params;
+
+/* Any thread. */
+void llmbed_text_params_default(llmbed_text_params *params);
+
+/* Tokens of `prompt` that llmbed_embed_texts leaves out of the pool when the
+ * prompt is excluded: the special tokens before the text plus the prompt's
+ * own tokens (sentence-transformers' prompt_length without a trailing EOS).
+ * Any thread. */
+llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length,
+                                   llmbed_error *error);
+
+typedef struct llmbed_text_stats {
+    int64_t tokens;    /* tokens embedded */
+    int64_t truncated; /* texts cut to max_tokens */
+    int64_t batches;   /* forward batches */
+} llmbed_text_stats;
+
+/* Embeds texts[i] (UTF-8, lengths[i] bytes, need not be NUL-terminated)
+ * into row i of out (n_texts rows of llmbed_precision_row_bytes(precision,
+ * dims) bytes, dims from llmbed_embed_params_resolve; out_bytes is its
+ * capacity); int8 fills scales[n_texts] (required then; may be NULL
+ * otherwise). The texts form one window of the CLI job: tokenised (prompt
+ * prepended, truncation), ordered by length and cut into batches under the
+ * context's token budget, so rows equal `llmbed embed`'s for the same lines
+ * of a window. Text params NULL = defaults. Pooling NONE is UNSUPPORTED here.
+ * Errors name the text's index; message in llmbed_last_error(ctx). `stats`
+ * may be NULL. Same thread as the context's users. */
+llmbed_status llmbed_embed_texts(llmbed_ctx *ctx, const char *const *texts, const size_t *lengths, int n_texts,
+                                 const llmbed_text_params *text_params, const llmbed_embed_params *params,
+                                 void *out, size_t out_bytes, float *scales, llmbed_text_stats *stats);
+
+typedef struct llmbed_file_stats {
+    int64_t sequences, tokens, truncated, skipped, batches; /* by this run */
+    int64_t resumed_rows;  /* rows committed by earlier runs (resume) */
+    int64_t rows_total;    /* rows in the output when the job ended */
+    int64_t shards;        /* shards committed in total */
+    int64_t input_offset;  /* input bytes consumed */
+    int64_t input_bytes;   /* input size, -1 when unknown (a pipe) */
+    double seconds;        /* wall time of this run */
+    int already_complete;  /* resume found a finished job */
+} llmbed_file_stats;
+
+/* A batch embedding job over a file of lines: the `llmbed embed` job
+ * (streaming windows, token-budget batches, tokenisation on worker threads,
+ * atomic output, shards + manifest, resume). */
+typedef struct llmbed_file_params {
+    size_t struct_size;          /* sizeof(llmbed_file_params) */
+    const char *input_path;      /* text or JSONL lines (`llmbed embed --help`); "-" = stdin; a FIFO works */
+    const char *input_identity;  /* what the manifest records for the input; NULL = its real path and size
+                                  * (a binding that streams another format through a FIFO names that file) */
+    const char *text_field;      /* NULL = "text" */
+    const char *id_field;        /* NULL = none (jsonl output only) */
+    const char *output_path;
+    const char *format;          /* "npy", "safetensors", "jsonl"; NULL = from the extension */
+    llmbed_text_params text;     /* prompt, truncation, precision (fill with llmbed_text_params_default) */
+    int skip_invalid;            /* 1: count and skip bad lines */
+    int64_t shard_rows;          /* 0 = one output file */
+    int resume;                  /* continue a sharded job from its manifest */
+    int tokenize_threads;        /* 0 = 1 */
+    int window_lines;            /* 0 = 4096 */
+    const volatile int *stop;    /* non-zero: stop at the next batch (LLMBED_ERR_INTERRUPTED); may be NULL */
+    void (*on_progress)(void *user, const llmbed_file_stats *stats); /* after every batch; may be NULL */
+    void *user;
+} llmbed_file_params;
+
+/* Any thread. */
+void llmbed_file_params_default(llmbed_file_params *params);
+
+/* Runs the job on the context. LLMBED_ERR_INTERRUPTED after *stop (committed
+ * shards stay); other failures name the file and line (llmbed_last_error).
+ * No partial single output file is ever left. `stats` may be NULL. Same
+ * thread as the context's users. */
+llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *file, const llmbed_embed_params *params,
+                                llmbed_file_stats *stats);
+
 #ifdef __cplusplus
 }
 #endif

@@ -4,6 +4,7 @@
 #   1. release build (CUDA backend compiled when nvcc exists) + ctest labels cpu and emu
 #   2. ASan + UBSan build of the CPU library + ctest labels cpu and emu
 #   3. libFuzzer targets (clang), each run for a bounded time
+#   4. the Python package: `pip install ./python` (CPU-only) into a fresh venv, then its pytest suite
 # Usage: bash tests/run_all.sh   (from the repository root; see README.md)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,4 +41,13 @@ for source in tests/fuzz/fuzz_*.c; do
     build/fuzz/tests/fuzz/"$name" -max_total_time="$fuzz_seconds" -rss_limit_mb=2048 -print_final_stats=0 \
         "$corpus" $seeds 2>&1 | tail -n 2
 done
+echo "== Python package: pip install ./python into a fresh venv, then pytest python/tests"
+# --system-site-packages: pytest, numpy, pyarrow and ray come from
+# .ci/install-deps; the venv is new and holds only the llmbed just built.
+venv="$root/build/pyvenv"
+rm -rf "$venv"
+python3 -m venv --system-site-packages "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$root/python" \
+    -C cmake.define.LLMBED_CUDA=OFF -C build-dir="$root/build/python"
+(cd "$root" && "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests)
 echo "all suites passed"

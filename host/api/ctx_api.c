@@ -3,17 +3,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/ctx.h"
 #include "common/error.h"
 #include "engine/engine.h"
 #include "model/model.h"
 
 /* Default token budget per forward pass (llmbed.h: batch_tokens 0). */
 #define LLMBED_DEFAULT_BATCH_TOKENS 8192
-
-struct llmbed_ctx {
-    llmbed_engine engine; /* holds the model and the backend */
-    llmbed_error last_error;
-};
 
 void llmbed_ctx_params_default(llmbed_ctx_params *params) {
     if (params == NULL) return;

@@ -126,19 +126,6 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     return text;
 }
 
-/* Default token budget: activations of one forward pass (the residual
- * stream, q/k/v/o, the gated MLP, all fp32; about 4 * (6 * hidden + 3 *
- * intermediate) bytes per token) should take at most an eighth of the
- * memory available now, between 1024 and 16384 tokens (larger batches buy
- * the CPU backend nothing; the CUDA backend sizes its own scratch). */
-static int64_t default_batch_tokens(const llmbed_model_info *info) {
-    double per_token = 4.0 * (6.0 * info->hidden_size + 3.0 * info->intermediate_size);
-    double available = (double)sysconf(_SC_AVPHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
-    int64_t budget = 16384;
-    while (budget > 1024 && (double)budget * per_token > available / 8) budget /= 2;
-    return budget;
-}
-
 static int fail(llmbed_status st, const char *fmt, const char *value) {
     cli_error(fmt, value);
     return st;
@@ -266,7 +253,7 @@ static int run(embed_args *a) {
                 "inputs longer than %d tokens run at positions it was not trained on\n",
                 a->max_tokens, info.max_positions, info.max_positions);
     }
-    if (a->batch_tokens == 0) a->batch_tokens = default_batch_tokens(&info);
+    if (a->batch_tokens == 0) a->batch_tokens = llmbed_suggested_batch_tokens(model);
     ctx_params.n_threads = (int)a->threads;
     ctx_params.batch_tokens = a->batch_tokens;
     ctx_params.memory_limit_bytes = a->memory_limit_mib * 1024 * 1024;

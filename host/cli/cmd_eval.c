@@ -272,7 +272,7 @@ static int run_sts(eval_args *a) {
     tp.max_tokens = (size_t)(a->max_tokens > 0 ? a->max_tokens : info.max_positions);
     progress_state progress = {a->quiet, -1};
     const llmbed_text_batch_options options = {&tp, &params, a->batch_tokens, dims, on_progress, &progress};
-    st = llmbed_embed_texts(model, ctx, set.texts, set.n, &options, rows, &error);
+    st = llmbed_eval_embed_texts(model, ctx, set.texts, set.n, &options, rows, &error);
     if (st != LLMBED_OK) {
         cli_error("llmbed eval sts: %s", error.message);
         goto done;

@@ -25,6 +25,7 @@ llmbed_status llmbed_engine_init(llmbed_engine *engine, const llmbed_model *mode
                                  int64_t batch_tokens, int64_t memory_limit_bytes, llmbed_error *error) {
     memset(engine, 0, sizeof *engine);
     engine->model = model;
+    engine->n_threads = n_threads;
     engine->batch_tokens = batch_tokens;
     engine->memory_limit_bytes = memory_limit_bytes;
     const llmbed_status st =

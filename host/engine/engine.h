@@ -50,6 +50,7 @@ int llmbed_engine_split_end(const llmbed_batch *batch, int first, int64_t budget
  * staging buffers. */
 typedef struct llmbed_engine {
     const llmbed_model *model;
+    int n_threads;              /* CPU threads (0 = all cores), for host-side work around the backend */
     int64_t batch_tokens;       /* the caller's budget per forward */
     int64_t memory_limit_bytes; /* activation memory the backend may grow to; 0 = no limit */
     llmbed_backend *backend;    /* never NULL after a successful init */

@@ -60,7 +60,7 @@ static llmbed_status tokenize_all(const llmbed_model *model, const char *const *
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_embed_texts(const llmbed_model *model, llmbed_ctx *ctx, const char *const *texts, size_t n,
+llmbed_status llmbed_eval_embed_texts(const llmbed_model *model, llmbed_ctx *ctx, const char *const *texts, size_t n,
                                  const llmbed_text_batch_options *o, float *out, llmbed_error *error) {
     if (n == 0) return LLMBED_OK;
     if (n > (size_t)INT32_MAX / 2 || o->dims <= 0 || o->batch_tokens <= 0)

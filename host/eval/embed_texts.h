@@ -25,7 +25,7 @@ typedef struct llmbed_text_batch_options {
 } llmbed_text_batch_options;
 
 /* out[n, dims]. Failures name the text's index (0-based) and its beginning. */
-llmbed_status llmbed_embed_texts(const llmbed_model *model, llmbed_ctx *ctx, const char *const *texts, size_t n,
+llmbed_status llmbed_eval_embed_texts(const llmbed_model *model, llmbed_ctx *ctx, const char *const *texts, size_t n,
                                  const llmbed_text_batch_options *options, float *out, llmbed_error *error);
 
 #ifdef __cplusplus

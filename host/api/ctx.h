@@ -1,0 +1,14 @@
+/* The context's layout, shared by the public API files of host/api/ that
+ * run work on a context (ctx_api.c, texts_api.c, file_api.c). */
+#ifndef LLMBED_API_CTX_H
+#define LLMBED_API_CTX_H
+
+#include "engine/engine.h"
+#include "llmbed.h"
+
+struct llmbed_ctx {
+    llmbed_engine engine; /* holds the model and the backend */
+    llmbed_error last_error;
+};
+
+#endif
