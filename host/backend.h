@@ -122,6 +122,9 @@ typedef struct llmbed_backend_ops {
                                llmbed_error *error);
     /* MLP (gate, up) -> MLP (silu(gate) * up) */
     llmbed_status (*swiglu)(llmbed_backend *backend, const llmbed_swiglu_params *p, llmbed_error *error);
+    /* HIDDEN = NV-Embed's latent block applied to HIDDEN (token by token;
+     * host/cpu/latent_attention.c), for models with latent weights. */
+    llmbed_status (*latent)(llmbed_backend *backend, const llmbed_latent_attention_params *p, llmbed_error *error);
     /* HIDDEN -> out[p->n_rows, hidden] in host memory, fp32. */
     llmbed_status (*pool)(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
                           llmbed_error *error);

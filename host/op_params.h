@@ -144,7 +144,11 @@ typedef enum llmbed_pool_kind {
     LLMBED_POOL_LAST = 1,
     LLMBED_POOL_MEAN = 2,
     LLMBED_POOL_FIRST = 3,
-    LLMBED_POOL_WEIGHTED_MEAN = 4
+    LLMBED_POOL_WEIGHTED_MEAN = 4,
+    /* NV-Embed: the latent block over the hidden states, then the mean over
+     * each range. The decoder loop runs the two ops; the pooling op never
+     * sees this kind. */
+    LLMBED_POOL_LATENT = 5
 } llmbed_pool_kind;
 
 /* Pooling over row ranges of the packed hidden states: output row r pools
@@ -170,6 +174,52 @@ typedef struct llmbed_postprocess_params {
     int dims;
     int normalize;
 } llmbed_postprocess_params;
+
+/* ---- NV-Embed latent-attention pooling (modeling_nvembed.py LatentAttentionModel) ---- */
+
+/* torch.nn.LayerNorm over rows: out = (x - mean) / sqrt(var + eps) * weight + bias,
+ * var the biased variance. x [n_rows, dim]. */
+typedef struct llmbed_layernorm_params {
+    int n_rows;
+    int dim;
+    float eps;
+} llmbed_layernorm_params;
+
+/* Softmax over each row of `row_len` logits (the latents of one token and
+ * head): logits [n_rows, row_len], n_rows = tokens * heads. */
+typedef struct llmbed_softmax_params {
+    int n_rows;
+    int row_len;
+} llmbed_softmax_params;
+
+/* GEGLU of FeedForward (modeling_nvembed.py GEGLU): y = x W1^T + b1 with
+ * y [T, 2 * inner] split in halves (a, gates) = y.chunk(2):
+ * out[t, i] = a[t, i] * gelu_erf(gates[t, i]), gelu_erf(g) = g/2 (1 + erf(g / sqrt 2)).
+ * The kernel adds the bias b1 [2 * inner] itself. */
+typedef struct llmbed_geglu_params {
+    int n_tokens;
+    int inner;
+} llmbed_geglu_params;
+
+/* The whole latent block on hidden states H [T, hidden] -> H2 [T, hidden]
+ * (then masked mean pooling, host/op_params.h llmbed_pooling_params):
+ *   H1 = softmax(LN(H) q_logits^T, per head over the latents) v_out^T + H
+ *   H2 = W2 GEGLU(W1 LN(H1) + b1) + b2 + H1
+ * with q_logits / v_out the folded per-head matrices of host/model/model.h.
+ * Tokens are processed `chunk_tokens` rows at a time (scratch bound). */
+/* NV-Embed's latent block runs this many token rows per pass: its scratch
+ * is sized for one pass whatever the sequence length. */
+#define LATENT_ROWS_PER_PASS 128
+
+typedef struct llmbed_latent_attention_params {
+    int n_tokens;
+    int hidden;
+    int n_heads;
+    int n_latents;
+    int ff_inner;
+    float eps;
+    int chunk_tokens;
+} llmbed_latent_attention_params;
 
 #ifdef __cplusplus
 }

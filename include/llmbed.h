@@ -98,6 +98,15 @@ typedef struct llmbed_model_params {
     size_t struct_size; /* sizeof(llmbed_model_params) */
     int n_threads;      /* threads for dequantisation/conversion at load; 0 = all cores */
     int vocab_only;     /* 1: load config/metadata and tokenizer only, no weights */
+    /* PEFT LoRA adapter folders (adapter_config.json + adapter_model.safetensors)
+     * merged into the base weights at load, in order (W += scale * B A, as
+     * peft's merge_and_unload): LLM2Vec stacks its MNTP then its supervised
+     * adapter. NULL / 0 = none. The strings are read during the call only. */
+    const char *const *adapters;
+    int n_adapters;
+    /* Embedder family convention to use instead of the one detected from the
+     * folder (llmbed_family_names lists them); NULL = detect. */
+    const char *family;
 } llmbed_model_params;
 
 /* Any thread. */
@@ -120,7 +129,8 @@ typedef enum llmbed_pooling {
     LLMBED_POOLING_MEAN,
     LLMBED_POOLING_FIRST,
     LLMBED_POOLING_WEIGHTED_MEAN, /* weights 1..n over pooled tokens, as SGPT */
-    LLMBED_POOLING_NONE           /* per-token hidden states, no pooling */
+    LLMBED_POOLING_NONE,          /* per-token hidden states, no pooling */
+    LLMBED_POOLING_LATENT         /* NV-Embed: latent-attention block, then the masked mean */
 } llmbed_pooling;
 
 typedef enum llmbed_attention {
@@ -150,7 +160,16 @@ typedef struct llmbed_model_info {
     llmbed_pooling default_pooling;     /* from 1_Pooling/config.json or the family */
     llmbed_attention default_attention; /* from the family */
     int default_normalize;              /* 1 when the family's embeddings are L2-normalised */
+    const char *family;        /* embedder convention: "nv-embed", "gte-qwen2", ..., "generic" */
+    const char *family_reason; /* which file or field selected it */
+    int appends_eos;           /* 1: llmbed_tokenize (add_special) appends eos_token_id when missing */
+    int eos_token_id;          /* -1 when unknown */
+    const char *query_format;  /* the family's query input format ("" when it has none) */
+    int has_latent_pooling;    /* 1 for NV-Embed: LLMBED_POOLING_LATENT is available */
 } llmbed_model_info;
+
+/* The family names llmbed_model_params.family accepts, NULL-terminated. Any thread. */
+const char *const *llmbed_family_names(void);
 
 /* Fills `info` (set info->struct_size first). Strings live as long as the model. Any thread. */
 llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info *info);
@@ -230,6 +249,10 @@ typedef struct llmbed_embed_params {
      * (suffix mode): it attends to the document's cached keys and values and
      * is pooled over its own tokens only. */
     int continue_document;
+    /* Drop the first N tokens of every sequence from the pool, on top of
+     * instruction_lens (NV-Embed's pool mask). A sequence of N or fewer
+     * tokens fails with LLMBED_ERR_INVALID_ARGUMENT (it would pool nothing). */
+    int mask_prefix_tokens;
 } llmbed_embed_params;
 
 /* Any thread. */

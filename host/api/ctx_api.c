@@ -93,6 +93,11 @@ const char *llmbed_last_error(const llmbed_ctx *ctx) {
 
 int llmbed_embed_dims(const llmbed_model *model, const llmbed_embed_params *params) {
     if (model == NULL) return 0;
+    const llmbed_pooling pooling = params == NULL || params->pooling == LLMBED_POOLING_DEFAULT ? model->default_pooling
+                                                                                               : params->pooling;
+    if (pooling == LLMBED_POOLING_LATENT) /* latent rows are pooled like mean rows */
+        return params != NULL && params->dims > 0 && params->dims <= model->config.hidden_size ? params->dims
+                                                                                               : model->config.hidden_size;
     llmbed_embed_options options;
     if (llmbed_engine_resolve_options(model, params, &options, NULL) != LLMBED_OK) return 0;
     return options.out_dims;

@@ -13,6 +13,9 @@ void llmbed_model_params_default(llmbed_model_params *params) {
     params->struct_size = sizeof *params;
     params->n_threads = 0;
     params->vocab_only = 0;
+    params->adapters = NULL;
+    params->n_adapters = 0;
+    params->family = NULL;
 }
 
 llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *params, llmbed_model **out_model,
@@ -33,6 +36,9 @@ llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *par
     if (params->n_threads < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_threads %d is negative",
                            params->n_threads);
+    if (params->n_adapters < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_adapters %d is negative",
+                           params->n_adapters);
     llmbed_model *model = calloc(1, sizeof *model);
     if (model == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
     const llmbed_status st = llmbed_model_load_into(model, path, params, error);
@@ -47,6 +53,7 @@ llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *par
 void llmbed_model_free(llmbed_model *model) {
     if (model == NULL) return;
     free(model->weight_storage);
+    free(model->latent_storage);
     free(model->weights.layers);
     free(model->path);
     llmbed_tokenizer_free(model->tokenizer);
@@ -78,5 +85,11 @@ llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info
     info->default_pooling = model->default_pooling;
     info->default_attention = model->default_attention;
     info->default_normalize = model->default_normalize;
+    info->family = model->family.name != NULL ? model->family.name : "generic";
+    info->family_reason = model->family.reason;
+    info->appends_eos = model->family.append_eos && c->eos_token_id >= 0;
+    info->eos_token_id = c->eos_token_id;
+    info->query_format = model->family.query_format != NULL ? model->family.query_format : "";
+    info->has_latent_pooling = model->weights.latent.q_logits != NULL;
     return LLMBED_OK;
 }

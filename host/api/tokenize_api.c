@@ -42,16 +42,28 @@ static llmbed_status tokenize(const llmbed_model *model, const char *text, size_
     st = spans != NULL ? llmbed_tokenizer_encode_spans(model->tokenizer, text, text_len, &options, &result, spans, error)
                        : llmbed_tokenizer_encode(model->tokenizer, text, text_len, &options, &result, error);
     if (st == LLMBED_OK) {
-        *n_ids = result.n_ids;
+        /* The family rule (model/family.c): embedders trained with a final
+         * EOS (NV-Embed, gte-Qwen2, Qwen3-Embedding, e5-mistral) get it
+         * appended here when the tokenizer's post-processor did not add it. */
+        const int32_t eos = model->config.eos_token_id >= 0 ? model->config.eos_token_id
+                                                            : llmbed_tokenizer_eos_id(model->tokenizer);
+        const int append = options.add_special && model->family.append_eos && eos >= 0 &&
+                           (result.n_ids == 0 || result.ids[result.n_ids - 1] != eos);
+        *n_ids = result.n_ids + (append ? 1 : 0);
         if (n_invalid) *n_invalid = result.n_invalid;
-        if (result.n_ids > capacity) {
-            st = llmbed_fail(error, LLMBED_ERR_BUFFER_TOO_SMALL, "tokenize: %zu ids, buffer holds %zu",
-                             result.n_ids, capacity);
-        } else if (result.n_ids) {
-            memcpy(out_ids, result.ids, result.n_ids * sizeof *out_ids);
+        if (*n_ids > capacity) {
+            st = llmbed_fail(error, LLMBED_ERR_BUFFER_TOO_SMALL, "tokenize: %zu ids, buffer holds %zu", *n_ids,
+                             capacity);
+        } else {
+            if (result.n_ids) memcpy(out_ids, result.ids, result.n_ids * sizeof *out_ids);
             for (size_t i = 0; spans != NULL && i < result.n_ids; i++) {
                 out_offsets[2 * i] = (int64_t)spans->data[i].start;
                 out_offsets[2 * i + 1] = (int64_t)spans->data[i].end;
+            }
+            if (append) {
+                out_ids[result.n_ids] = eos;
+                /* the appended EOS covers no text: an empty span at the end */
+                if (spans != NULL) out_offsets[2 * result.n_ids] = out_offsets[2 * result.n_ids + 1] = (int64_t)text_len;
             }
         }
     }

@@ -16,7 +16,7 @@ int cli_tokenize(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 
-/* "last"/"mean"/"first"/"weighted-mean" (-1 for an unknown name). */
+/* "last"/"mean"/"first"/"weighted-mean"/"latent" (-1 for an unknown name). */
 int cli_parse_pooling(const char *name, llmbed_pooling *pooling);
 const char *cli_pooling_name(llmbed_pooling pooling);
 int cli_parse_attention(const char *name, llmbed_attention *attention);
@@ -26,6 +26,10 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index);
 
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);
+
+/* Same with PEFT adapters merged in order and an optional forced family (NULL = detect). */
+llmbed_status cli_load_model_with(const char *path, int n_threads, const char *const *adapters, int n_adapters,
+                                  const char *family, llmbed_model **model);
 
 /* The prompt string: --prompt as given, or --prompt-name looked up in the
  * model folder's config_sentence_transformers.json "prompts". *owned is
@@ -41,6 +45,10 @@ int cli_pooling_excludes_prompt(const char *model_path);
  * the specials the tokenizer puts before the text plus the prompt's own
  * tokens (sentence-transformers' prompt_length without a trailing EOS). */
 llmbed_status cli_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length);
+
+/* NV-Embed's instruction mask: len(tokenizer.tokenize(instruction)), the
+ * prompt's tokens without the specials (modeling_nvembed.py encode). */
+llmbed_status cli_prompt_bare_length(const llmbed_model *model, const char *prompt, int32_t *length);
 
 /* Peak resident set size of this process in bytes (getrusage). */
 int64_t cli_peak_rss_bytes(void);

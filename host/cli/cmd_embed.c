@@ -71,12 +71,13 @@ static void install_signal_handlers(void) {
 
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
-    const char *prompt, *prompt_name, *device;
+    const char *prompt, *prompt_name, *device, *family;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
-    int64_t chunk_tokens, memory_limit_mib;
+    int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
     double think_ratio;
     cli_method_args method;
+    cli_string_list adapters;
 } embed_args;
 
 /* Everything that changes the rows, for the manifest: --resume refuses when any differs. */
@@ -107,6 +108,13 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddNumberToObject(job, "think_ratio", params->think_ratio);
     cJSON_AddStringToObject(job, "prompt", prompt != NULL ? prompt : "");
     cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
+    cJSON_AddNumberToObject(job, "mask_prefix_tokens", params->mask_prefix_tokens);
+    cJSON_AddStringToObject(job, "family", info->family);
+    cJSON *adapters = cJSON_AddArrayToObject(job, "adapters");
+    for (int i = 0; i < a->adapters.n; i++) {
+        char real[PATH_MAX];
+        cJSON_AddItemToArray(adapters, cJSON_CreateString(realpath(a->adapters.items[i], real) ? real : a->adapters.items[i]));
+    }
     cJSON_AddNumberToObject(job, "max_tokens", (double)a->max_tokens);
     cJSON_AddBoolToObject(job, "truncate", a->truncate);
     cJSON_AddBoolToObject(job, "skip_invalid", a->skip_invalid);
@@ -198,7 +206,8 @@ static int run(embed_args *a) {
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model(a->model, (int)a->threads, &model);
+    llmbed_status st = cli_load_model_with(a->model, (int)a->threads, a->adapters.items, a->adapters.n, a->family,
+                                           &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
@@ -230,6 +239,13 @@ static int run(embed_args *a) {
     params.layer = (int)a->layer;
     params.chunk_tokens = (int)a->chunk_tokens;
     params.think_ratio = (float)a->think_ratio;
+    params.mask_prefix_tokens = (int)a->mask_prefix_tokens;
+    if (params.pooling == LLMBED_POOLING_LATENT && !info.has_latent_pooling) {
+        cli_error("--pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* weights)",
+                  a->model);
+        st = LLMBED_ERR_UNSUPPORTED;
+        goto done;
+    }
     if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
     if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
     if (params.normalize < 0) params.normalize = info.default_normalize;
@@ -242,8 +258,14 @@ static int run(embed_args *a) {
     st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, &owned_prompt, &prompt);
     if (st != LLMBED_OK) goto done;
     int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
+    /* Families that mask the instruction from the pool (SPEC section 3): NV-Embed
+     * (is_mask_instruction), LLM2Vec and GritLM (mean over non-instruction tokens). */
+    if (a->exclude_prompt < 0 && (strcmp(info.family, "nv-embed") == 0 || strcmp(info.family, "llm2vec") == 0 ||
+                                  strcmp(info.family, "gritlm") == 0))
+        exclude = 1;
     if (prompt != NULL && prompt[0] != '\0' && exclude) {
-        st = cli_prompt_length(model, prompt, &instruction_len);
+        st = strcmp(info.family, "nv-embed") == 0 ? cli_prompt_bare_length(model, prompt, &instruction_len)
+                                                 : cli_prompt_length(model, prompt, &instruction_len);
         if (st != LLMBED_OK) goto done;
     }
     if (a->max_tokens > info.max_positions) {
@@ -356,7 +378,10 @@ int cli_embed(int argc, char **argv) {
         {"output", CLI_STRING, &a.output, 0, 0, "FILE", "output .npy/.safetensors/.jsonl (required)"},
         {"format", CLI_STRING, &a.format, 0, 0, "F", "npy, safetensors or jsonl (default: from the extension)"},
         {"dtype", CLI_STRING, &a.dtype, 0, 0, "T", "float32 (default), float16, int8 or ubinary"},
-        {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first or weighted-mean"},
+        {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first, weighted-mean or latent (NV-Embed)"},
+        {"family", CLI_STRING, &a.family, 0, 0, "NAME", "embedder convention instead of the detected one (llmbed info)"},
+        {"adapter", CLI_STRING_LIST, &a.adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable, in order)"},
+        {"mask-prefix-tokens", CLI_INT, &a.mask_prefix_tokens, 0, 0, "N", "drop the first N tokens of each input from the pool"},
         {"attention", CLI_STRING, &a.attention, 0, 0, "A", "causal or bidirectional"},
         {"normalize", CLI_FLAG, &a.normalize, 1, 0, NULL, "L2-normalise each row"},
         {"no-normalize", CLI_FLAG, &a.normalize, 0, 0, NULL, "keep raw pooled rows"},

@@ -10,21 +10,25 @@
 #include "cpu/blas_core.h"
 
 int cli_info(int argc, char **argv) {
-    const char *model_path = NULL;
+    const char *model_path = NULL, *family = NULL;
     int check_weights = 0;
+    cli_string_list adapters = {{NULL}, 0};
     const cli_option options[] = {
         {"model", CLI_STRING, &model_path, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
+        {"family", CLI_STRING, &family, 0, 0, "NAME", "embedder convention instead of the detected one"},
+        {"adapter", CLI_STRING_LIST, &adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable)"},
         {"check-weights", CLI_FLAG, &check_weights, 1, 0, NULL,
          "scan every weight for NaN/infinity and name the first such tensor"},
     };
-    int parsed = cli_parse("info", "usage: llmbed info --model PATH [--check-weights]", argc, argv, 2, options, 2);
+    int parsed = cli_parse("info", "usage: llmbed info --model PATH [--family NAME] [--adapter DIR]... [--check-weights]",
+                           argc, argv, 2, options, 4);
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (model_path == NULL) {
         cli_error("llmbed info: --model PATH is required");
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model(model_path, 0, &model);
+    llmbed_status st = cli_load_model_with(model_path, 0, adapters.items, adapters.n, family, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     st = llmbed_model_get_info(model, &info);
@@ -46,6 +50,12 @@ int cli_info(int argc, char **argv) {
     printf("rope:               theta %g, scaling %s\n", (double)info.rope_theta, info.rope_scaling);
     printf("rms norm eps:       %g\n", (double)info.rms_norm_eps);
     printf("tied embeddings:    %s\n", info.tie_word_embeddings ? "yes" : "no");
+    printf("family:             %s (%s)\n", info.family, info.family_reason);
+    if (info.has_latent_pooling)
+        printf("latent pooling:     yes (NV-Embed latent attention, keys/values folded at load)\n");
+    if (info.appends_eos) printf("appends eos:        yes (token %d, appended to text inputs when missing)\n", info.eos_token_id);
+    if (info.query_format[0] != '\0') printf("query format:       %s\n", info.query_format);
+    for (int i = 0; i < adapters.n; i++) printf("adapter merged:     %s\n", adapters.items[i]);
     printf("default pooling:    %s\n", cli_pooling_name(info.default_pooling));
     printf("default attention:  %s\n", cli_attention_name(info.default_attention));
     printf("default normalize:  %s\n", info.default_normalize ? "yes" : "no");

@@ -12,12 +12,12 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 
-static const char *const pooling_names[] = {"default", "last", "mean", "first", "weighted-mean", "none"};
+static const char *const pooling_names[] = {"default", "last", "mean", "first", "weighted-mean", "none", "latent"};
 static const char *const attention_names[] = {"default", "causal", "bidirectional"};
 
 int cli_parse_pooling(const char *name, llmbed_pooling *pooling) {
-    for (int i = 1; i <= 4; i++) {
-        if (strcmp(name, pooling_names[i]) == 0) {
+    for (int i = 1; i <= LLMBED_POOLING_LATENT; i++) {
+        if (i != LLMBED_POOLING_NONE && strcmp(name, pooling_names[i]) == 0) {
             *pooling = (llmbed_pooling)i;
             return 0;
         }
@@ -26,7 +26,7 @@ int cli_parse_pooling(const char *name, llmbed_pooling *pooling) {
 }
 
 const char *cli_pooling_name(llmbed_pooling pooling) {
-    return (unsigned)pooling <= LLMBED_POOLING_NONE ? pooling_names[pooling] : "?";
+    return (unsigned)pooling <= LLMBED_POOLING_LATENT ? pooling_names[pooling] : "?";
 }
 
 int cli_parse_attention(const char *name, llmbed_attention *attention) {
@@ -61,9 +61,17 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index) {
 }
 
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model) {
+    return cli_load_model_with(path, n_threads, NULL, 0, NULL, model);
+}
+
+llmbed_status cli_load_model_with(const char *path, int n_threads, const char *const *adapters, int n_adapters,
+                                  const char *family, llmbed_model **model) {
     llmbed_model_params params;
     llmbed_model_params_default(&params);
     params.n_threads = n_threads;
+    params.adapters = adapters;
+    params.n_adapters = n_adapters;
+    params.family = family;
     llmbed_error error = {0};
     llmbed_status st = llmbed_model_load(path, &params, model, &error);
     if (st != LLMBED_OK) cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
@@ -186,6 +194,15 @@ llmbed_status cli_prompt_length(const llmbed_model *model, const char *prompt, i
         *length = (int32_t)(before + n_content);
     }
     free(full);
+    free(content);
+    return st;
+}
+
+llmbed_status cli_prompt_bare_length(const llmbed_model *model, const char *prompt, int32_t *length) {
+    int32_t *content = NULL;
+    size_t n_content = 0;
+    llmbed_status st = tokenize_vector(model, prompt, 0, &content, &n_content);
+    if (st == LLMBED_OK) *length = (int32_t)n_content;
     free(content);
     return st;
 }

@@ -60,6 +60,15 @@ static int parse_value(const char *command, const cli_option *o, const char *val
         *(double *)o->target = v;
         return 0;
     }
+    case CLI_STRING_LIST: {
+        cli_string_list *list = o->target;
+        if (list->n == CLI_STRING_LIST_MAX) {
+            cli_error("llmbed %s: --%s given more than %d times", command, o->name, CLI_STRING_LIST_MAX);
+            return -1;
+        }
+        list->items[list->n++] = value;
+        return 0;
+    }
     case CLI_FLAG: break;
     }
     return -1;

@@ -10,8 +10,15 @@ typedef enum cli_option_kind {
     CLI_FLAG,   /* sets *(int *)target = flag_value */
     CLI_STRING, /* *(const char **)target = the argument */
     CLI_INT,    /* *(int64_t *)target, a decimal integer >= min_value */
-    CLI_DOUBLE  /* *(double *)target */
+    CLI_DOUBLE, /* *(double *)target */
+    CLI_STRING_LIST /* repeatable: appended to *(cli_string_list *)target */
 } cli_option_kind;
+
+#define CLI_STRING_LIST_MAX 16
+typedef struct cli_string_list {
+    const char *items[CLI_STRING_LIST_MAX];
+    int n;
+} cli_string_list;
 
 typedef struct cli_option {
     const char *name; /* without the leading "--" */

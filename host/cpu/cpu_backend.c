@@ -30,6 +30,7 @@ typedef struct cpu_backend {
      * output, then the MLP up; k, v. */
     float *x, *xn, *a, *b, *k, *v;
     float *attn_scratch; /* llmbed_cpu_attention_scratch_floats(n_threads) */
+    float *latent_out, *latent_scratch; /* NV-Embed's latent block (NULL without one) */
     float *storage;
     /* Key/value cache of one sequence: per layer k_pruned, k_full and v
      * (cache_floats) and the kept channels (cache_ints); chunk boundaries
@@ -54,17 +55,36 @@ static activation_widths widths_of(const llmbed_config *cfg) {
     return w;
 }
 
+/* Scratch floats of the latent block (fixed: it runs LATENT_ROWS_PER_PASS rows
+ * at a time, the chunk the decoder passes); 0 without one. */
+static size_t latent_scratch_floats(const llmbed_model *model) {
+    if (model->weights.latent.q_logits == NULL) return 0;
+    const llmbed_latent_config *l = &model->config.latent;
+    /* n_tokens = the chunk: the scratch must hold a full chunk of rows */
+    const llmbed_latent_attention_params p = {LATENT_ROWS_PER_PASS, model->config.hidden_size, l->n_heads,
+                                              l->n_latents, l->ff_inner, l->eps, LATENT_ROWS_PER_PASS};
+    return llmbed_cpu_latent_attention_scratch_floats(&p);
+}
+
 /* Floats of activation storage for `max_tokens` tokens: x, xn, a, b, k, v,
- * then the attention scratch; 0 when that overflows. */
-static size_t storage_floats(const cpu_backend *cpu, int64_t max_tokens) {
+ * the latent block's output when the model has one, then the attention and
+ * latent scratch; 0 when that overflows. */
+static size_t attention_scratch_floats(const cpu_backend *cpu) {
     const llmbed_config *cfg = &cpu->base.model->config;
-    const activation_widths w = widths_of(cfg);
     const llmbed_attention_params attn_shape = {0, NULL, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim, 1, 1.0f,
                                                 NULL, NULL};
-    const size_t attn_floats = llmbed_cpu_attention_scratch_floats(&attn_shape, cpu->n_threads);
-    const size_t per_token = 2 * w.hidden + 2 * w.wide + 2 * w.kv, T = (size_t)max_tokens;
-    if (per_token > (SIZE_MAX / sizeof(float) - attn_floats) / T) return 0;
-    return per_token * T + attn_floats;
+    return llmbed_cpu_attention_scratch_floats(&attn_shape, cpu->n_threads);
+}
+
+static size_t storage_floats(const cpu_backend *cpu, int64_t max_tokens) {
+    const llmbed_model *model = cpu->base.model;
+    const activation_widths w = widths_of(&model->config);
+    const size_t fixed = attention_scratch_floats(cpu) + latent_scratch_floats(model);
+    const size_t per_token = 2 * w.hidden + 2 * w.wide + 2 * w.kv +
+                             (model->weights.latent.q_logits != NULL ? w.hidden : 0),
+                 T = (size_t)max_tokens;
+    if (per_token > (SIZE_MAX / sizeof(float) - fixed) / T) return 0;
+    return per_token * T + fixed;
 }
 
 static size_t cpu_activation_bytes(const llmbed_backend *backend, int64_t max_tokens) {
@@ -95,7 +115,10 @@ static llmbed_status cpu_reserve(llmbed_backend *backend, int64_t max_tokens, ll
     cpu->b = p, p += T * w.wide;
     cpu->k = p, p += T * w.kv;
     cpu->v = p, p += T * w.kv;
+    const int latent = backend->model->weights.latent.q_logits != NULL;
+    cpu->latent_out = latent ? p : NULL, p += latent ? T * w.hidden : 0;
     cpu->attn_scratch = p;
+    cpu->latent_scratch = latent ? p + attention_scratch_floats(cpu) : NULL;
     backend->max_tokens = max_tokens;
     return LLMBED_OK;
 }
@@ -198,6 +221,16 @@ static llmbed_status cpu_swiglu(llmbed_backend *backend, const llmbed_swiglu_par
     (void)error;
     cpu_backend *cpu = (cpu_backend *)backend;
     llmbed_cpu_swiglu(p, cpu->a, cpu->b, cpu->a);
+    return LLMBED_OK;
+}
+
+static llmbed_status cpu_latent(llmbed_backend *backend, const llmbed_latent_attention_params *p,
+                                llmbed_error *error) {
+    cpu_backend *cpu = (cpu_backend *)backend;
+    if (cpu->latent_out == NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "cpu backend: the model has no latent pooling block");
+    llmbed_cpu_latent_attention(p, &backend->model->weights.latent, cpu->xn, cpu->latent_out, cpu->latent_scratch);
+    memcpy(cpu->xn, cpu->latent_out, sizeof(float) * (size_t)p->n_tokens * (size_t)p->hidden);
     return LLMBED_OK;
 }
 
@@ -345,6 +378,7 @@ static const llmbed_backend_ops cpu_ops = {
     .qk_rope = cpu_qk_rope,
     .attention = cpu_attention,
     .swiglu = cpu_swiglu,
+    .latent = cpu_latent,
     .pool = cpu_pool,
     .read_hidden = cpu_read_hidden,
     .cache_reserve = cpu_cache_reserve,

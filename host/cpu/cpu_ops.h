@@ -93,6 +93,28 @@ typedef struct llmbed_cpu_projection {
 void llmbed_cpu_linear_fused(int n_tokens, int n_in, const float *x, int n_proj,
                              const llmbed_cpu_projection *proj);
 
+/* out[n_rows, dim] = LayerNorm(x) * weight + bias (statistics in double); out may alias x. */
+void llmbed_cpu_layernorm(const llmbed_layernorm_params *p, const float *x, const float *weight,
+                          const float *bias, float *out);
+
+/* In place: each row of x[n_rows, row_len] becomes its softmax. */
+void llmbed_cpu_softmax_rows(const llmbed_softmax_params *p, float *x);
+
+/* out[T, inner] = (y_a + b_a) * gelu_erf(y_g + b_g) from y[T, 2 * inner], bias [2 * inner]
+ * (bias may be NULL). */
+void llmbed_cpu_geglu(const llmbed_geglu_params *p, const float *y, const float *bias, float *out);
+
+struct llmbed_latent_weights; /* host/model/model.h */
+
+/* Scratch floats llmbed_cpu_latent_attention needs for these params. */
+size_t llmbed_cpu_latent_attention_scratch_floats(const llmbed_latent_attention_params *p);
+
+/* out[T, hidden] = NV-Embed's latent block applied to hidden[T, hidden]
+ * (op_params.h); out must not alias hidden. Calls llmbed_cpu_linear: OpenBLAS
+ * must be set to one thread while it runs. */
+void llmbed_cpu_latent_attention(const llmbed_latent_attention_params *p, const struct llmbed_latent_weights *w,
+                                 const float *hidden, float *out, float *scratch);
+
 #ifdef __cplusplus
 }
 #endif

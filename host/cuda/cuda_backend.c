@@ -18,6 +18,7 @@
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
+#include "cuda/cuda_latent.h"
 #include "kernels/attention.cuh"
 #include "kernels/attention_cache.cuh"
 #include "kernels/bias.cuh"
@@ -63,6 +64,9 @@ typedef struct cuda_backend {
     llmbed_cache_shape cache_shape;
     void *cache;
     int32_t *chunk_starts;
+    /* NV-Embed's latent block (empty for other models) and its scratch. */
+    llmbed_cuda_latent latent;
+    void *latent_scratch;
     int n_tokens;    /* of the forward in progress (sizes the RoPE grid) */
     int max_seq_len; /* longest sequence of the forward in progress (sizes the attention grid) */
 } cuda_backend;
@@ -86,6 +90,8 @@ static void cuda_destroy(llmbed_backend *backend) {
     if (cb->weights) cudaFree(cb->weights);
     if (cb->arena) cudaFree(cb->arena);
     if (cb->cache) cudaFree(cb->cache);
+    if (cb->latent_scratch) cudaFree(cb->latent_scratch);
+    llmbed_cuda_latent_free(&cb->latent);
     if (cb->staging_in) cudaFreeHost(cb->staging_in);
     if (cb->staging_out) cudaFreeHost(cb->staging_out);
     if (cb->stream) cudaStreamDestroy(cb->stream);
@@ -401,6 +407,19 @@ static llmbed_status cuda_swiglu(llmbed_backend *backend, const llmbed_swiglu_pa
     return LLMBED_OK;
 }
 
+static llmbed_status cuda_latent(llmbed_backend *backend, const llmbed_latent_attention_params *p,
+                                 llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    if (cb->latent_scratch == NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "cuda backend: the model has no latent pooling block");
+    /* pooled (T x hidden fp32) holds the block's output, copied back into hidden */
+    LLMBED_TRY(llmbed_cuda_latent_run(&cb->gemm, &cb->latent, p->n_tokens, cb->hidden, cb->pooled, cb->latent_scratch,
+                                      p->chunk_tokens, cb->stream, error));
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->hidden, cb->pooled, (size_t)p->n_tokens * (size_t)p->hidden * 4,
+                                    cudaMemcpyDeviceToDevice, cb->stream));
+    return LLMBED_OK;
+}
+
 /* Device rows -> pinned staging -> out, then the one synchronise of a forward. */
 static llmbed_status download(cuda_backend *cb, const float *rows, size_t n_floats, float *out, llmbed_error *error) {
     LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->staging_out, rows, n_floats * 4, cudaMemcpyDeviceToHost, cb->stream));
@@ -531,6 +550,7 @@ static const llmbed_backend_ops cuda_ops = {
     .qk_rope = cuda_qk_rope,
     .attention = cuda_attention,
     .swiglu = cuda_swiglu,
+    .latent = cuda_latent,
     .pool = cuda_pool,
     .read_hidden = cuda_read_hidden,
     .cache_reserve = cuda_cache_reserve,
@@ -548,7 +568,15 @@ static llmbed_status setup(cuda_backend *cb, int64_t max_tokens, llmbed_error *e
     LLMBED_CUDA_TRY(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
     LLMBED_TRY(llmbed_gemm_init(&cb->gemm, GEMM_WORKSPACE_BYTES, error));
     LLMBED_TRY(cuda_reserve(&cb->base, max_tokens, error));
-    return upload_weights(cb, error);
+    LLMBED_TRY(upload_weights(cb, error));
+    if (cb->base.model->weights.latent.q_logits == NULL) return LLMBED_OK;
+    LLMBED_TRY(llmbed_cuda_latent_upload(&cb->latent, cb->base.model, error));
+    const size_t bytes = llmbed_cuda_latent_scratch_bytes(&cb->latent, LATENT_ROWS_PER_PASS);
+    const cudaError_t rc = cudaMalloc(&cb->latent_scratch, bytes);
+    if (rc != cudaSuccess)
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "device cuda:%d: cannot allocate %zu MiB for latent pooling: %s",
+                           cb->device, bytes >> 20, cudaGetErrorString(rc));
+    return LLMBED_OK;
 }
 
 llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int device_index, int64_t max_tokens,

@@ -45,9 +45,13 @@ static llmbed_status check_common(const llmbed_backend *backend, int n_layers, i
     if (n_layers < 0 || n_layers > cfg->n_layers)
         return llmbed_fail(error, LLMBED_ERR_LAYER_OUT_OF_RANGE, "%s backend: n_layers %d outside [0, %d]",
                            backend->ops->name, n_layers, cfg->n_layers);
-    if (pool_kind < 0 || pool_kind > LLMBED_POOL_WEIGHTED_MEAN)
+    if (pool_kind < 0 || pool_kind > LLMBED_POOL_LATENT)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s backend: pool_kind %d", backend->ops->name,
                            pool_kind);
+    if (pool_kind == LLMBED_POOL_LATENT && backend->model->weights.latent.q_logits == NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                           "pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* weights)",
+                           backend->model->path != NULL ? backend->model->path : "the model");
     if (pool_kind != 0 && (n_pools < 1 || pool_begin == NULL || pool_end == NULL))
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s backend: pooling without pool ranges",
                            backend->ops->name);
@@ -185,6 +189,28 @@ static llmbed_status run_layers(llmbed_backend *b, const llmbed_forward_inputs *
     return b->ops->rmsnorm(b, &final_norm, -1, LLMBED_W_FINAL_NORM, LLMBED_ACT_HIDDEN, error);
 }
 
+/* The latent block's shape for n_tokens rows, LATENT_ROWS_PER_PASS at a time. */
+static llmbed_latent_attention_params latent_params(const llmbed_model *model, int n_tokens) {
+    const llmbed_latent_config *l = &model->config.latent;
+    const llmbed_latent_attention_params p = {n_tokens, model->config.hidden_size, l->n_heads, l->n_latents,
+                                              l->ff_inner, l->eps, LATENT_ROWS_PER_PASS};
+    return p;
+}
+
+/* HIDDEN -> out[n_pools, hidden] with `kind`: NV-Embed's latent pooling is
+ * its block over the hidden states followed by the mean (SPEC §6). */
+static llmbed_status pool_rows(llmbed_backend *b, int kind, const llmbed_forward_inputs *view, float *out,
+                               llmbed_error *error) {
+    if (kind == LLMBED_POOL_LATENT) {
+        const llmbed_latent_attention_params lp = latent_params(b->model, view->n_tokens);
+        LLMBED_TRY(b->ops->latent(b, &lp, error));
+        kind = LLMBED_POOL_MEAN;
+    }
+    const llmbed_pooling_params pool = {(llmbed_pool_kind)kind, view->n_pools, view->pool_begin, view->pool_end,
+                                        b->model->config.hidden_size};
+    return b->ops->pool(b, &pool, out, error);
+}
+
 llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forward_request *request,
                                      float *out, llmbed_error *error) {
     llmbed_backend *b = decoder->backend;
@@ -217,11 +243,7 @@ llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forwa
     st = run_layers(b, &view, request->causal, request->n_layers, request->attention_temperature, attention_scaling,
                     request->cache_lens != NULL ? &step : NULL, error);
     if (st == LLMBED_OK && !pooled) st = b->ops->read_hidden(b, request->n_tokens, out, error);
-    if (st == LLMBED_OK && pooled) {
-        const llmbed_pooling_params pool = {(llmbed_pool_kind)request->pool_kind, request->n_pools, view.pool_begin,
-                                            view.pool_end, b->model->config.hidden_size};
-        st = b->ops->pool(b, &pool, out, error);
-    }
+    if (st == LLMBED_OK && pooled) st = pool_rows(b, request->pool_kind, &view, out, error);
     b->ops->end_forward(b);
     return st;
 }
@@ -293,7 +315,8 @@ static void fold_chunk(const llmbed_chunked_request *r, int a, int b, int hidden
         const double n_j = hi - lo, base = lo - r->pool_begin[p];
         for (size_t c = 0; c < H; c++) {
             switch (r->pool_kind) {
-            case LLMBED_POOL_MEAN: sum[c] += n_j * row[c]; break;
+            case LLMBED_POOL_MEAN:
+            case LLMBED_POOL_LATENT: sum[c] += n_j * row[c]; break;
             case LLMBED_POOL_WEIGHTED_MEAN:
                 sum[c] += n_j * (n_j + 1) / 2 * weighted[c] + base * n_j * row[c];
                 break;
@@ -310,7 +333,7 @@ static void fold_chunk(const llmbed_chunked_request *r, int a, int b, int hidden
 static void finish_pools(const llmbed_chunked_request *r, int hidden, const double *sums, float *out) {
     for (int p = 0; p < r->n_pools; p++) {
         const double n = r->pool_end[p] - r->pool_begin[p];
-        const double weight = r->pool_kind == LLMBED_POOL_MEAN            ? n
+        const double weight = r->pool_kind == LLMBED_POOL_MEAN || r->pool_kind == LLMBED_POOL_LATENT ? n
                               : r->pool_kind == LLMBED_POOL_WEIGHTED_MEAN ? n * (n + 1) / 2
                                                                           : 1.0;
         for (int c = 0; c < hidden; c++)
@@ -341,12 +364,10 @@ static llmbed_status pool_chunk(llmbed_decoder *d, const llmbed_chunked_request 
                                 llmbed_error *error) {
     llmbed_backend *b = d->backend;
     const int hidden = b->model->config.hidden_size;
-    const llmbed_pool_kind first_kind =
-        r->pool_kind == LLMBED_POOL_WEIGHTED_MEAN ? LLMBED_POOL_MEAN : (llmbed_pool_kind)r->pool_kind;
-    llmbed_pooling_params pool = {first_kind, r->n_pools, view->pool_begin, view->pool_end, hidden};
-    LLMBED_TRY(b->ops->pool(b, &pool, d->chunk_pooled, error));
+    const int first_kind = r->pool_kind == LLMBED_POOL_WEIGHTED_MEAN ? LLMBED_POOL_MEAN : r->pool_kind;
+    LLMBED_TRY(pool_rows(b, first_kind, view, d->chunk_pooled, error));
     if (r->pool_kind != LLMBED_POOL_WEIGHTED_MEAN) return LLMBED_OK;
-    pool.kind = LLMBED_POOL_WEIGHTED_MEAN;
+    llmbed_pooling_params pool = {LLMBED_POOL_WEIGHTED_MEAN, r->n_pools, view->pool_begin, view->pool_end, hidden};
     return b->ops->pool(b, &pool, d->chunk_pooled + (size_t)r->n_pools * hidden, error);
 }
 

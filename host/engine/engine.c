@@ -74,6 +74,12 @@ llmbed_status llmbed_engine_embed(llmbed_engine *engine, const llmbed_batch *bat
     LLMBED_TRY(llmbed_engine_resolve_options(model, params, &opt, error));
     LLMBED_TRY(llmbed_engine_validate_batch(model, batch, &total_tokens, &longest, error));
     if (out == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "out: NULL output buffer");
+    for (int s = 0; opt.mask_prefix_tokens > 0 && s < batch->n_sequences; s++)
+        if (batch->offsets[s + 1] - batch->offsets[s] <= opt.mask_prefix_tokens)
+            return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                               "batch: sequence %d has %lld tokens and mask_prefix_tokens is %d: every token would "
+                               "be masked from the pool (the row would be empty)",
+                               s, (long long)(batch->offsets[s + 1] - batch->offsets[s]), opt.mask_prefix_tokens);
     const size_t rows = opt.pooling == LLMBED_POOLING_NONE ? (size_t)total_tokens : (size_t)batch->n_sequences;
     if (rows > SIZE_MAX / (size_t)opt.out_dims || rows * (size_t)opt.out_dims > out_capacity)
         return llmbed_fail(error, LLMBED_ERR_BUFFER_TOO_SMALL,

@@ -24,6 +24,7 @@ typedef struct llmbed_embed_options {
     int chunk_tokens;       /* 0 = chunk only sequences above the budget */
     float think_ratio;      /* 0 = off */
     int continue_document;  /* sequences continue the cached document */
+    int mask_prefix_tokens; /* leading tokens of every sequence left out of the pool */
 } llmbed_embed_options;
 
 /* Checks params (NULL = defaults) against the model and resolves defaults.

@@ -18,6 +18,7 @@ static int pool_kind_of(llmbed_pooling pooling) {
     case LLMBED_POOLING_MEAN: return LLMBED_POOL_MEAN;
     case LLMBED_POOLING_FIRST: return LLMBED_POOL_FIRST;
     case LLMBED_POOLING_WEIGHTED_MEAN: return LLMBED_POOL_WEIGHTED_MEAN;
+    case LLMBED_POOLING_LATENT: return LLMBED_POOL_LATENT;
     default: return 0; /* NONE: hidden states */
     }
 }
@@ -57,17 +58,24 @@ static llmbed_status reserve_staging(llmbed_engine *engine, int n_seqs, size_t n
     return LLMBED_OK;
 }
 
+/* First pooled token of sequence s: past its instruction and the prefix mask. */
+static int32_t pool_start(const llmbed_batch *batch, int s, const llmbed_embed_options *opt) {
+    const int32_t instruction = batch->instruction_lens != NULL ? batch->instruction_lens[s] : 0;
+    return instruction > opt->mask_prefix_tokens ? instruction : opt->mask_prefix_tokens;
+}
+
 /* Request offsets of sequences [first, first + n) without their first
- * `skip` tokens, and each one's pooled rows: from its instruction length to
- * its pool end (or its end), less skip. */
-static void stage_request(llmbed_engine *engine, const llmbed_batch *batch, int first, int n, int skip) {
+ * `skip` tokens, and each one's pooled rows: from its pool start to its pool
+ * end (or its end), less skip. */
+static void stage_request(llmbed_engine *engine, const llmbed_batch *batch, int first, int n, int skip,
+                          const llmbed_embed_options *opt) {
     engine->seq_offsets[0] = 0;
     for (int s = 0; s < n; s++) {
         const int64_t begin = batch->offsets[first + s];
         const int32_t len = (int32_t)(batch->offsets[first + s + 1] - begin);
         const int32_t at = engine->seq_offsets[s];
         engine->seq_offsets[s + 1] = at + len - skip;
-        engine->pool_begin[s] = at - skip + (batch->instruction_lens != NULL ? batch->instruction_lens[first + s] : 0);
+        engine->pool_begin[s] = at - skip + pool_start(batch, first + s, opt);
         engine->pool_end[s] = at - skip + (batch->pool_ends != NULL ? batch->pool_ends[first + s] : len);
         if (skip > 0) memcpy(engine->tokens + at, batch->tokens + begin + skip, sizeof(int32_t) * (size_t)(len - skip));
     }
@@ -173,7 +181,7 @@ llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch
         cached = skip;
     }
     LLMBED_TRY(reserve_staging(engine, n, skip > 0 ? (size_t)run_tokens : 0, error));
-    stage_request(engine, batch, first, n, skip);
+    stage_request(engine, batch, first, n, skip, opt);
     for (int s = 0; s < n; s++) engine->cache_lens[s] = cached;
     const llmbed_forward_request req = {
         .n_seqs = n,
@@ -207,7 +215,7 @@ llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batc
                            s, len, chunk);
     LLMBED_TRY(reserve_staging(engine, 1, 0, error));
     forget_cache(engine); /* the chunks overwrite the cache */
-    const int32_t begin = batch->instruction_lens != NULL ? batch->instruction_lens[s] : 0;
+    const int32_t begin = pool_start(batch, s, opt);
     const int32_t end = batch->pool_ends != NULL ? batch->pool_ends[s] : len;
     const llmbed_chunked_request req = {
         .n_tokens = len,

@@ -20,7 +20,7 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "embed params: struct_size %zu, expected %zu (call llmbed_embed_params_default)",
                            params->struct_size, sizeof(llmbed_embed_params));
-    if ((int)params->pooling < LLMBED_POOLING_DEFAULT || params->pooling > LLMBED_POOLING_NONE)
+    if ((int)params->pooling < LLMBED_POOLING_DEFAULT || params->pooling > LLMBED_POOLING_LATENT)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: pooling %d is not an llmbed_pooling",
                            (int)params->pooling);
     if ((int)params->attention < LLMBED_ATTENTION_DEFAULT || params->attention > LLMBED_ATTENTION_BIDIRECTIONAL)
@@ -37,6 +37,9 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
                            "embed params: layer %d outside [0, %d] (0 = all %d layers)", params->layer,
                            cfg->n_layers, cfg->n_layers);
 
+    if (params->mask_prefix_tokens < 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: mask_prefix_tokens %d is negative",
+                           params->mask_prefix_tokens);
     if (params->chunk_tokens < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: chunk_tokens %d is negative (0 = automatic)",
                            params->chunk_tokens);
@@ -55,7 +58,13 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     if (pooling == LLMBED_POOLING_DEFAULT) pooling = LLMBED_POOLING_LAST;
     llmbed_attention attention = params->attention;
     if (attention == LLMBED_ATTENTION_DEFAULT) attention = model->default_attention;
+    if (pooling == LLMBED_POOLING_LATENT && model->weights.latent.q_logits == NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                           "pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* "
+                           "weights and latent_attention_config)",
+                           model->path != NULL ? model->path : "the model");
     options->pooling = pooling;
+    options->mask_prefix_tokens = params->mask_prefix_tokens;
     options->causal = attention != LLMBED_ATTENTION_BIDIRECTIONAL;
     options->normalize = params->normalize == -1 ? (model->default_normalize != 0) : params->normalize;
     options->n_layers = params->layer == 0 ? cfg->n_layers : params->layer;

@@ -131,6 +131,7 @@ llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llm
     c->tie_word_embeddings = llmbed_gguf_find_tensor(gguf, "output.weight") == NULL;
     c->scale_emb = 1.0f;
     c->residual_scale = 1.0f;
+    c->eos_token_id = -1; /* the tokenizer's tokenizer.ggml.eos_token_id is used instead */
     c->dim_model_base = 1.0f;
     const llmbed_tensor_ref *embd = llmbed_gguf_find_tensor(gguf, "token_embd.weight");
     llmbed_gguf_type type;

@@ -28,6 +28,8 @@ typedef struct arch_defaults {
 static const arch_defaults ARCHES[] = {
     {"llama", LLMBED_ARCH_LLAMA, 32000, 2048, 0, false},
     {"mistral", LLMBED_ARCH_MISTRAL, 32000, 4096 * 32, 0, false},
+    /* NV-Embed's text_config: configuration_nvembed.py BidirectionalMistralConfig(MistralConfig) */
+    {"bidir_mistral", LLMBED_ARCH_MISTRAL, 32000, 4096 * 32, 0, false},
     {"qwen2", LLMBED_ARCH_QWEN2, 151936, 32768, 0, false},
     {"qwen3", LLMBED_ARCH_QWEN3, 151936, 32768, 128, false},
     {"minicpm", LLMBED_ARCH_MINICPM, 32000, 2048, 0, true},
@@ -172,12 +174,57 @@ static llmbed_status parse_rope(const reader *top, const cJSON *dict, const char
     return LLMBED_OK;
 }
 
+/* eos_token_id: an integer, or a list whose first entry is used (Llama-3 style). */
+static llmbed_status get_eos(const reader *r, int *eos) {
+    const cJSON *it = item(r, "eos_token_id");
+    if (cJSON_IsArray(it)) it = cJSON_GetArrayItem(it, 0);
+    if (it == NULL || cJSON_IsNull(it)) return LLMBED_OK;
+    if (!cJSON_IsNumber(it) || it->valuedouble != floor(it->valuedouble) || it->valuedouble < 0 ||
+        it->valuedouble > 2147483647.0)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%seos_token_id\" must be a token id",
+                           r->source, r->prefix);
+    *eos = (int)it->valuedouble;
+    return LLMBED_OK;
+}
+
+static llmbed_status decoder_from_object(const reader *top, const cJSON *json, const char *prefix, llmbed_config *c);
+
+/* NV-Embed (configuration_nvembed.py NVEmbedConfig): the decoder is
+ * "text_config" (model_type bidir_mistral), the pooling block
+ * "latent_attention_config" (host/model/config_latent.c). */
+static llmbed_status nvembed_from_object(const reader *r, llmbed_config *c) {
+    const cJSON *text = item(r, "text_config");
+    if (text == NULL)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG,
+                           "%s: model_type \"nvembed\" needs the decoder's \"text_config\" object", r->source);
+    if (!cJSON_IsObject(text))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"text_config\" must be an object",
+                           r->source);
+    LLMBED_TRY(decoder_from_object(r, text, "text_config.", c));
+    int eos = c->eos_token_id;
+    LLMBED_TRY(get_eos(r, &eos)); /* a top-level eos_token_id wins */
+    c->eos_token_id = eos;
+    return llmbed_latent_config_from_json(item(r, "latent_attention_config"), r->source, &c->latent, r->error);
+}
+
 llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llmbed_config *c,
                                       llmbed_error *error) {
     memset(c, 0, sizeof *c);
+    c->eos_token_id = -1;
     const reader r = {json, source, "", error};
     if (!cJSON_IsObject(json))
         return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: config is not a JSON object", source);
+    const char *model_type;
+    LLMBED_TRY(get_string(&r, "model_type", &model_type));
+    if (model_type != NULL && strcmp(model_type, "nvembed") == 0) return nvembed_from_object(&r, c);
+    return decoder_from_object(&r, json, "", c);
+}
+
+/* One decoder config object: the file itself, or NV-Embed's text_config. */
+static llmbed_status decoder_from_object(const reader *top, const cJSON *json, const char *prefix, llmbed_config *c) {
+    const char *source = top->source;
+    llmbed_error *error = top->error;
+    const reader r = {json, source, prefix, error};
     const char *model_type;
     LLMBED_TRY(get_string(&r, "model_type", &model_type));
     if (model_type == NULL) return missing(&r, "model_type");
@@ -186,8 +233,8 @@ llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llm
         if (strcmp(ARCHES[i].model_type, model_type) == 0) d = &ARCHES[i];
     if (d == NULL)
         return llmbed_fail(error, LLMBED_ERR_UNKNOWN_ARCH,
-                           "%s: model_type \"%s\" is not supported (llama, mistral, qwen2, qwen3, minicpm)", source,
-                           model_type);
+                           "%s: %smodel_type \"%s\" is not supported (llama, mistral, qwen2, qwen3, minicpm, nvembed)",
+                           source, prefix, model_type);
     c->arch = d->arch;
     LLMBED_TRY(get_int(&r, "hidden_size", true, &c->hidden_size, NULL));
     LLMBED_TRY(get_int(&r, "num_hidden_layers", true, &c->n_layers, NULL));
@@ -212,6 +259,7 @@ llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llm
     LLMBED_TRY(get_float(&r, "rms_norm_eps", false, &c->rms_norm_eps, NULL));
     c->tie_word_embeddings = d->tie_word_embeddings;
     LLMBED_TRY(get_bool(&r, "tie_word_embeddings", &c->tie_word_embeddings));
+    LLMBED_TRY(get_eos(&r, &c->eos_token_id));
 
     /* QKV bias: Qwen2Attention always has it; Llama/Mistral/Qwen3/MiniCPM
      * follow attention_bias (default false). With attention_bias HF also

@@ -23,6 +23,12 @@ extern "C" {
 llmbed_status llmbed_config_from_json(const cJSON *json, const char *source, llmbed_config *out,
                                       llmbed_error *error);
 
+/* NV-Embed's "latent_attention_config" object (NULL when absent: then
+ * LLMBED_ERR_BAD_CONFIG, as a published NV-Embed folder always has it) into
+ * *out with LatentAttentionConfig's defaults for absent fields. */
+llmbed_status llmbed_latent_config_from_json(const cJSON *json, const char *source, llmbed_latent_config *out,
+                                             llmbed_error *error);
+
 /* Same from JSON text (need not be NUL-terminated), then validated. */
 llmbed_status llmbed_config_parse_json(const char *text, size_t length, const char *source,
                                        llmbed_config *out, llmbed_error *error);

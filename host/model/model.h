@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "llmbed.h"
+#include "model/family.h"
 #include "model/model_config.h"
 
 struct llmbed_tokenizer; /* host/tokenizer/tokenizer.h; NULL when the model ships none */
@@ -29,10 +30,28 @@ typedef struct llmbed_layer_weights {
     float *w_down;    /* [hidden, intermediate] */
 } llmbed_layer_weights;
 
+/* NV-Embed's latent-attention pooling block (host/model/weights_latent.c),
+ * d = hidden, h = heads, r = latents, F = ff_inner. The cross-attention's
+ * projections are folded with the latents' keys and values at load, which
+ * depend only on weights (SPEC section 6):
+ *   q_logits block h = K_h Wq_h / sqrt(head_dim)   [r, d] per head
+ *   v_out    block h = Wout_h V_h^T                [d, r] per head
+ * so logits = LN(H) q_logits^T and the attention output = P v_out^T.
+ * NULL pointers everywhere when the model has no latent block. */
+typedef struct llmbed_latent_weights {
+    float *norm_w, *norm_b;       /* cross_attend_blocks.0.norm [d] */
+    float *q_logits;              /* [h * r, d] */
+    float *v_out;                 /* [d, h * r] */
+    float *ff_norm_w, *ff_norm_b; /* cross_attend_blocks.1.norm [d] */
+    float *w1, *b1;               /* cross_attend_blocks.1.fn.net.0 [2F, d], [2F] */
+    float *w2, *b2;               /* cross_attend_blocks.1.fn.net.2 [d, F], [d] */
+} llmbed_latent_weights;
+
 typedef struct llmbed_weights {
     float *token_embedding; /* [vocab, hidden] */
     float *final_norm;      /* [hidden] */
     llmbed_layer_weights *layers; /* [n_layers] */
+    llmbed_latent_weights latent; /* NV-Embed only */
 } llmbed_weights;
 
 struct llmbed_model {
@@ -52,6 +71,8 @@ struct llmbed_model {
      * llmbed_arch_name(config.arch) only for vocab-only GGUF files of other
      * architectures (e.g. "gpt2"), whose config is then partial. */
     char arch_name[32];
+    float *latent_storage;      /* the buffers of weights.latent (one allocation) */
+    llmbed_family family;       /* embedder convention (model/family.c) */
 };
 
 #endif

@@ -43,6 +43,21 @@ typedef struct llmbed_rope_scaling {
     bool truncate;               /* yarn: floor/ceil of the correction range (default true) */
 } llmbed_rope_scaling;
 
+/* NV-Embed's latent_attention_config (configuration_nvembed.py
+ * LatentAttentionConfig; defaults 512 latents, 8 heads of 4096, dims 4096).
+ * present is false for every other model. */
+typedef struct llmbed_latent_config {
+    bool present;
+    int n_latents;         /* num_latents_value: rows of the learned latents */
+    int latent_dim;        /* latent_dim: width of the latents and of the pooled tokens */
+    int hidden_dim;        /* hidden_dim: width of the decoder's hidden states */
+    int n_heads;           /* num_cross_heads */
+    int head_dim;          /* cross_dim_head: width of ONE head (inner = n_heads * head_dim) */
+    int ff_inner;          /* FeedForward(latent_dim, mult=4): 4 * latent_dim (GEGLU halves) */
+    bool output_normalize; /* L2 normalisation after the masked mean */
+    float eps;             /* torch.nn.LayerNorm default 1e-5 */
+} llmbed_latent_config;
+
 typedef struct llmbed_config {
     llmbed_arch arch;
     int n_layers;
@@ -62,6 +77,8 @@ typedef struct llmbed_config {
     float scale_emb;          /* minicpm: embeddings multiplied by this (1 otherwise) */
     float residual_scale;     /* minicpm: scale_depth / sqrt(n_layers) (1 otherwise) */
     float dim_model_base;     /* minicpm: logits only, kept for info */
+    int eos_token_id;         /* config.json eos_token_id (first of a list); -1 when absent */
+    llmbed_latent_config latent; /* NV-Embed only (model_type "nvembed") */
 } llmbed_config;
 
 const char *llmbed_arch_name(llmbed_arch arch);
@@ -71,6 +88,12 @@ const char *llmbed_rope_type_name(llmbed_rope_type type);
  * `source` (the file) and the field in the message. */
 llmbed_status llmbed_config_validate(const llmbed_config *config, const char *source,
                                      llmbed_error *error);
+
+/* Checks a present latent config against itself and the decoder it pools
+ * (latent_dim == hidden_dim == hidden_size: the PreNorm LayerNorm(latent_dim)
+ * runs over the decoder's hidden states), naming `source` and the field. */
+llmbed_status llmbed_latent_config_validate(const llmbed_config *config, const char *source,
+                                            llmbed_error *error);
 
 #ifdef __cplusplus
 }

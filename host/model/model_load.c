@@ -10,6 +10,7 @@
 #include "common/json_file.h"
 #include "common/path.h"
 #include "model/config_parse.h"
+#include "model/lora.h"
 #include "model/model_load.h"
 #include "tokenizer/tokenizer.h"
 
@@ -39,7 +40,9 @@ static llmbed_status load_folder(llmbed_model *m, const char *folder, const llmb
     llmbed_status st = llmbed_json_parse_file(config_path, &json, error);
     if (st == LLMBED_OK) st = llmbed_config_from_json(json, config_path, &m->config, error);
     if (st == LLMBED_OK) st = llmbed_config_validate(&m->config, config_path, error);
+    if (st == LLMBED_OK) st = llmbed_latent_config_validate(&m->config, config_path, error);
     if (st == LLMBED_OK) st = llmbed_model_folder_defaults(m, folder, json, error);
+    if (st == LLMBED_OK) st = llmbed_family_select(m, folder, json, p->family, error);
     cJSON_Delete(json);
     free(config_path);
     if (st != LLMBED_OK) return st;
@@ -53,7 +56,10 @@ static llmbed_status load_folder(llmbed_model *m, const char *folder, const llmb
         st = alloc_layers(m, error);
         if (st == LLMBED_OK) st = llmbed_weights_load_hf(m, weights, folder, p->n_threads, error);
         llmbed_safetensors_close(weights);
+        if (st == LLMBED_OK) st = llmbed_lora_merge(m, p->adapters, p->n_adapters, error);
         if (st != LLMBED_OK) return st;
+    } else if (p->n_adapters > 0) {
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: adapters need the weights (not vocab_only)", folder);
     }
     return finish_tokenizer(m, llmbed_tokenizer_load_folder(folder, &m->tokenizer, error), error);
 }
@@ -80,9 +86,13 @@ static llmbed_status load_gguf_file(llmbed_model *m, const char *path, const llm
     m->default_pooling = LLMBED_POOLING_LAST;
     m->default_attention = LLMBED_ATTENTION_CAUSAL;
     m->default_normalize = 1;
+    if (st == LLMBED_OK) st = llmbed_family_select(m, NULL, NULL, p->family, error);
     if (st == LLMBED_OK && !p->vocab_only) {
         st = alloc_layers(m, error);
         if (st == LLMBED_OK) st = llmbed_weights_load_gguf(m, gguf, p->n_threads, error);
+        if (st == LLMBED_OK) st = llmbed_lora_merge(m, p->adapters, p->n_adapters, error);
+    } else if (st == LLMBED_OK && p->n_adapters > 0) {
+        st = llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: adapters need the weights (not vocab_only)", path);
     }
     if (st == LLMBED_OK) st = finish_tokenizer(m, llmbed_tokenizer_load_gguf(gguf, &m->tokenizer, error), error);
     llmbed_gguf_close(gguf); /* the tokenizer copies what it keeps */

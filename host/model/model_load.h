@@ -22,6 +22,12 @@ llmbed_status llmbed_model_load_into(llmbed_model *model, const char *path, cons
 llmbed_status llmbed_weights_load_hf(llmbed_model *model, const llmbed_safetensors *st, const char *file,
                                      int n_threads, llmbed_error *error);
 
+/* NV-Embed's latent pooling block (latent_attention_model.*), checked
+ * against config.latent and folded (weights_latent.c); a no-op for models
+ * without one, an error when the tensors exist but the config lacks them. */
+llmbed_status llmbed_weights_load_latent(llmbed_model *model, const llmbed_safetensors *st, const char *file,
+                                         int n_threads, llmbed_error *error);
+
 /* Weights by llama.cpp names; Llama attn_q/attn_k rows un-permuted (SPEC §10). */
 llmbed_status llmbed_weights_load_gguf(llmbed_model *model, const llmbed_gguf *gguf, int n_threads,
                                        llmbed_error *error);

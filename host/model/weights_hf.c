@@ -65,15 +65,21 @@ static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
 llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *st, const char *file, int n_threads,
                                      llmbed_error *error) {
     /* vocab_size is the embedding's row count (config.json's may be padded or absent). */
+    /* "model." (XForCausalLM), "" (bare XModel), "embedding_model."
+     * (NV-Embed's NVEmbedModel.embedding_model, a BidirectionalMistralModel). */
+    static const char *const prefixes[] = {"model.", "", "embedding_model."};
     const char *prefix = "model.";
-    const llmbed_tensor_ref *embd = llmbed_safetensors_find_tensor(st, "model.embed_tokens.weight");
-    if (embd == NULL) {
-        prefix = "";
-        embd = llmbed_safetensors_find_tensor(st, "embed_tokens.weight");
+    const llmbed_tensor_ref *embd = NULL;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0] && embd == NULL; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%sembed_tokens.weight", prefixes[i]);
+        embd = llmbed_safetensors_find_tensor(st, name);
+        if (embd != NULL) prefix = prefixes[i];
     }
     if (embd == NULL)
         return llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR,
-                           "%s: tensor 'model.embed_tokens.weight' (or 'embed_tokens.weight') is missing", file);
+                           "%s: tensor 'model.embed_tokens.weight' (or 'embed_tokens.weight', "
+                           "'embedding_model.embed_tokens.weight') is missing", file);
     if (embd->n_dims != 2 || embd->shape[0] < 1 || embd->shape[0] > (1 << 26))
         return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE,
                            "%s: tensor '%sembed_tokens.weight' must be [vocab_size, hidden_size] with 1 <= vocab_size <= %d",
@@ -88,6 +94,7 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
     m->config.vocab_size = (int)embd->shape[0];
     llmbed_weight_plan plan = {file, NULL, 0, 0};
     hf_names h = {st, prefix, &plan, error};
-    return llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters,
-                                     &m->weight_dtype, error);
+    LLMBED_TRY(llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters,
+                                         &m->weight_dtype, error));
+    return llmbed_weights_load_latent(m, st, file, n_threads, error);
 }

@@ -25,7 +25,7 @@ _NATIVE = Path(__file__).resolve().parent / "_native"
 ERROR_MESSAGE_CAPACITY = 512
 
 # enums (values as in include/llmbed.h)
-POOLING = {"default": 0, "last": 1, "mean": 2, "first": 3, "weighted-mean": 4}
+POOLING = {"default": 0, "last": 1, "mean": 2, "first": 3, "weighted-mean": 4, "latent": 6}
 POOLING_NAMES = {v: k for k, v in POOLING.items()}
 ATTENTION = {"default": 0, "causal": 1, "bidirectional": 2}
 ATTENTION_NAMES = {v: k for k, v in ATTENTION.items()}
@@ -39,7 +39,8 @@ class llmbed_error(Structure):
 
 
 class llmbed_model_params(Structure):
-    _fields_ = [("struct_size", c_size_t), ("n_threads", c_int), ("vocab_only", c_int)]
+    _fields_ = [("struct_size", c_size_t), ("n_threads", c_int), ("vocab_only", c_int),
+                ("adapters", POINTER(c_char_p)), ("n_adapters", c_int), ("family", c_char_p)]
 
 
 class llmbed_model_info(Structure):
@@ -64,22 +65,29 @@ class llmbed_model_info(Structure):
         ("default_pooling", c_int),
         ("default_attention", c_int),
         ("default_normalize", c_int),
+        ("family", c_char_p),
+        ("family_reason", c_char_p),
+        ("appends_eos", c_int),
+        ("eos_token_id", c_int),
+        ("query_format", c_char_p),
+        ("has_latent_pooling", c_int),
     ]
 
 
 class llmbed_ctx_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("device", c_int), ("device_index", c_int), ("n_threads", c_int),
-                ("batch_tokens", c_int64)]
+                ("batch_tokens", c_int64), ("memory_limit_bytes", c_int64)]
 
 
 class llmbed_batch(Structure):
     _fields_ = [("tokens", POINTER(c_int32)), ("offsets", POINTER(c_int64)), ("n_sequences", c_int),
-                ("instruction_lens", POINTER(c_int32))]
+                ("instruction_lens", POINTER(c_int32)), ("pool_ends", POINTER(c_int32))]
 
 
 class llmbed_embed_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("pooling", c_int), ("attention", c_int), ("normalize", c_int),
-                ("dims", c_int), ("layer", c_int)]
+                ("dims", c_int), ("layer", c_int), ("chunk_tokens", c_int), ("think_ratio", c_float),
+                ("attention_temperature", c_float), ("continue_document", c_int), ("mask_prefix_tokens", c_int)]
 
 
 class llmbed_tokenize_params(Structure):

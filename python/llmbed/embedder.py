@@ -65,11 +65,20 @@ class ModelInfo:
     default_pooling: str
     default_attention: str
     default_normalize: bool
+    family: str = "generic"
+    family_reason: str = ""
+    appends_eos: bool = False
+    query_format: str = ""
+    has_latent_pooling: bool = False
     prompts: Dict[str, str] = field(default_factory=dict)
     device: str = "cpu"
     threads: int = 0
     batch_tokens: int = 0
     contexts: int = 1
+
+
+def _text(raw: Optional[bytes]) -> str:
+    return raw.decode() if raw else ""
 
 
 def _parse_device(device: str):
@@ -204,7 +213,10 @@ class Embedder:
                 rms_norm_eps=raw.rms_norm_eps, tie_word_embeddings=bool(raw.tie_word_embeddings),
                 n_parameters=raw.n_parameters, default_pooling=_capi.POOLING_NAMES.get(raw.default_pooling, "?"),
                 default_attention=_capi.ATTENTION_NAMES.get(raw.default_attention, "?"),
-                default_normalize=bool(raw.default_normalize), prompts=dict(self._prompts), device=device,
+                default_normalize=bool(raw.default_normalize), family=_text(raw.family),
+                family_reason=_text(raw.family_reason), appends_eos=bool(raw.appends_eos),
+                query_format=_text(raw.query_format), has_latent_pooling=bool(raw.has_latent_pooling),
+                prompts=dict(self._prompts), device=device,
                 threads=threads, batch_tokens=batch_tokens, contexts=contexts)
         except BaseException:
             self.close()

@@ -11,5 +11,41 @@ extern "C" {
 #include "common/error.h"
 }
 
+#define llmbed_cuda_latent_upload llmbed_emu_cuda_latent_upload
+#define llmbed_cuda_latent_free llmbed_emu_cuda_latent_free
+#define llmbed_cuda_latent_scratch_bytes llmbed_emu_cuda_latent_scratch_bytes
+#define llmbed_cuda_latent_run llmbed_emu_cuda_latent_run
+
 #include "host/cuda/cuda_backend.c"
 #include "host/cuda/cuda_gemm.c"
+#include "host/cuda/cuda_latent.c"
+
+/* The latent pooling block of host/cuda/cuda_latent.c on host buffers, for
+ * the op harness: upload, one cuBLASLt handle, device copies, run, download. */
+extern "C" llmbed_status llmbed_emu_latent_block(const struct llmbed_model *model, int n_tokens, const float *hidden,
+                                                 float *out, int chunk_tokens, llmbed_error *error) {
+    llmbed_cuda_latent latent;
+    llmbed_gemm gemm;
+    memset(&gemm, 0, sizeof gemm);
+    void *scratch = nullptr;
+    float *d_in = nullptr, *d_out = nullptr;
+    const size_t bytes = (size_t)n_tokens * model->config.hidden_size * 4;
+    llmbed_status st = llmbed_cuda_latent_upload(&latent, model, error);
+    if (st == LLMBED_OK) st = llmbed_gemm_init(&gemm, (size_t)1 << 20, error);
+    if (st == LLMBED_OK && (cudaMalloc(&scratch, llmbed_cuda_latent_scratch_bytes(&latent, chunk_tokens)) != cudaSuccess ||
+                            cudaMalloc((void **)&d_in, bytes + 4) != cudaSuccess ||
+                            cudaMalloc((void **)&d_out, bytes + 4) != cudaSuccess))
+        st = llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "emu latent: out of memory");
+    if (st == LLMBED_OK && cudaMemcpy(d_in, hidden, bytes, cudaMemcpyHostToDevice) != cudaSuccess)
+        st = llmbed_fail(error, LLMBED_ERR_CUDA, "emu latent: upload failed");
+    if (st == LLMBED_OK)
+        st = llmbed_cuda_latent_run(&gemm, &latent, n_tokens, d_in, d_out, scratch, chunk_tokens, nullptr, error);
+    if (st == LLMBED_OK && cudaMemcpy(out, d_out, bytes, cudaMemcpyDeviceToHost) != cudaSuccess)
+        st = llmbed_fail(error, LLMBED_ERR_CUDA, "emu latent: download failed");
+    if (scratch) cudaFree(scratch);
+    if (d_in) cudaFree(d_in);
+    if (d_out) cudaFree(d_out);
+    llmbed_gemm_free(&gemm);
+    llmbed_cuda_latent_free(&latent);
+    return st;
+}

@@ -21,6 +21,7 @@
 #include "kernels/attention.cuh"
 #include "kernels/bias.cuh"
 #include "kernels/embedding.cuh"
+#include "kernels/latent_attention.cuh"
 #include "kernels/pooling.cuh"
 #include "kernels/postprocess.cuh"
 #include "kernels/quantize.cuh"
@@ -456,6 +457,88 @@ TEST_CASE("op: output conversion (fp16, int8 per-row scale, ubinary)", "[emu][op
                     }
                     REQUIRE(bits[(size_t)r * bytes + b] == want);
                 }
+        }
+    }
+}
+
+/* ---- NV-Embed latent-attention pooling pieces (kernels/latent_attention.cu) ---- */
+
+TEST_CASE("op: layernorm with bias, fused residual + bias output", "[emu][ops]") {
+    OpReport report{"layernorm", "bf16 out 2u|ref|+1e-6; residual fp32 exact", {}, {}};
+    Rng rng(21);
+    for (int rows : {1, 7, 129}) {
+        for (int dim : {1, 7, 48, 129, 1024}) {
+            llmbed_layernorm_params p = {rows, dim, 1e-5f};
+            const size_t n = (size_t)rows * dim;
+            Buf<float> x = rng.bf16_values(n, -3.0f, 3.0f), w = rng.bf16_values(dim, 0.5f, 1.5f),
+                       b = rng.bf16_values(dim, -0.5f, 0.5f), rb = rng.bf16_values(dim, -1.0f, 1.0f);
+            Buf<float> want(n);
+            llmbed_cpu_layernorm(&p, x.data(), w.data(), b.data(), want.data());
+            Guarded<uint16_t> got(n);
+            Guarded<float> residual(n); /* in place: residual_out aliases x */
+            std::memcpy(residual.data(), x.data(), n * 4);
+            REQUIRE(llmbed_cuda_layernorm(&p, residual.data(), w.data(), b.data(), got.data(), rb.data(),
+                                          residual.data(), nullptr) == LLMBED_OK);
+            harness::sync();
+            REQUIRE(got.intact());
+            REQUIRE(residual.intact());
+            ErrorStats s;
+            for (size_t i = 0; i < n; i++) {
+                /* |ref| alone is no bound where the normalised value is ~0: add u|b| for the bias term */
+                s.add(harness::bf16_value(got[i]), want[i],
+                      2 * kBf16Unit * (std::fabs(want[i]) + std::fabs(b[i % dim])) + 1e-5, i);
+                s.add(residual[i], x[i] + rb[i % dim], 1e-30, i);
+            }
+            report.add(std::to_string(rows) + "x" + std::to_string(dim), s);
+            CHECK(s.worst_ratio <= 1.0);
+        }
+    }
+    llmbed_layernorm_params bad = {2, 0, 1e-5f};
+    float dummy = 0.0f;
+    uint16_t out = 0;
+    CHECK(llmbed_cuda_layernorm(&bad, &dummy, &dummy, &dummy, &out, nullptr, nullptr, nullptr) ==
+          LLMBED_ERR_INVALID_ARGUMENT);
+}
+
+TEST_CASE("op: softmax over the latents", "[emu][ops]") {
+    OpReport report{"softmax rows", "u|ref|+1e-7 (one bf16 rounding)", {}, {}};
+    Rng rng(22);
+    for (int rows : {1, 7, 129}) {
+        for (int len : {1, 7, 33, 512}) {
+            llmbed_softmax_params p = {rows, len};
+            Buf<float> x = rng.bf16_values((size_t)rows * len, -8.0f, 8.0f), want = x;
+            llmbed_cpu_softmax_rows(&p, want.data());
+            Guarded<uint16_t> got(x.size());
+            REQUIRE(llmbed_cuda_softmax_rows(&p, x.data(), got.data(), nullptr) == LLMBED_OK);
+            harness::sync();
+            REQUIRE(got.intact());
+            ErrorStats s;
+            for (size_t i = 0; i < x.size(); i++)
+                s.add(harness::bf16_value(got[i]), want[i], kBf16Unit * std::fabs(want[i]) * 1.01 + 1e-7, i);
+            report.add(std::to_string(rows) + "x" + std::to_string(len), s);
+            CHECK(s.worst_ratio <= 1.0);
+        }
+    }
+}
+
+TEST_CASE("op: GEGLU with bias (exact erf GELU)", "[emu][ops]") {
+    OpReport report{"geglu", "2u|ref|+1e-6", {}, {}};
+    Rng rng(23);
+    for (int T : {1, 7, 129}) {
+        for (int F : {1, 7, 192}) {
+            llmbed_geglu_params p = {T, F};
+            Buf<float> y = rng.bf16_values((size_t)T * 2 * F, -4.0f, 4.0f), b = rng.bf16_values(2 * F, -0.5f, 0.5f);
+            Buf<float> want((size_t)T * F);
+            llmbed_cpu_geglu(&p, y.data(), b.data(), want.data());
+            Guarded<uint16_t> got(want.size());
+            REQUIRE(llmbed_cuda_geglu(&p, y.data(), b.data(), got.data(), nullptr) == LLMBED_OK);
+            harness::sync();
+            REQUIRE(got.intact());
+            ErrorStats s;
+            for (size_t i = 0; i < want.size(); i++)
+                s.add(harness::bf16_value(got[i]), want[i], 2 * kBf16Unit * std::fabs(want[i]) + 1e-6, i);
+            report.add(std::to_string(T) + "x" + std::to_string(F), s);
+            CHECK(s.worst_ratio <= 1.0);
         }
     }
 }
