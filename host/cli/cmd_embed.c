@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/document.h"
 #include "cli/engine_binding.h"
 #include "cli/method_args.h"
 #include "cli/options.h"
@@ -37,6 +38,11 @@ static const char *const embed_usage =
     "--resume continues a killed or interrupted job from it. Without shards the output file\n"
     "appears only when the job succeeds. Ctrl-C stops at the next batch: committed shards stay.\n"
     "Defaults for pooling, attention and normalisation come from the model (llmbed info).\n"
+    "\n"
+    "Long inputs (causal models): an input longer than --chunk-tokens (default --batch-tokens)\n"
+    "runs in chunks over a key/value cache; --think-ratio prunes key channels (ThinK). Suffix\n"
+    "mode: --document DOC encodes DOC once, then each input line is embedded as DOC followed by\n"
+    "that line, pooled over the line's tokens only, at the cost of the line alone.\n"
     "\n"
     "Methods (--method NAME; explicit --template/--pool-span/--pooling override it):\n"
     "  mean, last   plain pooling over the text\n"
@@ -71,7 +77,7 @@ static void install_signal_handlers(void) {
 
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
-    const char *prompt, *prompt_name, *device, *family;
+    const char *prompt, *prompt_name, *device, *family, *document;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
@@ -110,6 +116,12 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
     cJSON_AddNumberToObject(job, "mask_prefix_tokens", params->mask_prefix_tokens);
     cJSON_AddStringToObject(job, "family", info->family);
+    if (a->document != NULL) {
+        /* Only when used (older manifests stay resumable); an edited document changes every row. */
+        struct stat doc;
+        cJSON_AddStringToObject(job, "document", a->document);
+        if (stat(a->document, &doc) == 0) cJSON_AddNumberToObject(job, "document_bytes", (double)doc.st_size);
+    }
     cJSON *adapters = cJSON_AddArrayToObject(job, "adapters");
     for (int i = 0; i < a->adapters.n; i++) {
         char real[PATH_MAX];
@@ -249,9 +261,10 @@ static int run(embed_args *a) {
     if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
     if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
     if (params.normalize < 0) params.normalize = info.default_normalize;
-    if (params.attention == LLMBED_ATTENTION_BIDIRECTIONAL && (params.chunk_tokens > 0 || params.think_ratio > 0)) {
+    if (params.attention == LLMBED_ATTENTION_BIDIRECTIONAL &&
+        (params.chunk_tokens > 0 || params.think_ratio > 0 || a->document != NULL)) {
         cli_error("%s: chunked prefill needs causal attention (bidirectional attention has no reusable cache)",
-                  params.chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
+                  a->document != NULL ? "--document" : params.chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
         st = LLMBED_ERR_INVALID_ARGUMENT;
         goto done;
     }
@@ -264,8 +277,11 @@ static int run(embed_args *a) {
                                   strcmp(info.family, "gritlm") == 0))
         exclude = 1;
     if (prompt != NULL && prompt[0] != '\0' && exclude) {
-        st = strcmp(info.family, "nv-embed") == 0 ? cli_prompt_bare_length(model, prompt, &instruction_len)
-                                                 : cli_prompt_length(model, prompt, &instruction_len);
+        /* No BOS in front of the prompt: NV-Embed's format, and suffix mode
+         * (the input continues the document). */
+        st = strcmp(info.family, "nv-embed") == 0 || a->document != NULL
+                 ? cli_prompt_bare_length(model, prompt, &instruction_len)
+                 : cli_prompt_length(model, prompt, &instruction_len);
         if (st != LLMBED_OK) goto done;
     }
     if (a->max_tokens > info.max_positions) {
@@ -292,8 +308,19 @@ static int run(embed_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
-    cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params), method.templated, {0}};
+    if (a->document != NULL) {
+        int64_t document_tokens = 0;
+        st = cli_cache_document(a->document, model, &info, ctx, &params, max_tokens, &document_tokens);
+        if (st != LLMBED_OK) goto done;
+        params.continue_document = 1;
+        if (!a->quiet)
+            fprintf(stderr, "llmbed: suffix mode: %s cached (%" PRId64 " tokens); every input continues it\n",
+                    a->document, document_tokens);
+    }
+    cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params), method.templated, {0},
+                         a->document != NULL, info.appends_eos ? info.eos_token_id : -1};
     llmbed_template_params_default(&engine.template_params);
+    if (a->document != NULL) engine.template_params.add_special = 0;
     if (method.templated) {
         /* The prompt goes in front of the template as literal text; its
          * tokens stay masked out of the pool (instruction_len). */
@@ -404,6 +431,8 @@ int cli_embed(int argc, char **argv) {
          "process inputs longer than C tokens in chunks of C over a key/value cache (causal; default: --batch-tokens)"},
         {"think-ratio", CLI_DOUBLE, &a.think_ratio, 0, 0, "X",
          "ThinK: prune this fraction of key channels from cached keys older than 32 positions, [0, 1) (0 = off)"},
+        {"document", CLI_STRING, &a.document, 0, 0, "FILE",
+         "suffix mode: encode FILE once (causal, chunked), then embed each input as its continuation"},
         {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB",
          "activation + key/value cache memory the context may grow to (default: no limit)"},
         {"shard-rows", CLI_INT, &a.shard_rows, 0, 0, "N", "write shards of N rows + a manifest (0 = one file)"},

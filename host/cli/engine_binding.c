@@ -10,8 +10,18 @@ static llmbed_status bound_tokenize(void *user, const char *text, size_t len, in
     const cli_engine *engine = user;
     llmbed_tokenize_params params;
     llmbed_tokenize_params_default(&params);
-    params.add_special = add_special;
-    return llmbed_tokenize(engine->model, text, len, &params, ids, capacity, n_ids, NULL, error);
+    params.add_special = engine->continues_document ? 0 : add_special;
+    llmbed_status st = llmbed_tokenize(engine->model, text, len, &params, ids, capacity, n_ids, NULL, error);
+    if (st != LLMBED_OK || !engine->continues_document || !add_special || engine->eos_after_continuation < 0)
+        return st;
+    if (*n_ids + 1 > capacity) {
+        *n_ids += 1;
+        error->status = LLMBED_ERR_BUFFER_TOO_SMALL;
+        snprintf(error->message, sizeof error->message, "%zu ids do not fit in %zu", *n_ids, capacity);
+        return LLMBED_ERR_BUFFER_TOO_SMALL;
+    }
+    ids[(*n_ids)++] = engine->eos_after_continuation;
+    return LLMBED_OK;
 }
 
 static llmbed_status bound_tokenize_template(void *user, const char *text, size_t len, size_t max_tokens,

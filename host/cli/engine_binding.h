@@ -13,6 +13,11 @@ typedef struct cli_engine {
     int dims;
     int templated;                        /* 1: text goes through llmbed_tokenize_template */
     llmbed_template_params template_params; /* max_tokens is set per call */
+    /* Suffix mode (--document): inputs continue a cached document, so they
+     * get no BOS; eos_after_continuation >= 0 is appended instead of the
+     * tokenizer's specials (the family's EOS rule), -1 = none. */
+    int continues_document;
+    int32_t eos_after_continuation;
 } cli_engine;
 
 /* Fills `job` to call into `engine` (which must outlive it); with
