@@ -107,6 +107,12 @@ typedef struct llmbed_model_params {
     /* Embedder family convention to use instead of the one detected from the
      * folder (llmbed_family_names lists them); NULL = detect. */
     const char *family;
+    /* RoPE scaling instead of the config's, as if config.json said so:
+     * "none", "linear:F", "dynamic:F", "yarn:F[:ORIG]" or "llama3:F[:ORIG]"
+     * (ORIG = original_max_position_embeddings, default the model's
+     * max_position_embeddings). For models trained short (LongEmbed's
+     * comparison); NULL = the config's. Read during the call only. */
+    const char *rope_scaling;
 } llmbed_model_params;
 
 /* Any thread. */

@@ -16,6 +16,7 @@ void llmbed_model_params_default(llmbed_model_params *params) {
     params->adapters = NULL;
     params->n_adapters = 0;
     params->family = NULL;
+    params->rope_scaling = NULL;
 }
 
 llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *params, llmbed_model **out_model,

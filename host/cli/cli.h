@@ -27,9 +27,8 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index);
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);
 
-/* Same with PEFT adapters merged in order and an optional forced family (NULL = detect). */
-llmbed_status cli_load_model_with(const char *path, int n_threads, const char *const *adapters, int n_adapters,
-                                  const char *family, llmbed_model **model);
+/* Same with every model parameter (adapters, forced family, RoPE override). */
+llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *params, llmbed_model **model);
 
 /* The prompt string: --prompt as given, or --prompt-name looked up in the
  * model folder's config_sentence_transformers.json "prompts". *owned is

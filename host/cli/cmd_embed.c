@@ -77,7 +77,7 @@ static void install_signal_handlers(void) {
 
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
-    const char *prompt, *prompt_name, *device, *family, *document;
+    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
@@ -116,6 +116,7 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
     cJSON_AddNumberToObject(job, "mask_prefix_tokens", params->mask_prefix_tokens);
     cJSON_AddStringToObject(job, "family", info->family);
+    if (a->rope_scaling != NULL) cJSON_AddStringToObject(job, "rope_scaling", a->rope_scaling);
     if (a->document != NULL) {
         /* Only when used (older manifests stay resumable); an edited document changes every row. */
         struct stat doc;
@@ -218,8 +219,14 @@ static int run(embed_args *a) {
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model_with(a->model, (int)a->threads, a->adapters.items, a->adapters.n, a->family,
-                                           &model);
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.n_threads = (int)a->threads;
+    model_params.adapters = a->adapters.items;
+    model_params.n_adapters = a->adapters.n;
+    model_params.family = a->family;
+    model_params.rope_scaling = a->rope_scaling;
+    llmbed_status st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
@@ -431,6 +438,8 @@ int cli_embed(int argc, char **argv) {
          "process inputs longer than C tokens in chunks of C over a key/value cache (causal; default: --batch-tokens)"},
         {"think-ratio", CLI_DOUBLE, &a.think_ratio, 0, 0, "X",
          "ThinK: prune this fraction of key channels from cached keys older than 32 positions, [0, 1) (0 = off)"},
+        {"rope-scaling", CLI_STRING, &a.rope_scaling, 0, 0, "T:F",
+         "RoPE scaling instead of the config's: none, linear:F, dynamic:F, yarn:F[:ORIG], llama3:F[:ORIG]"},
         {"document", CLI_STRING, &a.document, 0, 0, "FILE",
          "suffix mode: encode FILE once (causal, chunked), then embed each input as its continuation"},
         {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB",

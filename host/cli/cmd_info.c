@@ -10,25 +10,35 @@
 #include "cpu/blas_core.h"
 
 int cli_info(int argc, char **argv) {
-    const char *model_path = NULL, *family = NULL;
+    const char *model_path = NULL, *family = NULL, *rope_scaling = NULL;
     int check_weights = 0;
     cli_string_list adapters = {{NULL}, 0};
     const cli_option options[] = {
         {"model", CLI_STRING, &model_path, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"family", CLI_STRING, &family, 0, 0, "NAME", "embedder convention instead of the detected one"},
         {"adapter", CLI_STRING_LIST, &adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable)"},
+        {"rope-scaling", CLI_STRING, &rope_scaling, 0, 0, "T:F",
+         "RoPE scaling instead of the config's (see llmbed embed --help)"},
         {"check-weights", CLI_FLAG, &check_weights, 1, 0, NULL,
          "scan every weight for NaN/infinity and name the first such tensor"},
     };
-    int parsed = cli_parse("info", "usage: llmbed info --model PATH [--family NAME] [--adapter DIR]... [--check-weights]",
-                           argc, argv, 2, options, 4);
+    int parsed = cli_parse("info",
+                           "usage: llmbed info --model PATH [--family NAME] [--adapter DIR]... [--rope-scaling T:F] "
+                           "[--check-weights]",
+                           argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (model_path == NULL) {
         cli_error("llmbed info: --model PATH is required");
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model_with(model_path, 0, adapters.items, adapters.n, family, &model);
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.adapters = adapters.items;
+    model_params.n_adapters = adapters.n;
+    model_params.family = family;
+    model_params.rope_scaling = rope_scaling;
+    llmbed_status st = cli_load_model_with(model_path, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     st = llmbed_model_get_info(model, &info);

@@ -61,19 +61,15 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index) {
 }
 
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model) {
-    return cli_load_model_with(path, n_threads, NULL, 0, NULL, model);
-}
-
-llmbed_status cli_load_model_with(const char *path, int n_threads, const char *const *adapters, int n_adapters,
-                                  const char *family, llmbed_model **model) {
     llmbed_model_params params;
     llmbed_model_params_default(&params);
     params.n_threads = n_threads;
-    params.adapters = adapters;
-    params.n_adapters = n_adapters;
-    params.family = family;
+    return cli_load_model_with(path, &params, model);
+}
+
+llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *params, llmbed_model **model) {
     llmbed_error error = {0};
-    llmbed_status st = llmbed_model_load(path, &params, model, &error);
+    llmbed_status st = llmbed_model_load(path, params, model, &error);
     if (st != LLMBED_OK) cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
     return st;
 }

@@ -12,6 +12,7 @@
 #include "model/config_parse.h"
 #include "model/lora.h"
 #include "model/model_load.h"
+#include "model/rope_override.h"
 #include "tokenizer/tokenizer.h"
 
 static llmbed_status alloc_layers(llmbed_model *m, llmbed_error *error) {
@@ -39,6 +40,7 @@ static llmbed_status load_folder(llmbed_model *m, const char *folder, const llmb
     cJSON *json = NULL;
     llmbed_status st = llmbed_json_parse_file(config_path, &json, error);
     if (st == LLMBED_OK) st = llmbed_config_from_json(json, config_path, &m->config, error);
+    if (st == LLMBED_OK && p->rope_scaling != NULL) st = llmbed_rope_override_apply(p->rope_scaling, &m->config, error);
     if (st == LLMBED_OK) st = llmbed_config_validate(&m->config, config_path, error);
     if (st == LLMBED_OK) st = llmbed_latent_config_validate(&m->config, config_path, error);
     if (st == LLMBED_OK) st = llmbed_model_folder_defaults(m, folder, json, error);
@@ -76,6 +78,8 @@ static llmbed_status load_gguf_file(llmbed_model *m, const char *path, const llm
     /* vocab_size comes from token_embd: say it is missing rather than "vocab_size 0". */
     if (st == LLMBED_OK && !p->vocab_only && llmbed_gguf_find_tensor(gguf, "token_embd.weight") == NULL)
         st = llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR, "%s: tensor 'token_embd.weight' is missing", path);
+    if (st == LLMBED_OK && !partial && p->rope_scaling != NULL)
+        st = llmbed_rope_override_apply(p->rope_scaling, &m->config, error);
     if (st == LLMBED_OK && !partial) st = llmbed_config_validate(&m->config, path, error);
     llmbed_gguf_string arch = {"", 0};
     llmbed_gguf_get_string(gguf, "general.architecture", &arch);

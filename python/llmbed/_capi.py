@@ -40,7 +40,8 @@ class llmbed_error(Structure):
 
 class llmbed_model_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_threads", c_int), ("vocab_only", c_int),
-                ("adapters", POINTER(c_char_p)), ("n_adapters", c_int), ("family", c_char_p)]
+                ("adapters", POINTER(c_char_p)), ("n_adapters", c_int), ("family", c_char_p),
+                ("rope_scaling", c_char_p)]
 
 
 class llmbed_model_info(Structure):
