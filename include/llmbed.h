@@ -275,6 +275,17 @@ int llmbed_embed_dims(const llmbed_model *model, const llmbed_embed_params *para
 llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
                            const llmbed_embed_params *params, float *out, size_t out_capacity);
 
+/* Late chunking (Günther et al. 2024): one forward over the whole sequence
+ * tokens[0, n_tokens) (causal ones longer than chunk_tokens, or else than
+ * batch_tokens, in chunks over the key/value cache, ThinK per think_ratio),
+ * then span i, the tokens [spans[2i], spans[2i + 1]), pooled (params->
+ * pooling, not NONE) and post-processed into out row i: out[n_spans, dims].
+ * Spans are token positions (BOS included where the tokenizer adds one),
+ * non-empty, in order and disjoint; else LLMBED_ERR_INVALID_ARGUMENT naming
+ * the span. `out_capacity` counts floats. Same thread as the context's users. */
+llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens, const int32_t *spans,
+                                 int n_spans, const llmbed_embed_params *params, float *out, size_t out_capacity);
+
 /* Suffix mode for retrieval experiments: encodes one long document (causal
  * attention; in chunks of params->chunk_tokens or batch_tokens, ThinK per
  * params->think_ratio) into the context's key/value cache, where it stays

@@ -110,6 +110,14 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
     return llmbed_engine_embed(&ctx->engine, batch, params, out, out_capacity, &ctx->last_error);
 }
 
+llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens, const int32_t *spans,
+                                 int n_spans, const llmbed_embed_params *params, float *out, size_t out_capacity) {
+    if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_error_clear(&ctx->last_error);
+    return llmbed_engine_embed_spans(&ctx->engine, tokens, n_tokens, spans, n_spans, params, out, out_capacity,
+                                     &ctx->last_error);
+}
+
 llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens,
                                     const llmbed_embed_params *params) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;

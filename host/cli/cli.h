@@ -27,6 +27,11 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index);
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);
 
+/* text -> *ids (malloc'ed, the caller frees; NULL on failure) with or without
+ * the special tokens, whatever its length. */
+llmbed_status cli_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
+                               int32_t **ids, size_t *n_ids, llmbed_error *error);
+
 /* Same with every model parameter (adapters, forced family, RoPE override). */
 llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *params, llmbed_model **model);
 

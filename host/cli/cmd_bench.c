@@ -88,7 +88,7 @@ static llmbed_status from_file(const bench_args *a, const llmbed_model *model, i
         cli_error("%s", error.message);
         return st;
     }
-    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), "text", NULL, 0, NULL};
+    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), "text", NULL, 0, NULL, 0};
     size_t cap_seq = 1024, cap_tok = 1 << 16;
     c->offsets = malloc(cap_seq * sizeof *c->offsets);
     c->tokens = malloc(cap_tok * sizeof *c->tokens);

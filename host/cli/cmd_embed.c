@@ -15,6 +15,7 @@
 #include "cli/cli.h"
 #include "cli/document.h"
 #include "cli/engine_binding.h"
+#include "cli/late_chunking.h"
 #include "cli/method_args.h"
 #include "cli/options.h"
 #include "cli/progress.h"
@@ -42,7 +43,11 @@ static const char *const embed_usage =
     "Long inputs (causal models): an input longer than --chunk-tokens (default --batch-tokens)\n"
     "runs in chunks over a key/value cache; --think-ratio prunes key channels (ThinK). Suffix\n"
     "mode: --document DOC encodes DOC once, then each input line is embedded as DOC followed by\n"
-    "that line, pooled over the line's tokens only, at the cost of the line alone.\n"
+    "that line, pooled over the line's tokens only, at the cost of the line alone. Late chunking:\n"
+    "--late-chunking tokens:N embeds each line in one forward, then pools every N tokens into a\n"
+    "row; --late-chunking spans pools each pair of a JSONL line's \"spans\": [[begin, end], ...]\n"
+    "(token positions as `llmbed tokenize` prints them, BOS included; in order, disjoint). The row\n"
+    "index <stem>.rows.jsonl names each row's line and span.\n"
     "\n"
     "Methods (--method NAME; explicit --template/--pool-span/--pooling override it):\n"
     "  mean, last   plain pooling over the text\n"
@@ -77,7 +82,7 @@ static void install_signal_handlers(void) {
 
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
-    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling;
+    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling, *late_chunking;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
@@ -172,6 +177,47 @@ static void print_summary(const embed_args *a, const llmbed_job_stats *s, int di
             rate, seq_rate, (double)cli_peak_rss_bytes() / (1024.0 * 1024.0), where);
 }
 
+/* --late-chunking: the flags it cannot honour, then its spec. */
+static llmbed_status check_late_chunking(const embed_args *a, int templated, int *span_tokens) {
+    const char *conflict = a->shard_rows > 0 ? "--shard-rows" : a->resume ? "--resume" : a->document ? "--document"
+                           : a->skip_invalid ? "--skip-invalid" : (a->prompt || a->prompt_name) ? "--prompt"
+                           : templated ? "--template/--method" : a->mask_prefix_tokens > 0 ? "--mask-prefix-tokens"
+                           : NULL;
+    if (conflict != NULL) {
+        cli_error("--late-chunking: cannot be combined with %s (spans are token positions of the input as given)",
+                  conflict);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (cli_parse_late_chunking(a->late_chunking, span_tokens) != 0) {
+        cli_error("--late-chunking '%s': expected tokens:N (spans of N tokens, N >= 1) or spans (each JSONL line's "
+                  "\"spans\")",
+                  a->late_chunking);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    return LLMBED_OK;
+}
+
+static llmbed_status run_late_chunking(const embed_args *a, const llmbed_model *model, llmbed_ctx *ctx,
+                                       const llmbed_embed_params *params, llmbed_output_format format,
+                                       llmbed_output_dtype dtype, int64_t max_tokens, int span_tokens) {
+    const cli_late_chunking_job job = {model, ctx, params, llmbed_embed_dims(model, params), a->input, a->output,
+                                       format, dtype, a->text_field, a->id_field, a->strict_utf8, max_tokens,
+                                       span_tokens, &stop_requested};
+    cli_late_chunking_stats stats;
+    const double start = cli_now();
+    const llmbed_status st = cli_run_late_chunking(&job, &stats);
+    if (st == LLMBED_OK) {
+        char *index = cli_late_chunking_index_path(a->output);
+        fprintf(stderr,
+                "llmbed: late chunking: %" PRId64 " lines, %" PRId64 " tokens -> %" PRId64 " rows in %.2f s; wrote %s "
+                "[%" PRId64 " x %d %s] and its row index %s\n",
+                stats.lines, stats.tokens, stats.rows, cli_now() - start, a->output, stats.rows, job.dims,
+                llmbed_output_dtype_name(dtype), index != NULL ? index : "");
+        free(index);
+    }
+    return st;
+}
+
 static int run(embed_args *a) {
     /* First thing: a Ctrl-C while the model loads is then a clean
      * "interrupted" (status 31) at the job's first check, not death by SIGINT. */
@@ -203,6 +249,9 @@ static int run(embed_args *a) {
     cli_method method;
     a->method.pooling = a->pooling;
     if (cli_resolve_method("embed", &a->method, &method) != LLMBED_OK) return LLMBED_ERR_INVALID_ARGUMENT;
+    int span_tokens = 0;
+    if (a->late_chunking != NULL && check_late_chunking(a, method.templated, &span_tokens) != LLMBED_OK)
+        return LLMBED_ERR_INVALID_ARGUMENT;
     if (method.pooling_set) params.pooling = method.pooling;
     params.attention_temperature = method.attention_temperature;
     if (a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) {
@@ -324,6 +373,10 @@ static int run(embed_args *a) {
             fprintf(stderr, "llmbed: suffix mode: %s cached (%" PRId64 " tokens); every input continues it\n",
                     a->document, document_tokens);
     }
+    if (a->late_chunking != NULL) {
+        st = run_late_chunking(a, model, ctx, &params, format, dtype, max_tokens, span_tokens);
+        goto done;
+    }
     cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params), method.templated, {0},
                          a->document != NULL, info.appends_eos ? info.eos_token_id : -1};
     llmbed_template_params_default(&engine.template_params);
@@ -440,6 +493,8 @@ int cli_embed(int argc, char **argv) {
          "ThinK: prune this fraction of key channels from cached keys older than 32 positions, [0, 1) (0 = off)"},
         {"rope-scaling", CLI_STRING, &a.rope_scaling, 0, 0, "T:F",
          "RoPE scaling instead of the config's: none, linear:F, dynamic:F, yarn:F[:ORIG], llama3:F[:ORIG]"},
+        {"late-chunking", CLI_STRING, &a.late_chunking, 0, 0, "SPEC",
+         "tokens:N or spans: one forward per line, one row per span of N tokens (or per JSONL \"spans\" pair)"},
         {"document", CLI_STRING, &a.document, 0, 0, "FILE",
          "suffix mode: encode FILE once (causal, chunked), then embed each input as its continuation"},
         {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB",

@@ -68,7 +68,7 @@ static llmbed_status run(const llmbed_model *model, const char *input, const cha
     llmbed_line_reader *reader = NULL;
     llmbed_status st = llmbed_line_reader_open(input, 0, 0, (size_t)64 << 20, &reader, error);
     if (st != LLMBED_OK) return st;
-    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), text_field, NULL, 0, NULL};
+    llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), text_field, NULL, 0, NULL, 0};
     int32_t *ids = NULL;
     size_t capacity = 0;
     for (;;) {

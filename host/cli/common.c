@@ -67,6 +67,30 @@ llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **mod
     return cli_load_model_with(path, &params, model);
 }
 
+llmbed_status cli_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
+                               int32_t **ids, size_t *n_ids, llmbed_error *error) {
+    llmbed_tokenize_params tp;
+    llmbed_tokenize_params_default(&tp);
+    tp.add_special = add_special;
+    /* Tokens rarely outnumber bytes: one guess, then one retry with the count. */
+    size_t capacity = len + 16;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        *ids = malloc(capacity * sizeof **ids);
+        if (*ids == NULL) {
+            error->status = LLMBED_ERR_OUT_OF_MEMORY;
+            snprintf(error->message, sizeof error->message, "out of memory for %zu tokens", capacity);
+            return LLMBED_ERR_OUT_OF_MEMORY;
+        }
+        llmbed_status st = llmbed_tokenize(model, text, len, &tp, *ids, capacity, n_ids, NULL, error);
+        if (st == LLMBED_OK) return LLMBED_OK;
+        free(*ids);
+        *ids = NULL;
+        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) return st;
+        capacity = *n_ids;
+    }
+    return LLMBED_ERR_BUFFER_TOO_SMALL;
+}
+
 llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *params, llmbed_model **model) {
     llmbed_error error = {0};
     llmbed_status st = llmbed_model_load(path, params, model, &error);

@@ -5,31 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "cli/cli.h"
 #include "cli/options.h"
 #include "common/mmap_file.h"
-
-static llmbed_status tokenize_document(const llmbed_model *model, const llmbed_mapped_file *file, int32_t **ids,
-                                       size_t *n_ids, llmbed_error *error) {
-    llmbed_tokenize_params tp;
-    llmbed_tokenize_params_default(&tp);
-    /* Tokens rarely outnumber bytes: one guess, then one retry with the count. */
-    size_t capacity = file->size + 16;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        *ids = malloc(capacity * sizeof **ids);
-        if (*ids == NULL) {
-            error->status = LLMBED_ERR_OUT_OF_MEMORY;
-            snprintf(error->message, sizeof error->message, "out of memory for %zu document tokens", capacity);
-            return LLMBED_ERR_OUT_OF_MEMORY;
-        }
-        llmbed_status st = llmbed_tokenize(model, (const char *)file->data, file->size, &tp, *ids, capacity, n_ids,
-                                           NULL, error);
-        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) return st;
-        free(*ids);
-        *ids = NULL;
-        capacity = *n_ids;
-    }
-    return LLMBED_ERR_BUFFER_TOO_SMALL;
-}
 
 llmbed_status cli_cache_document(const char *path, const llmbed_model *model, const llmbed_model_info *info,
                                  llmbed_ctx *ctx, const llmbed_embed_params *params, int64_t max_tokens,
@@ -48,7 +26,7 @@ llmbed_status cli_cache_document(const char *path, const llmbed_model *model, co
     }
     int32_t *ids = NULL;
     size_t n_ids = 0;
-    st = tokenize_document(model, &file, &ids, &n_ids, &error);
+    st = cli_tokenize_all(model, (const char *)file.data, file.size, 1, &ids, &n_ids, &error);
     llmbed_unmap_file(&file);
     if (st != LLMBED_OK) {
         cli_error("--document %s: %s", path, error.message[0] ? error.message : llmbed_status_str(st));

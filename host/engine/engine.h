@@ -96,4 +96,9 @@ llmbed_status llmbed_engine_embed(llmbed_engine *engine, const llmbed_batch *bat
                                   const llmbed_embed_params *params, float *out,
                                   size_t out_capacity, llmbed_error *error);
 
+/* llmbed_embed_spans without the context. */
+llmbed_status llmbed_engine_embed_spans(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,
+                                        const int32_t *spans, int n_spans, const llmbed_embed_params *params,
+                                        float *out, size_t out_capacity, llmbed_error *error);
+
 #endif

@@ -1,6 +1,7 @@
 /* The engine's runs: staging a request from the public batch, a packed run
  * (plain, with a shared prefix, or continuing the cached document), a
- * chunked sequence, and the document of suffix mode. */
+ * chunked sequence, one sequence pooled over several spans (late chunking),
+ * and the document of suffix mode. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -233,6 +234,54 @@ llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batc
     if (pool_kind == 0) return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)base * hidden, error);
     LLMBED_TRY(llmbed_decoder_forward_chunked(&engine->decoder, &req, engine->pooled, error));
     post_process(engine, opt, s, 1, out);
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *tokens, int n_tokens,
+                                      const int32_t *spans, int n_spans, const llmbed_embed_options *opt, int chunk,
+                                      float *out, llmbed_error *error) {
+    LLMBED_TRY(reserve_staging(engine, n_spans, 0, error));
+    for (int p = 0; p < n_spans; p++) {
+        engine->pool_begin[p] = spans[2 * p];
+        engine->pool_end[p] = spans[2 * p + 1];
+    }
+    const int pool_kind = pool_kind_of(opt->pooling);
+    if (chunk > 0) {
+        forget_cache(engine); /* the chunks overwrite the cache */
+        const llmbed_chunked_request req = {
+            .n_tokens = n_tokens,
+            .tokens = tokens,
+            .chunk_tokens = chunk,
+            .think_ratio = opt->think_ratio,
+            .n_layers = opt->n_layers,
+            .attention_temperature = opt->attention_temperature,
+            .pool_kind = pool_kind,
+            .n_pools = n_spans,
+            .pool_begin = engine->pool_begin,
+            .pool_end = engine->pool_end,
+            .keep_cache = 0,
+        };
+        LLMBED_TRY(llmbed_decoder_forward_chunked(&engine->decoder, &req, engine->pooled, error));
+    } else {
+        engine->seq_offsets[0] = 0;
+        engine->seq_offsets[1] = n_tokens;
+        const llmbed_forward_request req = {
+            .n_seqs = 1,
+            .n_tokens = n_tokens,
+            .tokens = tokens,
+            .seq_offsets = engine->seq_offsets,
+            .causal = opt->causal,
+            .n_layers = opt->n_layers,
+            .attention_temperature = opt->attention_temperature,
+            .pool_kind = pool_kind,
+            .n_pools = n_spans,
+            .pool_begin = engine->pool_begin,
+            .pool_end = engine->pool_end,
+            .cache_lens = NULL,
+        };
+        LLMBED_TRY(llmbed_decoder_forward(&engine->decoder, &req, engine->pooled, error));
+    }
+    post_process(engine, opt, 0, n_spans, out);
     return LLMBED_OK;
 }
 

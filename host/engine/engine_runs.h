@@ -19,4 +19,11 @@ llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch
 llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batch *batch, int s,
                                         const llmbed_embed_options *opt, int chunk, float *out, llmbed_error *error);
 
+/* One sequence pooled over n_spans ordered, disjoint spans [spans[2p],
+ * spans[2p + 1]) into out[n_spans, dims]: in chunks of `chunk` tokens over
+ * the cache, or (chunk 0) in one forward that fits the activations. */
+llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *tokens, int n_tokens,
+                                      const int32_t *spans, int n_spans, const llmbed_embed_options *opt, int chunk,
+                                      float *out, llmbed_error *error);
+
 #endif

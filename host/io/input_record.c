@@ -12,6 +12,7 @@ void llmbed_input_record_clear(llmbed_input_record *record) {
     free(record->text);
     free(record->ids);
     free(record->id_json);
+    free(record->spans);
     memset(record, 0, sizeof *record);
 }
 
@@ -66,6 +67,17 @@ static llmbed_status parse_json(const char *line, size_t len, int64_t line_no, c
     } else if (f.text_state == LLMBED_FIELD_WRONG_TYPE) {
         st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": field \"%s\" is not a string", source, line_no,
                          text_field);
+    } else if (f.spans_state != LLMBED_FIELD_ABSENT && !options->accept_spans) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
+                         "%s:%" PRId64 ": field \"spans\" is for late chunking: add --late-chunking (or rename the field)",
+                         source, line_no);
+    } else if (f.spans_state == LLMBED_FIELD_WRONG_TYPE) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": field \"spans\" is not an array", source,
+                         line_no);
+    } else if (f.spans_state == LLMBED_FIELD_BAD_ELEMENT) {
+        st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
+                         "%s:%" PRId64 ": field \"spans\"[%zu] is not a [begin, end] pair of token positions", source,
+                         line_no, f.spans_bad_index);
     } else if (f.id_state == LLMBED_FIELD_WRONG_TYPE) {
         st = llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s:%" PRId64 ": id field \"%s\" is not a string or number",
                          source, line_no, options->id_field);
@@ -87,6 +99,9 @@ static llmbed_status parse_json(const char *line, size_t len, int64_t line_no, c
     }
     record->id_json = f.id_json;
     f.id_json = NULL;
+    record->spans = f.spans;
+    record->n_spans = f.n_spans;
+    f.spans = NULL;
     llmbed_json_fields_clear(&f);
     return LLMBED_OK;
 }

@@ -26,6 +26,8 @@ typedef struct llmbed_input_record {
     size_t n_ids;
     char *id_json; /* owned JSON text of the id field's value; NULL when absent */
     size_t invalid_utf8; /* invalid UTF-8 sequences in the line (replaced by U+FFFD) */
+    int32_t *spans; /* owned: "spans" token ranges [spans[2i], spans[2i + 1]) (late chunking); NULL = none */
+    size_t n_spans;
 } llmbed_input_record;
 
 typedef struct llmbed_input_parse_options {
@@ -34,6 +36,7 @@ typedef struct llmbed_input_parse_options {
     const char *id_field;   /* NULL = no ids */
     int strict_utf8;        /* 1: invalid UTF-8 is LLMBED_ERR_INPUT_FORMAT naming the byte */
     struct llmbed_json_line *json; /* reusable parser (io/json_line.h); NULL = one per call */
+    int accept_spans; /* 1: read "spans" (late chunking); 0: a "spans" field is an error naming --late-chunking */
 } llmbed_input_parse_options;
 
 /* Parses line[0..len) (which need not be NUL-terminated) read from line

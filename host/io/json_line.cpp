@@ -22,6 +22,7 @@ extern "C" void llmbed_json_fields_clear(llmbed_json_fields *fields) {
     std::free(fields->ids);
     std::free(fields->text);
     std::free(fields->id_json);
+    std::free(fields->spans);
     std::memset(fields, 0, sizeof *fields);
 }
 
@@ -75,6 +76,33 @@ llmbed_json_result extract_ids(simdjson::dom::element e, llmbed_json_fields *out
     }
     out->n_ids = i;
     out->ids_state = LLMBED_FIELD_OK;
+    return LLMBED_JSON_OK;
+}
+
+// "spans": an array of [begin, end] pairs of token positions (int32).
+llmbed_json_result extract_spans(simdjson::dom::element e, llmbed_json_fields *out) {
+    simdjson::dom::array array;
+    if (e.get_array().get(array)) {
+        out->spans_state = LLMBED_FIELD_WRONG_TYPE;
+        return LLMBED_JSON_OK;
+    }
+    const size_t n = array.size();
+    out->spans = static_cast<int32_t *>(std::malloc((n > 0 ? 2 * n : 1) * sizeof(int32_t)));
+    if (out->spans == nullptr) return LLMBED_JSON_NO_MEMORY;
+    size_t i = 0;
+    for (simdjson::dom::element item : array) {
+        simdjson::dom::array pair;
+        if (item.get_array().get(pair) || pair.size() != 2 ||
+            !as_token_id(pair.at(0).value_unsafe(), &out->spans[2 * i]) ||
+            !as_token_id(pair.at(1).value_unsafe(), &out->spans[2 * i + 1])) {
+            out->spans_state = LLMBED_FIELD_BAD_ELEMENT;
+            out->spans_bad_index = i;
+            return LLMBED_JSON_OK;
+        }
+        i++;
+    }
+    out->n_spans = i;
+    out->spans_state = LLMBED_FIELD_OK;
     return LLMBED_JSON_OK;
 }
 
@@ -135,6 +163,10 @@ extern "C" llmbed_json_result llmbed_json_line_parse(llmbed_json_line *p, const 
             out->text_len = text.size();
             out->text_state = LLMBED_FIELD_OK;
         }
+    }
+    if (!object.at_key("spans").get(value)) {
+        llmbed_json_result r = extract_spans(value, out);
+        if (r != LLMBED_JSON_OK) return r;
     }
     if (id_field != nullptr && !object.at_key(id_field).get(value)) {
         if (!value.is_string() && !value.is_number()) {

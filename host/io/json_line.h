@@ -25,7 +25,8 @@ typedef enum llmbed_field_state {
     LLMBED_FIELD_ABSENT = 0,
     LLMBED_FIELD_OK,
     LLMBED_FIELD_WRONG_TYPE, /* text: not a string; id: not a string or number; ids: not an array */
-    LLMBED_FIELD_BAD_ELEMENT /* ids: element `bad_index` is not an integer in the int32 range */
+    LLMBED_FIELD_BAD_ELEMENT /* ids: element `bad_index` is not an integer in the int32 range;
+                                spans: element `bad_index` is not a pair of such integers */
 } llmbed_field_state;
 
 typedef struct llmbed_json_fields {
@@ -38,6 +39,10 @@ typedef struct llmbed_json_fields {
     size_t text_len;
     llmbed_field_state id_state;
     char *id_json; /* malloc'ed JSON text of the id's value */
+    llmbed_field_state spans_state; /* "spans": [[begin, end], ...] (late chunking) */
+    int32_t *spans;                 /* malloc'ed, 2 * n_spans values (OK) */
+    size_t n_spans;
+    size_t spans_bad_index;
 } llmbed_json_fields;
 
 typedef enum llmbed_json_result {
@@ -48,7 +53,7 @@ typedef enum llmbed_json_result {
 } llmbed_json_result;
 
 /* Parses line[0..len) (valid UTF-8; need not be NUL-terminated) and extracts
- * "input_ids", the text field and (id_field != NULL) the id field. Only
+ * "input_ids", the text field, "spans" and (id_field != NULL) the id field. Only
  * whitespace may follow the value. *why (static text) is set on MALFORMED. */
 llmbed_json_result llmbed_json_line_parse(llmbed_json_line *parser, const char *line, size_t len,
                                           const char *text_field, const char *id_field, llmbed_json_fields *out,

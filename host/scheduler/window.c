@@ -205,7 +205,7 @@ static void read_lines(llmbed_window *window, llmbed_line_reader *reader, const 
         return;
     }
     llmbed_input_parse_options parse = {llmbed_line_reader_name(reader), o->text_field, o->id_field, o->strict_utf8,
-                                        llmbed_json_line_create()};
+                                        llmbed_json_line_create(), 0};
     if (parse.json == NULL) {
         window->status = llmbed_fail(&window->error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory for the JSON parser");
         return;

@@ -28,8 +28,10 @@ struct Parsed {
     ~Parsed() { llmbed_input_record_clear(&record); }
 };
 
-void parse(Parsed &p, const std::string &line, const char *text_field = nullptr, const char *id_field = nullptr) {
+void parse(Parsed &p, const std::string &line, const char *text_field = nullptr, const char *id_field = nullptr,
+           int accept_spans = 0) {
     llmbed_input_parse_options options = {"in.jsonl", text_field, id_field};
+    options.accept_spans = accept_spans;
     llmbed_error err{};
     p.status = llmbed_input_parse_line(line.data(), line.size(), 7, &options, &p.record, &err);
     p.message = err.message;
@@ -221,4 +223,39 @@ TEST_CASE("line reader: a pipe is read as a stream and skips to a resume offset"
     CHECK(st == LLMBED_OK);
     CHECK(got == std::vector<std::string>{"two", "three"});
     CHECK(last_no == 3);
+}
+
+TEST_CASE("input: \"spans\" for late chunking, only when accepted", "[io][input]") {
+    {
+        Parsed p;
+        parse(p, R"({"text": "a b c", "spans": [[0, 2], [2, 4.0]]})", nullptr, nullptr, 1);
+        REQUIRE(p.status == LLMBED_OK);
+        REQUIRE(p.record.n_spans == 2);
+        CHECK(std::vector<int32_t>(p.record.spans, p.record.spans + 4) == std::vector<int32_t>{0, 2, 2, 4});
+    }
+    {
+        Parsed p;
+        parse(p, R"({"input_ids": [1, 2], "spans": []})", nullptr, nullptr, 1);
+        REQUIRE(p.status == LLMBED_OK);
+        CHECK(p.record.n_spans == 0);
+    }
+    const std::vector<std::pair<std::string, std::string>> bad = {
+        {R"({"text": "x", "spans": 3})", "in.jsonl:7: field \"spans\" is not an array"},
+        {R"({"text": "x", "spans": [[0, 1], [2]]})", "in.jsonl:7: field \"spans\"[1] is not a [begin, end] pair"},
+        {R"({"text": "x", "spans": [[0, 1.5]]})", "in.jsonl:7: field \"spans\"[0] is not a [begin, end] pair"},
+        {R"({"text": "x", "spans": [[0, 3000000000]]})", "in.jsonl:7: field \"spans\"[0]"},
+        {R"({"text": "x", "spans": ["a"]})", "in.jsonl:7: field \"spans\"[0]"},
+    };
+    for (const auto &c : bad) {
+        Parsed p;
+        parse(p, c.first, nullptr, nullptr, 1);
+        INFO(c.first << " -> " << p.message);
+        CHECK(p.status == LLMBED_ERR_INPUT_FORMAT);
+        CHECK(p.message.find(c.second) != std::string::npos);
+        CHECK(p.record.spans == nullptr);
+    }
+    Parsed p;  // not accepted: an error naming the flag, never silently ignored
+    parse(p, R"({"text": "x", "spans": [[0, 1]]})");
+    CHECK(p.status == LLMBED_ERR_INPUT_FORMAT);
+    CHECK(p.message.find("--late-chunking") != std::string::npos);
 }
