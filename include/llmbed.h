@@ -286,6 +286,13 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
 llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens, const int32_t *spans,
                                  int n_spans, const llmbed_embed_params *params, float *out, size_t out_capacity);
 
+/* Bytes of key/value cache (all layers, keys, values and ThinK's channel
+ * indices) that one sequence of n_tokens needs on this context's device in
+ * chunks of chunk_tokens with ThinK think_ratio; 0 when the backend keeps
+ * no cache, -1 for arguments out of range. For memory planning and
+ * `llmbed bench --long`. Same thread as the context's users. */
+int64_t llmbed_kv_cache_bytes(const llmbed_ctx *ctx, int64_t n_tokens, int chunk_tokens, float think_ratio);
+
 /* Suffix mode for retrieval experiments: encodes one long document (causal
  * attention; in chunks of params->chunk_tokens or batch_tokens, ThinK per
  * params->think_ratio) into the context's key/value cache, where it stays
@@ -293,7 +300,11 @@ llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t 
  * Then llmbed_embed with params->continue_document = 1 embeds each sequence
  * as the document followed by that sequence, at the cost of the sequence
  * alone. tokens are the document's ids as the model sees them (BOS
- * included where the tokenizer adds one). Same thread as the context's users. */
+ * included where the tokenizer adds one). With dynamic NTK RoPE the
+ * document's frequencies follow its own length, so rows differ slightly
+ * from re-encoding document + sequence (1 - cosine ~1e-5 on the tiny test
+ * model); every other RoPE type matches it to fp32 rounding. Same thread as
+ * the context's users. */
 llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens,
                                     const llmbed_embed_params *params);
 

@@ -118,6 +118,14 @@ llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t 
                                      &ctx->last_error);
 }
 
+int64_t llmbed_kv_cache_bytes(const llmbed_ctx *ctx, int64_t n_tokens, int chunk_tokens, float think_ratio) {
+    if (ctx == NULL || n_tokens < 1 || n_tokens > INT32_MAX / 2 || chunk_tokens < 1 ||
+        !(think_ratio >= 0.0f && think_ratio < 1.0f))
+        return -1;
+    const size_t bytes = llmbed_decoder_cache_bytes(&ctx->engine.decoder, (int)n_tokens, chunk_tokens, think_ratio);
+    return bytes > (size_t)INT64_MAX ? -1 : (int64_t)bytes;
+}
+
 llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens,
                                     const llmbed_embed_params *params) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;

@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/bench_long.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "io/input_record.h"
@@ -31,9 +32,10 @@ typedef struct corpus {
 } corpus;
 
 typedef struct bench_args {
-    const char *model, *input, *compare, *compare_script, *python, *pooling, *attention;
+    const char *model, *input, *compare, *compare_script, *python, *pooling, *attention, *device, *think_ratios;
     int mixed, normalize;
     int64_t tokens, sequences, seed, batch_tokens, threads, warmup, compare_batch;
+    int64_t long_tokens, chunk_tokens, queries, reencode;
 } bench_args;
 
 /* splitmix64: a fixed, portable sequence for a given seed. */
@@ -380,7 +382,8 @@ done:
 
 int cli_bench(int argc, char **argv) {
     bench_args a = {.python = "python3", .normalize = -1, .tokens = 512, .sequences = 32, .seed = 1,
-                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32};
+                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32, .device = "cpu",
+                    .think_ratios = "0,0.4,0.5", .chunk_tokens = 512, .reencode = 2};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"tokens", CLI_INT, &a.tokens, 0, 1, "N", "tokens per synthetic sequence (default 512)"},
@@ -399,14 +402,27 @@ int cli_bench(int argc, char **argv) {
         {"compare-batch", CLI_INT, &a.compare_batch, 0, 1, "N", "the peer's padded batch size (default 32)"},
         {"compare-script", CLI_STRING, &a.compare_script, 0, 0, "FILE", "default: bench/compare_transformers.py of the source tree"},
         {"python", CLI_STRING, &a.python, 0, 0, "EXE", "Python with torch + transformers (default python3)"},
+        {"long", CLI_INT, &a.long_tokens, 0, 1, "N", "long-input mode: one N-token document, chunked, per ThinK ratio"},
+        {"chunk-tokens", CLI_INT, &a.chunk_tokens, 0, 1, "C", "--long: chunk size (default 512)"},
+        {"think-ratios", CLI_STRING, &a.think_ratios, 0, 0, "LIST", "--long: ThinK ratios (default 0,0.4,0.5)"},
+        {"queries", CLI_INT, &a.queries, 0, 0, "Q", "--long: also time suffix mode for Q queries (default 0 = skip)"},
+        {"reencode", CLI_INT, &a.reencode, 0, 0, "K", "--long: re-encoded baseline queries timed (default 2)"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", "--long: cpu (default), cuda or cuda:N"},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
-                                    "                    [--input FILE] [--compare transformers]",
+                                    "                    [--input FILE] [--compare transformers]\n"
+                                    "       llmbed bench --model PATH --long N [--chunk-tokens C] [--think-ratios LIST]\n"
+                                    "                    [--queries Q [--reencode K]] [--device D]",
                            argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (a.model == NULL) {
         cli_error("llmbed bench: --model PATH is required");
         return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (a.long_tokens > 0) {
+        const cli_bench_long_args long_args = {a.model, a.device, a.think_ratios, a.long_tokens, a.chunk_tokens,
+                                               a.threads, a.seed, a.queries, a.reencode};
+        return cli_bench_long(&long_args);
     }
     if (a.compare != NULL && strcmp(a.compare, "transformers") != 0) {
         cli_error("llmbed bench: --compare '%s': only 'transformers' is supported", a.compare);

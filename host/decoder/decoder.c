@@ -270,17 +270,38 @@ static llmbed_status check_chunked(const llmbed_decoder *d, const llmbed_chunked
                         r->attention_temperature, error);
 }
 
+/* The cache an n-token sequence in chunks of C needs: every position, the
+ * full-width keys of the recent window (all of them without ThinK), and the
+ * channels a pruned key keeps. */
+static llmbed_cache_shape cache_shape(int n, int chunk, int think, int kept) {
+    const llmbed_cache_shape shape = {
+        .capacity = n,
+        .full_capacity = think ? min_int(n, chunk + LLMBED_THINK_RECENT_WINDOW) : n,
+        .kept = think ? kept : 0,
+        .chunk_capacity = (n + chunk - 1) / chunk,
+    };
+    return shape;
+}
+
+/* Channels a pruned key keeps: D - floor(D * ratio) (SPEC §5). */
+static int kept_channels(int head_dim, float think_ratio) {
+    return head_dim - (int)floorf((float)head_dim * think_ratio);
+}
+
+size_t llmbed_decoder_cache_bytes(const llmbed_decoder *d, int n_tokens, int chunk_tokens, float think_ratio) {
+    const llmbed_backend *b = d->backend;
+    const int D = b->model->config.head_dim, kept = kept_channels(D, think_ratio);
+    if (b->ops->cache_bytes == NULL || n_tokens < 1 || chunk_tokens < 1) return 0;
+    const llmbed_cache_shape shape = cache_shape(n_tokens, chunk_tokens, kept < D, kept);
+    return b->ops->cache_bytes(b, &shape);
+}
+
 /* Makes room for the cache of an n-token sequence in chunks of C and resets
  * the bookkeeping. */
 static llmbed_status start_cache(llmbed_decoder *d, int n, int chunk, int think, int kept, llmbed_error *error) {
     llmbed_backend *b = d->backend;
     const int n_chunks = (n + chunk - 1) / chunk;
-    const llmbed_cache_shape shape = {
-        .capacity = n,
-        .full_capacity = think ? min_int(n, chunk + LLMBED_THINK_RECENT_WINDOW) : n,
-        .kept = think ? kept : 0,
-        .chunk_capacity = n_chunks,
-    };
+    const llmbed_cache_shape shape = cache_shape(n, chunk, think, kept);
     const size_t cache = b->ops->cache_bytes(b, &shape), activations = b->ops->activation_bytes(b, b->max_tokens);
     if (d->memory_limit_bytes > 0 &&
         (cache == SIZE_MAX || cache > (size_t)d->memory_limit_bytes || activations > (size_t)d->memory_limit_bytes - cache))
@@ -377,7 +398,7 @@ llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chu
     LLMBED_TRY(check_chunked(d, r, error));
     const llmbed_config *cfg = &b->model->config;
     const int N = r->n_tokens, C = r->chunk_tokens, D = cfg->head_dim, hidden = cfg->hidden_size;
-    const int kept = D - (int)floorf((float)D * r->think_ratio);
+    const int kept = kept_channels(D, r->think_ratio);
     /* ratio 0 keeps every channel: plain chunked prefill, bit for bit */
     const int think = kept < D;
     const int pooled = r->pool_kind != 0, n_pools = pooled ? r->n_pools : 0;

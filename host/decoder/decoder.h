@@ -90,4 +90,8 @@ llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *decoder, const llmb
 /* Frees the scratch (not the backend); a zeroed decoder is a no-op. */
 void llmbed_decoder_release(llmbed_decoder *decoder);
 
+/* Bytes of key/value cache the backend allocates for one n_tokens sequence
+ * in chunks of chunk_tokens with ThinK think_ratio; 0 without a cache. */
+size_t llmbed_decoder_cache_bytes(const llmbed_decoder *decoder, int n_tokens, int chunk_tokens, float think_ratio);
+
 #endif

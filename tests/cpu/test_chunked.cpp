@@ -435,3 +435,24 @@ TEST_CASE("suffix mode: queries continuing a cached document equal the document 
     CHECK(embed(fresh.get(), model.get(), queries, p).status == LLMBED_ERR_INVALID_ARGUMENT);
     CHECK(std::string(llmbed_last_error(fresh.get())).find("no document is cached") != std::string::npos);
 }
+
+TEST_CASE("llmbed_kv_cache_bytes: full keys and values, or pruned keys + the recent window", "[chunked][think]") {
+    ModelPtr model = load("llama-tiny"); // 3 layers, 1 kv head, head_dim 16
+    CtxPtr ctx = context(model.get(), 64);
+    const int64_t L = 3, kv = 1, D = 16, N = 1000, C = 64, chunks = (N + C - 1) / C;
+    const int64_t starts = (chunks + 1) * 4;
+    // ThinK off: keys and values of every position, fp32
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 0.0f) == L * kv * 2 * N * D * 4 + starts);
+    for (float ratio : {0.25f, 0.5f, 0.75f}) {
+        const int64_t kept = D - (int64_t)std::floor(D * ratio), window = std::min<int64_t>(N, C + 32);
+        // values stay full; each key keeps `kept` channels (+ their indices per chunk); the recent window is full
+        const int64_t want = L * (kv * (N * (kept + D) + window * D) * 4 + kv * chunks * kept * 4) + starts;
+        INFO("ratio " << ratio);
+        CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, ratio) == want);
+    }
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 0.5f) < llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 0.0f));
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), 0, (int)C, 0.0f) == -1);
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), N, 0, 0.0f) == -1);
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 1.0f) == -1);
+    CHECK(llmbed_kv_cache_bytes(nullptr, N, (int)C, 0.0f) == -1);
+}
