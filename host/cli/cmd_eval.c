@@ -21,6 +21,7 @@
 
 static const char *const eval_usage =
     "usage: llmbed eval sts --model PATH --data FILE.tsv[,FILE2.tsv...] [method flags] [--output FILE.json]\n"
+    "       llmbed eval passkey --model PATH --filler FILE.tsv ... (long-context retrieval: eval passkey --help)\n"
     "\n"
     "Each data line is score<TAB>sentence1<TAB>sentence2 (../shared/testdata/sts holds SICK 2014 and\n"
     "STS 2012-2016 in this form). Every distinct sentence is embedded once; each pair's cosine is\n"
@@ -314,8 +315,9 @@ int cli_eval(int argc, char **argv) {
         fprintf(to, "%s\n", eval_usage);
         return argc < 3 ? LLMBED_ERR_INVALID_ARGUMENT : 0;
     }
+    if (strcmp(argv[2], "passkey") == 0) return cli_eval_passkey(argc, argv);
     if (strcmp(argv[2], "sts") != 0) {
-        cli_error("llmbed eval: unknown evaluation '%s' (known: sts)", argv[2]);
+        cli_error("llmbed eval: unknown evaluation '%s' (known: sts, passkey)", argv[2]);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     eval_args a = {.device = "cpu", .batch_tokens = 8192};
