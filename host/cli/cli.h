@@ -33,6 +33,9 @@ llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **mod
 llmbed_status cli_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
                                int32_t **ids, size_t *n_ids, llmbed_error *error);
 
+/* `text` and a newline into `path`, atomically (io/atomic_file.h); prints the error line. */
+llmbed_status cli_write_text_file(const char *path, const char *text);
+
 /* Same with every model parameter (adapters, forced family, RoPE override). */
 llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *params, llmbed_model **model);
 

@@ -17,7 +17,6 @@
 #include "eval/embed_texts.h"
 #include "eval/sts_file.h"
 #include "eval/text_set.h"
-#include "io/atomic_file.h"
 
 static const char *const eval_usage =
     "usage: llmbed eval sts --model PATH --data FILE.tsv[,FILE2.tsv...] [method flags] [--output FILE.json]\n"
@@ -153,17 +152,7 @@ static llmbed_status write_json(const eval_args *a, const cli_method *m, const l
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (text == NULL) return LLMBED_ERR_OUT_OF_MEMORY;
-    llmbed_atomic_file out;
-    llmbed_error error = {0};
-    llmbed_status st = llmbed_atomic_file_open(&out, a->output, NULL, &error);
-    if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, text, strlen(text), &error);
-    if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, "\n", 1, &error);
-    if (st == LLMBED_OK) {
-        st = llmbed_atomic_file_commit(&out, &error);
-    } else {
-        llmbed_atomic_file_abort(&out);
-    }
-    if (st != LLMBED_OK) cli_error("%s", error.message);
+    const llmbed_status st = cli_write_text_file(a->output, text);
     free(text);
     return st;
 }

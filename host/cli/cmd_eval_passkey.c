@@ -18,7 +18,6 @@
 #include "eval/passkey.h"
 #include "eval/sts_file.h"
 #include "eval/text_set.h"
-#include "io/atomic_file.h"
 
 enum { MAX_LIST = 16 };
 
@@ -158,14 +157,7 @@ static llmbed_status write_results(const passkey_args *a, const run_result *runs
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     if (text == NULL) return LLMBED_ERR_OUT_OF_MEMORY;
-    llmbed_atomic_file out;
-    llmbed_error error = {0};
-    llmbed_status st = llmbed_atomic_file_open(&out, a->output, NULL, &error);
-    if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, text, strlen(text), &error);
-    if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, "\n", 1, &error);
-    if (st == LLMBED_OK) st = llmbed_atomic_file_commit(&out, &error);
-    else llmbed_atomic_file_abort(&out);
-    if (st != LLMBED_OK) cli_error("%s", error.message);
+    const llmbed_status st = cli_write_text_file(a->output, text);
     free(text);
     return st;
 }

@@ -11,6 +11,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "io/atomic_file.h"
 
 static const char *const pooling_names[] = {"default", "last", "mean", "first", "weighted-mean", "none", "latent"};
 static const char *const attention_names[] = {"default", "causal", "bidirectional"};
@@ -65,6 +66,21 @@ llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **mod
     llmbed_model_params_default(&params);
     params.n_threads = n_threads;
     return cli_load_model_with(path, &params, model);
+}
+
+llmbed_status cli_write_text_file(const char *path, const char *text) {
+    llmbed_atomic_file out;
+    llmbed_error error = {0};
+    llmbed_status st = llmbed_atomic_file_open(&out, path, NULL, &error);
+    if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, text, strlen(text), &error);
+    if (st == LLMBED_OK) st = llmbed_atomic_file_write(&out, "\n", 1, &error);
+    if (st == LLMBED_OK) {
+        st = llmbed_atomic_file_commit(&out, &error);
+    } else {
+        llmbed_atomic_file_abort(&out);
+    }
+    if (st != LLMBED_OK) cli_error("%s", error.message);
+    return st;
 }
 
 llmbed_status cli_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
