@@ -248,13 +248,21 @@ static bool ggml_to_dtype(uint32_t ggml_type, llmbed_dtype *out) {
     case 1: *out = LLMBED_DTYPE_F16; return true;
     case 2: *out = LLMBED_DTYPE_Q4_0; return true;
     case 3: *out = LLMBED_DTYPE_Q4_1; return true;
+    case 6: *out = LLMBED_DTYPE_Q5_0; return true;
+    case 7: *out = LLMBED_DTYPE_Q5_1; return true;
     case 8: *out = LLMBED_DTYPE_Q8_0; return true;
+    case 10: *out = LLMBED_DTYPE_Q2_K; return true;
+    case 11: *out = LLMBED_DTYPE_Q3_K; return true;
+    case 12: *out = LLMBED_DTYPE_Q4_K; return true;
+    case 13: *out = LLMBED_DTYPE_Q5_K; return true;
+    case 14: *out = LLMBED_DTYPE_Q6_K; return true;
+    case 15: *out = LLMBED_DTYPE_Q8_K; return true;
     case 30: *out = LLMBED_DTYPE_BF16; return true;
     default: return false;
     }
 }
 
-/* ggml.h enum ggml_type names, so a rejected type reads as "12 (Q4_K)". */
+/* ggml.h enum ggml_type names, so a rejected type reads as "16 (IQ2_XXS)". */
 static const char *ggml_type_name(uint32_t ggml_type) {
     static const char *const names[] = {"F32",  "F16",  "Q4_0", "Q4_1", "Q4_2", "Q4_3", "Q5_0", "Q5_1",
                                         "Q8_0", "Q8_1", "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K",
@@ -298,15 +306,17 @@ static llmbed_status parse_tensor_info(cursor *c, llmbed_gguf *g, int64_t index,
     if (st != LLMBED_OK) return st;
     if (!ggml_to_dtype(ggml_type, &t->dtype))
         return llmbed_fail(c->error, LLMBED_ERR_GGUF_TYPE,
-                           "%s: tensor '%s': ggml type %u (%s) is not supported (F32, F16, BF16, Q8_0, Q4_0, Q4_1)",
+                           "%s: tensor '%s': ggml type %u (%s) is not supported (F32, F16, BF16, Q8_0, Q4_0, "
+                           "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K)",
                            c->name, t->name, ggml_type, ggml_type_name(ggml_type));
     t->n_bytes = llmbed_dtype_bytes(t->dtype, n_elements);
-    const bool quantised = t->dtype == LLMBED_DTYPE_Q8_0 || t->dtype == LLMBED_DTYPE_Q4_0 ||
-                           t->dtype == LLMBED_DTYPE_Q4_1;
-    if ((quantised && t->shape[n_dims - 1] % 32 != 0) || (t->n_bytes == 0 && n_elements != 0))
+    /* Blocks never straddle rows: the innermost dimension is whole blocks. */
+    const int64_t block = (int64_t)llmbed_dtype_block_elements(t->dtype);
+    if (t->shape[n_dims - 1] % block != 0 || (t->n_bytes == 0 && n_elements != 0))
         return llmbed_fail(c->error, LLMBED_ERR_TENSOR_SHAPE,
-                           "%s: tensor '%s': innermost dimension %lld is not a whole number of %s blocks of 32",
-                           c->name, t->name, (long long)t->shape[n_dims - 1], llmbed_dtype_name(t->dtype));
+                           "%s: tensor '%s': innermost dimension %lld is not a whole number of %s blocks of %lld",
+                           c->name, t->name, (long long)t->shape[n_dims - 1], llmbed_dtype_name(t->dtype),
+                           (long long)block);
     return read_u64(c, offset, "tensor offset");
 }
 

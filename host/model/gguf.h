@@ -42,7 +42,8 @@ typedef struct llmbed_gguf_string {
 } llmbed_gguf_string;
 
 /* Opens and validates `path` (magic, version 3 (2 also read), counts, every
- * key/value, tensor infos: known ggml types F32/F16/BF16/Q8_0/Q4_0/Q4_1,
+ * key/value, tensor infos: known ggml types F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/
+ * Q5_1 and the K-quants Q2_K..Q8_K (others, e.g. IQ*, refused naming the type),
  * offsets inside the data section, aligned, non-overlapping). */
 llmbed_status llmbed_gguf_open(const char *path, llmbed_gguf **out, llmbed_error *error);
 /* Same, over a caller-owned buffer that must outlive the handle (fuzzing, tests). */

@@ -1,16 +1,13 @@
-/* dtype sizes and conversion to fp32. Quantised layouts and arithmetic
- * follow gguf-py's gguf/quants.py (dequantize_blocks), which computes in
- * float32: Q8_0 x = q * d; Q4_0 x = d * (q - 8); Q4_1 x = (d * q) + m, two
- * roundings (no fused multiply-add), so results are bit-identical. */
+/* dtype sizes and conversion to fp32. The per-block arithmetic lives in
+ * container/dequant.c (bit-identical to gguf-py's quants.py); this file
+ * checks a view against its dtype and runs the conversion in parallel. */
 #include "model/tensor.h"
 
 #include <omp.h>
 #include <string.h>
 
 #include "common/error.h"
-#include "common/fp16.h"
-
-#define QK 32 /* elements per quantisation block (ggml's QK8_0 = QK4_0 = QK4_1) */
+#include "container/dequant.h"
 
 typedef struct dtype_layout {
     const char *name;
@@ -18,17 +15,27 @@ typedef struct dtype_layout {
     size_t block_bytes;
 } dtype_layout;
 
+/* Block sizes as ggml's type_traits (ggml.c) and gguf-py's GGML_QUANT_SIZES. */
 static const dtype_layout LAYOUTS[LLMBED_DTYPE_COUNT] = {
-    [LLMBED_DTYPE_F32] = {"F32", 1, 4},
-    [LLMBED_DTYPE_F16] = {"F16", 1, 2},
-    [LLMBED_DTYPE_BF16] = {"BF16", 1, 2},
-    [LLMBED_DTYPE_Q8_0] = {"Q8_0", QK, 2 + QK},
-    [LLMBED_DTYPE_Q4_0] = {"Q4_0", QK, 2 + QK / 2},
-    [LLMBED_DTYPE_Q4_1] = {"Q4_1", QK, 4 + QK / 2},
+    [LLMBED_DTYPE_F32] = {"F32", 1, 4},         [LLMBED_DTYPE_F16] = {"F16", 1, 2},
+    [LLMBED_DTYPE_BF16] = {"BF16", 1, 2},       [LLMBED_DTYPE_Q8_0] = {"Q8_0", 32, 34},
+    [LLMBED_DTYPE_Q4_0] = {"Q4_0", 32, 18},     [LLMBED_DTYPE_Q4_1] = {"Q4_1", 32, 20},
+    [LLMBED_DTYPE_Q5_0] = {"Q5_0", 32, 22},     [LLMBED_DTYPE_Q5_1] = {"Q5_1", 32, 24},
+    [LLMBED_DTYPE_Q2_K] = {"Q2_K", 256, 84},    [LLMBED_DTYPE_Q3_K] = {"Q3_K", 256, 110},
+    [LLMBED_DTYPE_Q4_K] = {"Q4_K", 256, 144},   [LLMBED_DTYPE_Q5_K] = {"Q5_K", 256, 176},
+    [LLMBED_DTYPE_Q6_K] = {"Q6_K", 256, 210},   [LLMBED_DTYPE_Q8_K] = {"Q8_K", 256, 292},
 };
 
 const char *llmbed_dtype_name(llmbed_dtype dtype) {
     return (unsigned)dtype < LLMBED_DTYPE_COUNT ? LAYOUTS[dtype].name : "unknown";
+}
+
+size_t llmbed_dtype_block_elements(llmbed_dtype dtype) {
+    return (unsigned)dtype < LLMBED_DTYPE_COUNT ? LAYOUTS[dtype].block_elements : 0;
+}
+
+size_t llmbed_dtype_block_bytes(llmbed_dtype dtype) {
+    return (unsigned)dtype < LLMBED_DTYPE_COUNT ? LAYOUTS[dtype].block_bytes : 0;
 }
 
 int64_t llmbed_tensor_n_elements(const llmbed_tensor_ref *tensor) {
@@ -46,61 +53,11 @@ size_t llmbed_dtype_bytes(llmbed_dtype dtype, int64_t n_elements) {
     return (size_t)(blocks * l->block_bytes);
 }
 
-static uint16_t load_u16(const uint8_t *p) { return (uint16_t)(p[0] | p[1] << 8); }
-
-/* One block of 32 elements each; `b` points at the block's bytes. */
-static void dequant_q8_0(const uint8_t *b, float *out) {
-    const float d = llmbed_fp16_to_f32(load_u16(b));
-    for (int j = 0; j < QK; j++) out[j] = (float)(int8_t)b[2 + j] * d;
-}
-
-/* Element j < 16 is the low nibble of byte j, element j >= 16 the high nibble of byte j - 16. */
-static void dequant_q4_0(const uint8_t *b, float *out) {
-    const float d = llmbed_fp16_to_f32(load_u16(b));
-    const uint8_t *qs = b + 2;
-    for (int j = 0; j < QK / 2; j++) {
-        out[j] = d * (float)((qs[j] & 0x0F) - 8);
-        out[j + QK / 2] = d * (float)((qs[j] >> 4) - 8);
-    }
-}
-
-static void dequant_q4_1(const uint8_t *b, float *out) {
-    const float d = llmbed_fp16_to_f32(load_u16(b));
-    const float m = llmbed_fp16_to_f32(load_u16(b + 2));
-    const uint8_t *qs = b + 4;
-    for (int j = 0; j < QK / 2; j++) {
-        const float lo = d * (float)(qs[j] & 0x0F); /* separate statements: no FMA contraction */
-        const float hi = d * (float)(qs[j] >> 4);
-        out[j] = lo + m;
-        out[j + QK / 2] = hi + m;
-    }
-}
-
-/* Converts elements [begin, end) (whole blocks for quantised types). */
+/* Converts elements [begin, end) (whole blocks). */
 static void convert_range(const llmbed_tensor_ref *t, float *out, int64_t begin, int64_t end) {
-    const uint8_t *src = t->data;
-    switch (t->dtype) {
-    case LLMBED_DTYPE_F32:
-        memcpy(out + begin, src + (size_t)begin * 4, (size_t)(end - begin) * 4);
-        break;
-    case LLMBED_DTYPE_F16:
-        for (int64_t i = begin; i < end; i++) out[i] = llmbed_fp16_to_f32(load_u16(src + 2 * i));
-        break;
-    case LLMBED_DTYPE_BF16:
-        for (int64_t i = begin; i < end; i++) out[i] = llmbed_bf16_to_f32(load_u16(src + 2 * i));
-        break;
-    case LLMBED_DTYPE_Q8_0:
-        for (int64_t i = begin; i < end; i += QK) dequant_q8_0(src + (size_t)(i / QK) * (2 + QK), out + i);
-        break;
-    case LLMBED_DTYPE_Q4_0:
-        for (int64_t i = begin; i < end; i += QK) dequant_q4_0(src + (size_t)(i / QK) * (2 + QK / 2), out + i);
-        break;
-    case LLMBED_DTYPE_Q4_1:
-        for (int64_t i = begin; i < end; i += QK) dequant_q4_1(src + (size_t)(i / QK) * (4 + QK / 2), out + i);
-        break;
-    case LLMBED_DTYPE_COUNT:
-        break;
-    }
+    const int64_t block = (int64_t)LAYOUTS[t->dtype].block_elements;
+    const uint8_t *src = (const uint8_t *)t->data + (size_t)(begin / block) * LAYOUTS[t->dtype].block_bytes;
+    llmbed_dequant_fn_for(t->dtype)(src, out + begin, (end - begin) / block);
 }
 
 llmbed_status llmbed_tensor_to_f32_threads(const llmbed_tensor_ref *tensor, float *out, int n_threads,
@@ -114,7 +71,7 @@ llmbed_status llmbed_tensor_to_f32_threads(const llmbed_tensor_ref *tensor, floa
         return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE,
                            "tensor '%s': %lld %s elements need %zu bytes, the view has %zu", tensor->name,
                            (long long)n, llmbed_dtype_name(tensor->dtype), bytes, tensor->n_bytes);
-    /* Chunks of 64 Ki elements (a multiple of the block size) keep small tensors on one thread. */
+    /* Chunks of 64 Ki elements (a multiple of every block size) keep small tensors on one thread. */
     const int64_t chunk = 65536;
     const int64_t n_chunks = (n + chunk - 1) / chunk;
     const int threads = n_threads > 0 ? n_threads : omp_get_max_threads();

@@ -21,6 +21,14 @@ typedef enum llmbed_dtype {
     LLMBED_DTYPE_Q8_0, /* GGUF blocks of 32: fp16 scale + 32 int8 */
     LLMBED_DTYPE_Q4_0, /* GGUF blocks of 32: fp16 scale + 16 bytes of nibbles, offset 8 */
     LLMBED_DTYPE_Q4_1, /* GGUF blocks of 32: fp16 scale, fp16 min + 16 bytes of nibbles */
+    LLMBED_DTYPE_Q5_0, /* GGUF blocks of 32: fp16 scale, 32 fifth bits, 16 bytes of nibbles, offset 16 */
+    LLMBED_DTYPE_Q5_1, /* GGUF blocks of 32: fp16 scale, fp16 min, 32 fifth bits, 16 bytes of nibbles */
+    LLMBED_DTYPE_Q2_K, /* GGUF K-quant super-blocks of 256 (layouts: container/dequant.c) */
+    LLMBED_DTYPE_Q3_K,
+    LLMBED_DTYPE_Q4_K,
+    LLMBED_DTYPE_Q5_K,
+    LLMBED_DTYPE_Q6_K,
+    LLMBED_DTYPE_Q8_K,
     LLMBED_DTYPE_COUNT
 } llmbed_dtype;
 
@@ -42,8 +50,14 @@ int64_t llmbed_tensor_n_elements(const llmbed_tensor_ref *tensor);
  * whole number of quantisation blocks (or is negative, or the size overflows). */
 size_t llmbed_dtype_bytes(llmbed_dtype dtype, int64_t n_elements);
 
+/* Elements per block (1 for F32/F16/BF16, 32 or 256 for quantised types) and
+ * bytes per block; 0 for an unknown dtype. */
+size_t llmbed_dtype_block_elements(llmbed_dtype dtype);
+size_t llmbed_dtype_block_bytes(llmbed_dtype dtype);
+
 /* Converts/dequantises the whole tensor to fp32 into out[n_elements],
- * bit-exactly as gguf-py / safetensors+torch would. */
+ * bit-exactly as gguf-py / safetensors+torch would (per-block functions:
+ * container/dequant.h). */
 llmbed_status llmbed_tensor_to_f32(const llmbed_tensor_ref *tensor, float *out, llmbed_error *error);
 
 /* Same, with `n_threads` OpenMP threads (0 = all cores). */

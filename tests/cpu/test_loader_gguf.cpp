@@ -146,10 +146,17 @@ TEST_CASE("loader gguf: unsupported version", "[loader][gguf][bad-input]") {
 TEST_CASE("loader gguf: unsupported tensor type names the tensor and the type", "[loader][gguf][bad-input]") {
     TempDir dir;
     GgufWriter w;
-    w.tensor("blk.0.ffn_up.weight", {2, 256}, 12 /* Q4_K */, block_bytes(288, 'x'));
+    w.tensor("blk.0.ffn_up.weight", {2, 256}, 16 /* IQ2_XXS */, block_bytes(132, 'x'));
     const Opened r = open_bytes(dir, w.bytes());
     CHECK(r.status == LLMBED_ERR_GGUF_TYPE);
-    CHECK_THAT(r.message, Catch::Contains("blk.0.ffn_up.weight") && Catch::Contains("12") && Catch::Contains("Q4_K"));
+    CHECK_THAT(r.message, Catch::Contains("blk.0.ffn_up.weight") && Catch::Contains("16") && Catch::Contains("IQ2_XXS"));
+    for (uint32_t type : {9u /* Q8_1 */, 20u /* IQ4_NL */, 23u /* IQ4_XS */, 34u /* TQ1_0 */, 1000u}) {
+        GgufWriter other;
+        other.tensor("blk.3.attn_q.weight", {1, 256}, type, block_bytes(256, 'x'));
+        const Opened o = open_bytes(dir, other.bytes());
+        CHECK(o.status == LLMBED_ERR_GGUF_TYPE);
+        CHECK_THAT(o.message, Catch::Contains("blk.3.attn_q.weight") && Catch::Contains(std::to_string(type)));
+    }
 }
 
 TEST_CASE("loader gguf: unknown metadata value type names the key", "[loader][gguf][bad-input]") {
