@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "container/dequant.h"
-#include "model/gguf.h"
-#include "model/tensor.h"
+#include "container/gguf.h"
+#include "container/tensor.h"
 #include "support/npy_reader.hpp"
 
 using namespace llmbed_test;

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 
 #include "container/dequant.h"
+#include "container/gguf.h"
 #include "model/config_parse.h"
-#include "model/gguf.h"
 
 static void walk_arrays(const llmbed_gguf *g, const char *key) {
     llmbed_gguf_type type;

@@ -1,7 +1,7 @@
 /* dtype sizes and conversion to fp32. The per-block arithmetic lives in
  * container/dequant.c (bit-identical to gguf-py's quants.py); this file
  * checks a view against its dtype and runs the conversion in parallel. */
-#include "model/tensor.h"
+#include "container/tensor.h"
 
 #include <omp.h>
 #include <string.h>
