@@ -37,20 +37,26 @@ typedef enum llmbed_weight_kind {
     LLMBED_W_FFN_NORM,      /* rmsnorm weight before the MLP */
     LLMBED_W_FINAL_NORM,    /* the model's final norm (layer ignored) */
     LLMBED_W_QKV,           /* q, k, v projections (+ qwen2 biases): XN -> QKV */
-    LLMBED_W_O,             /* o_proj: ATTN -> X (residual add) */
+    LLMBED_W_O,             /* o_proj: ATTN -> X (residual add), or -> XN (sandwich norms) */
     LLMBED_W_GATE_UP,       /* gate and up projections: XN -> MLP */
-    LLMBED_W_DOWN           /* down_proj: MLP -> X (residual add) */
+    LLMBED_W_DOWN,          /* down_proj: MLP -> X (residual add), or -> XN (sandwich norms) */
+    LLMBED_W_POST_ATTN_NORM, /* gemma3 rmsnorm of the attention branch: X += rmsnorm(XN) */
+    LLMBED_W_POST_FFN_NORM   /* gemma3 rmsnorm of the MLP branch: X += rmsnorm(XN) */
 } llmbed_weight_kind;
 
 /* A projection with the weights of `layer`: the input and output activations
  * follow from the weight (see llmbed_weight_kind). O and DOWN add
  * residual_scale * (in W^T) to the residual stream X (MiniCPM's
- * scale_depth / sqrt(layers); 1 elsewhere); QKV and GATE_UP overwrite. */
+ * scale_depth / sqrt(layers); 1 elsewhere) when `out` is LLMBED_ACT_X, or
+ * overwrite XN when `out` is LLMBED_ACT_XN (a model with sandwich norms
+ * normalises the branch before adding it: rmsnorm with a POST_*_NORM
+ * weight); QKV and GATE_UP overwrite their output. */
 typedef struct llmbed_linear_op {
     int n_tokens;
     int layer;
     llmbed_weight_kind weight;
     float residual_scale;
+    llmbed_act out; /* O and DOWN only: LLMBED_ACT_X (default, 0) or LLMBED_ACT_XN */
 } llmbed_linear_op;
 
 /* Small per-forward inputs, host arrays on the way in; begin_forward returns
@@ -63,6 +69,8 @@ typedef struct llmbed_forward_inputs {
     const int32_t *seq_offsets;      /* [n_seqs + 1] */
     const int32_t *position_offsets; /* [n_seqs]: position of each sequence's first token */
     const float *inv_freq;           /* [n_seqs, head_dim / 2] RoPE inverse frequencies */
+    const float *inv_freq_local;     /* [n_seqs, head_dim / 2] those of sliding-window layers
+                                      * (gemma3 rope_local_base_freq), or NULL */
     const int32_t *pool_begin;       /* [n_pools] first pooled row (packed token index) */
     const int32_t *pool_end;         /* [n_pools] one past the last pooled row */
 } llmbed_forward_inputs;
@@ -108,7 +116,8 @@ typedef struct llmbed_backend_ops {
     /* tokens -> X */
     llmbed_status (*embedding)(llmbed_backend *backend, const llmbed_embedding_params *p,
                                const int32_t *tokens, llmbed_error *error);
-    /* out = rmsnorm(in) * weight (in X; out XN or HIDDEN). */
+    /* out = rmsnorm(in) * weight (in X; out XN or HIDDEN); with a POST_*_NORM
+     * weight: X += rmsnorm(XN) * weight (out LLMBED_ACT_X). */
     llmbed_status (*rmsnorm)(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
                              llmbed_weight_kind weight, llmbed_act out, llmbed_error *error);
     llmbed_status (*linear)(llmbed_backend *backend, const llmbed_linear_op *op, llmbed_error *error);

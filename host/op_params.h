@@ -75,6 +75,12 @@ typedef struct llmbed_kv_cache_view {
  * out [T, n_heads * head_dim]. Query head h reads kv head h / (n_heads / n_kv_heads).
  * Token i of a sequence attends to tokens j <= i (causal) or to all tokens
  * of its own sequence (bidirectional). logits = q.k * scale.
+ * With window > 0 (sliding-window layers), token i also needs
+ * |pos(i) - pos(j)| < window (positions count cached tokens too): causal
+ * 0 <= i - j < window is transformers' sliding_window_overlay; a
+ * bidirectional Gemma 3 (use_bidirectional_attention) passes window =
+ * sliding_window / 2 + 1, its config's exclusive bound, so |i - j| <=
+ * sliding_window / 2 (modeling_gemma3.py _bidirectional_window_overlay).
  * With a cache, sequence s (causal only) continues the cached positions
  * [0, cache_lens[s]): its queries also attend to every one of them, through
  * the kept channels for pruned keys: logit = q[kept] . k[kept] * scale, the
@@ -89,6 +95,7 @@ typedef struct llmbed_attention_params {
     float scale; /* 1/sqrt(head_dim), times a softmax temperature when one is set */
     const int32_t *cache_lens;          /* [n_seqs] cached positions each sequence continues, or NULL */
     const llmbed_kv_cache_view *cache;  /* host struct (its arrays in backend memory); with cache_lens */
+    int window;                         /* 0: no window */
 } llmbed_attention_params;
 
 /* Writes rows [row_begin, row_end) of the packed post-RoPE k and v
@@ -133,11 +140,20 @@ typedef struct llmbed_cache_compact_params {
     int new_n_pruned;
 } llmbed_cache_compact_params;
 
-/* out[t, i] = silu(gate[t, i]) * up[t, i], with gate and up read from rows of
+/* The activation of a gated MLP's gate: silu (Llama, Qwen, Mistral) or
+ * transformers' gelu_pytorch_tanh (Gemma):
+ *   gelu_tanh(g) = 0.5 g (1 + tanh(sqrt(2 / pi) (g + 0.044715 g^3))). */
+typedef enum llmbed_gate_activation {
+    LLMBED_GATE_SILU = 0,
+    LLMBED_GATE_GELU_TANH = 1
+} llmbed_gate_activation;
+
+/* out[t, i] = act(gate[t, i]) * up[t, i], with gate and up read from rows of
  * gate_up [T, 2 * intermediate] (gate first) or from separate buffers. */
 typedef struct llmbed_swiglu_params {
     int n_tokens;
     int intermediate;
+    llmbed_gate_activation activation;
 } llmbed_swiglu_params;
 
 typedef enum llmbed_pool_kind {

@@ -3,7 +3,9 @@
  *   out_i = sum_j softmax_j(q_i . k_j * scale) v_j,  j <= i (causal) or all j,
  * where a sequence that continues a cache also attends to the cached
  * positions before it (all of them: they precede every query), pruned keys
- * through their chunk's kept channels (ThinK, SPEC §5).
+ * through their chunk's kept channels (ThinK, SPEC §5). A sliding window
+ * (p->window > 0) keeps only keys with |pos(i) - pos(j)| < window, positions
+ * counting the cache (op_params.h).
  * Flash-attention style (Dao et al. 2022, Alg. 1): queries in blocks of
  * BLOCK_Q rows, keys in blocks of BLOCK_K; per query row a running maximum m
  * and denominator l; the accumulator lives in `out` and is rescaled by
@@ -26,8 +28,9 @@ enum { BLOCK_Q = 128, BLOCK_K = 256 };
 
 /* A run of keys one query block attends to: keys [n, width] with row stride
  * k_ld (width = D, or the kept channels of a pruned chunk, whose indices are
- * `channels`), values [n, D] with row stride v_ld. In a causal segment key i
- * is the sequence's own token i; cached segments precede every query. */
+ * `channels`), values [n, D] with row stride v_ld; key i sits at position
+ * first_pos + i. In a causal segment key i is the sequence's own token i;
+ * cached segments precede every query. */
 typedef struct key_segment {
     const float *k;
     int k_ld;
@@ -37,29 +40,38 @@ typedef struct key_segment {
     int v_ld;
     int n;
     int causal;
+    int first_pos;
 } key_segment;
 
-/* One row of the online softmax over a score tile row s[n_k], of which the
- * first n_valid are unmasked: raises the running maximum, replaces s by
+/* One row of the online softmax over a score tile row s[n_k], of which
+ * [begin, end) are unmasked: raises the running maximum, replaces s by
  * exp(s - max) (masked entries by 0), returns the rescale factor
- * exp(old max - new max) and updates the running sum. Cloned for AVX-512 and
- * AVX2 because the library is built for baseline x86-64. */
+ * exp(old max - new max) and updates the running sum; a row with no unmasked
+ * entry in this tile keeps its state (factor 1). Cloned for AVX-512 and AVX2
+ * because the library is built for baseline x86-64. */
 LLMBED_SIMD_CLONES
-static float softmax_row(float *s, int n_valid, int n_k, float *row_max, float *row_sum) {
+static float softmax_row(float *s, int begin, int end, int n_k, float *row_max, float *row_sum) {
+    if (begin >= end) {
+        for (int j = 0; j < n_k; j++) s[j] = 0.0f;
+        return 1.0f;
+    }
     float m_new = *row_max;
-    for (int j = 0; j < n_valid; j++) m_new = s[j] > m_new ? s[j] : m_new;
+    for (int j = begin; j < end; j++) m_new = s[j] > m_new ? s[j] : m_new;
     const float correction = llmbed_fast_expf(*row_max - m_new); /* 0 on the first tile */
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
-    for (int j = 0; j < n_valid; j++) {
+    for (int j = begin; j < end; j++) {
         s[j] = llmbed_fast_expf(s[j] - m_new);
         sum += s[j];
     }
-    for (int j = n_valid > 0 ? n_valid : 0; j < n_k; j++) s[j] = 0.0f;
+    for (int j = 0; j < begin; j++) s[j] = 0.0f;
+    for (int j = end; j < n_k; j++) s[j] = 0.0f;
     *row_sum = *row_sum * correction + sum;
     *row_max = m_new;
     return correction;
 }
+
+static int clamp_int(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Per thread: the score tile, the running max and sum of BLOCK_Q rows, and a
  * BLOCK_Q x D tile of queries gathered to a pruned chunk's channels. */
@@ -71,10 +83,22 @@ size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int
     return (size_t)(n_threads < 1 ? 1 : n_threads) * thread_scratch_floats(p->head_dim);
 }
 
+/* Keys [*lo, *hi) of `seg` that query position q_pos may see. */
+static void visible_keys(const llmbed_attention_params *p, const key_segment *seg, int q_pos, int *lo, int *hi) {
+    int first = 0, last = seg->n; /* as positions relative to seg->first_pos */
+    if (seg->causal && p->causal) last = q_pos - seg->first_pos + 1;
+    if (p->window > 0) {
+        first = q_pos - p->window + 1 - seg->first_pos;
+        if (!p->causal) last = last < q_pos + p->window - seg->first_pos ? last : q_pos + p->window - seg->first_pos;
+    }
+    *lo = clamp_int(first, 0, seg->n);
+    *hi = clamp_int(last, *lo, seg->n);
+}
+
 /* Folds the keys of one segment into the running softmax of a query block.
- * q_rows [n_q, D] (row stride q_stride), out_rows likewise; q_first is the
- * block's first query index within its own tokens (for the causal mask). */
-static void attend_segment(const llmbed_attention_params *p, const key_segment *seg, int q_first, int n_q,
+ * q_rows [n_q, D] (row stride q_stride), out_rows likewise; q_pos0 is the
+ * position of the block's first query (for the causal mask and window). */
+static void attend_segment(const llmbed_attention_params *p, const key_segment *seg, int q_pos0, int n_q,
                            const float *q_rows, float *out_rows, float *tile, float *row_max, float *row_sum,
                            float *q_gathered) {
     const int D = p->head_dim, q_stride = p->n_heads * D;
@@ -87,18 +111,21 @@ static void attend_segment(const llmbed_attention_params *p, const key_segment *
         q_use = q_gathered;
         q_ld = seg->width;
     }
-    const int key_end = seg->causal && p->causal ? (q_first + n_q < seg->n ? q_first + n_q : seg->n) : seg->n;
-    for (int k_first = 0; k_first < key_end; k_first += BLOCK_K) {
+    /* keys any query of the block sees: from the first query's window start to the last query's end */
+    int key_begin, unused, key_end;
+    visible_keys(p, seg, q_pos0, &key_begin, &unused);
+    visible_keys(p, seg, q_pos0 + n_q - 1, &unused, &key_end);
+    for (int k_first = key_begin; k_first < key_end; k_first += BLOCK_K) {
         const int n_k = key_end - k_first < BLOCK_K ? key_end - k_first : BLOCK_K;
         /* tile[n_q, n_k] = Q K^T * scale */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_q, n_k, seg->width, p->scale, q_use, q_ld,
                     seg->k + (size_t)k_first * seg->k_ld, seg->k_ld, 0.0f, tile, BLOCK_K);
         for (int r = 0; r < n_q; r++) {
-            /* causal: query q_first + r sees its own keys j <= q_first + r */
-            int n_valid = n_k;
-            if (seg->causal && p->causal && q_first + r - k_first + 1 < n_k) n_valid = q_first + r - k_first + 1;
-            const float correction =
-                softmax_row(tile + (size_t)r * BLOCK_K, n_valid, n_k, &row_max[r], &row_sum[r]);
+            int lo, hi;
+            visible_keys(p, seg, q_pos0 + r, &lo, &hi);
+            lo = clamp_int(lo - k_first, 0, n_k);
+            hi = clamp_int(hi - k_first, lo, n_k);
+            const float correction = softmax_row(tile + (size_t)r * BLOCK_K, lo, hi, n_k, &row_max[r], &row_sum[r]);
             float *o = out_rows + (size_t)r * q_stride;
             for (int d = 0; d < D; d++) o[d] *= correction;
         }
@@ -119,7 +146,8 @@ static key_segment pruned_segment(const llmbed_kv_cache_view *c, int g, int D, i
                            (const float *)c->v + ((size_t)g * c->capacity + begin) * D,
                            D,
                            end - begin,
-                           0};
+                           0,
+                           begin};
     return s;
 }
 
@@ -132,7 +160,8 @@ static key_segment full_segment(const llmbed_kv_cache_view *c, int g, int D, int
                            (const float *)c->v + ((size_t)g * c->capacity + begin) * D,
                            D,
                            end - begin,
-                           0};
+                           0,
+                           begin};
     return s;
 }
 
@@ -154,15 +183,15 @@ static void attend_block(const llmbed_attention_params *p, int g, int q_first, i
         const int pruned_end = n_cached < c->n_pruned ? n_cached : c->n_pruned;
         for (int j = 0; j < c->n_chunks && c->chunk_starts[j] < pruned_end; j++) {
             const key_segment seg = pruned_segment(c, g, D, j, pruned_end);
-            attend_segment(p, &seg, q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
+            attend_segment(p, &seg, n_cached + q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
         }
         if (n_cached > pruned_end) {
             const key_segment seg = full_segment(c, g, D, pruned_end, n_cached);
-            attend_segment(p, &seg, q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
+            attend_segment(p, &seg, n_cached + q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
         }
     }
-    const key_segment own = {k_seq, kv_stride, NULL, D, v_seq, kv_stride, seq_len, 1};
-    attend_segment(p, &own, q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
+    const key_segment own = {k_seq, kv_stride, NULL, D, v_seq, kv_stride, seq_len, 1, n_cached};
+    attend_segment(p, &own, n_cached + q_first, n_q, q_rows, out_rows, tile, row_max, row_sum, q_gathered);
     for (int r = 0; r < n_q; r++) {
         float *o = out_rows + (size_t)r * q_stride;
         const float inv = 1.0f / row_sum[r];

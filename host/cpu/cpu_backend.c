@@ -72,7 +72,7 @@ static size_t latent_scratch_floats(const llmbed_model *model) {
 static size_t attention_scratch_floats(const cpu_backend *cpu) {
     const llmbed_config *cfg = &cpu->base.model->config;
     const llmbed_attention_params attn_shape = {0, NULL, cfg->n_heads, cfg->n_kv_heads, cfg->head_dim, 1, 1.0f,
-                                                NULL, NULL};
+                                                NULL, NULL, 0};
     return llmbed_cpu_attention_scratch_floats(&attn_shape, cpu->n_threads);
 }
 
@@ -152,15 +152,22 @@ static llmbed_status cpu_embedding(llmbed_backend *backend, const llmbed_embeddi
 static const float *norm_weight(const llmbed_model *model, int layer, llmbed_weight_kind kind) {
     if (kind == LLMBED_W_FINAL_NORM) return model->weights.final_norm;
     const llmbed_layer_weights *w = &model->weights.layers[layer];
-    return kind == LLMBED_W_ATTN_NORM ? w->attn_norm : w->ffn_norm;
+    switch (kind) {
+    case LLMBED_W_ATTN_NORM: return w->attn_norm;
+    case LLMBED_W_POST_ATTN_NORM: return w->post_attn_norm;
+    case LLMBED_W_POST_FFN_NORM: return w->post_ffn_norm;
+    default: return w->ffn_norm;
+    }
 }
 
 static llmbed_status cpu_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
                                  llmbed_weight_kind weight, llmbed_act out, llmbed_error *error) {
     (void)error;
     cpu_backend *cpu = (cpu_backend *)backend;
-    (void)out; /* XN and HIDDEN share the xn buffer: XN is dead after the last layer */
-    llmbed_cpu_rmsnorm(p, cpu->x, norm_weight(backend->model, layer, weight), cpu->xn);
+    const float *w = norm_weight(backend->model, layer, weight);
+    /* XN and HIDDEN share the xn buffer: XN is dead after the last layer */
+    if (out == LLMBED_ACT_X) llmbed_cpu_rmsnorm_add(p, cpu->xn, w, cpu->x);
+    else llmbed_cpu_rmsnorm(p, cpu->x, w, cpu->xn);
     return LLMBED_OK;
 }
 
@@ -179,7 +186,8 @@ static llmbed_status cpu_linear(llmbed_backend *backend, const llmbed_linear_op 
         return LLMBED_OK;
     }
     case LLMBED_W_O:
-        llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, op->residual_scale, 1, cpu->x, C);
+        if (op->out == LLMBED_ACT_XN) llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, 1.0f, 0, cpu->xn, C);
+        else llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, op->residual_scale, 1, cpu->x, C);
         return LLMBED_OK;
     case LLMBED_W_GATE_UP: {
         const llmbed_cpu_projection gate_up[2] = {{w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
@@ -188,7 +196,8 @@ static llmbed_status cpu_linear(llmbed_backend *backend, const llmbed_linear_op 
         return LLMBED_OK;
     }
     case LLMBED_W_DOWN:
-        llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, op->residual_scale, 1, cpu->x, C);
+        if (op->out == LLMBED_ACT_XN) llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, 1.0f, 0, cpu->xn, C);
+        else llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, op->residual_scale, 1, cpu->x, C);
         return LLMBED_OK;
     default:
         return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cpu backend: weight %d is not a projection", (int)op->weight);
@@ -411,6 +420,8 @@ static llmbed_status check_weights(const llmbed_model *model, llmbed_error *erro
             {"q_norm", w->q_norm, cfg->qk_norm}, {"k_norm", w->k_norm, cfg->qk_norm},
             {"ffn_norm", w->ffn_norm, true},   {"gate_proj", w->w_gate, true}, {"up_proj", w->w_up, true},
             {"down_proj", w->w_down, true},
+            {"post_attention_norm", w->post_attn_norm, cfg->sandwich_norms},
+            {"post_feedforward_norm", w->post_ffn_norm, cfg->sandwich_norms},
         };
         for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++)
             if (tensors[i].needed && tensors[i].data == NULL)

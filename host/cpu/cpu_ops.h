@@ -26,6 +26,9 @@ void llmbed_cpu_embedding(const llmbed_embedding_params *p, const int32_t *token
 void llmbed_cpu_rmsnorm(const llmbed_rmsnorm_params *p, const float *x, const float *weight,
                         float *out);
 
+/* residual[n_rows, dim] += x / sqrt(mean(x^2) + eps) * weight (Gemma's post-branch norms). */
+void llmbed_cpu_rmsnorm_add(const llmbed_rmsnorm_params *p, const float *x, const float *weight, float *residual);
+
 /* In place on x[T, row_stride] (heads packed from column 0 of each row). */
 void llmbed_cpu_rope(const llmbed_rope_params *p, float *x);
 
@@ -50,7 +53,7 @@ void llmbed_cpu_think_select(const llmbed_think_select_params *p, const float *q
                              const llmbed_kv_cache_view *view);
 void llmbed_cpu_cache_compact(const llmbed_cache_compact_params *p, const llmbed_kv_cache_view *view);
 
-/* out[T, I] = silu(gate) * up; out may alias gate or up. */
+/* out[T, I] = act(gate) * up (silu or gelu_tanh, p->activation); out may alias gate or up. */
 void llmbed_cpu_swiglu(const llmbed_swiglu_params *p, const float *gate, const float *up,
                        float *out);
 

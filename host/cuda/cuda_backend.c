@@ -602,6 +602,11 @@ llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int d
                            c->head_dim);
     if (c->head_dim > LLMBED_CPU_MAX_HEAD_DIM)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "head_dim: %d above %d", c->head_dim, LLMBED_CPU_MAX_HEAD_DIM);
+    if (c->sandwich_norms || c->sliding_window > 0 || c->mlp_activation != LLMBED_GATE_SILU)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                           "%s: the CUDA backend has no kernels yet for this architecture's post-branch norms, "
+                           "sliding-window attention or GELU-tanh MLP (gemma3); use --device cpu",
+                           model->path != NULL ? model->path : "model");
     cuda_backend *cb = (cuda_backend *)calloc(1, sizeof *cb);
     cuda_layer *layers = (cuda_layer *)calloc((size_t)(c->n_layers > 0 ? c->n_layers : 1), sizeof *layers);
     if (cb == NULL || layers == NULL) {

@@ -9,6 +9,11 @@
  *   x += rs * (silu(xn Wg^T) * xn Wu^T) Wd^T
  * then hidden = rmsnorm(x) with the final norm, and pooling. The residual add
  * is folded into the o/down projections (GEMM beta = 1) on both backends.
+ * Gemma 3 (Gemma3DecoderLayer) differs in five places: x starts as
+ * embedding * sqrt(hidden); q/k norms as Qwen3; each branch is normalised
+ * before its residual add (x += post_norm(attention(...) Wo^T), x +=
+ * post_ffw_norm(mlp(pre_ffw_norm(x)))); the MLP gate is GELU-tanh; and its
+ * sliding layers attend within a window with their own RoPE base.
  *
  * With a cache (SPEC §5), attention also reads the cached positions, and a
  * chunk of a long sequence, per layer: selects its ThinK channels from its
@@ -98,93 +103,132 @@ static llmbed_status grow(void **array, size_t *capacity, size_t count, size_t s
 }
 
 /* inv_freq[n_seqs, D/2] for sequences of the given lengths (dynamic NTK
- * depends on the length; the other scalings repeat one row). */
+ * depends on the length; the other scalings repeat one row), then for a
+ * model with sliding-window layers the rows of those layers' plain RoPE with
+ * base rope_local_theta (gemma3: rope_parameters["sliding_attention"], no
+ * scaling): d->inv_freq holds [2, n_seqs, D/2] then. */
 static llmbed_status rope_frequencies(llmbed_decoder *d, int n_seqs, const int *lengths, float *attention_scaling,
                                       llmbed_error *error) {
     const llmbed_config *cfg = &d->backend->model->config;
-    const size_t half = (size_t)cfg->head_dim / 2;
-    LLMBED_TRY(grow((void **)&d->inv_freq, &d->inv_freq_capacity, (size_t)n_seqs * half, sizeof(float),
+    const size_t half = (size_t)cfg->head_dim / 2, sets = cfg->sliding_window > 0 ? 2 : 1;
+    LLMBED_TRY(grow((void **)&d->inv_freq, &d->inv_freq_capacity, sets * (size_t)n_seqs * half, sizeof(float),
                     "RoPE frequencies", error));
     *attention_scaling = 1.0f;
     for (int s = 0; s < n_seqs; s++)
         LLMBED_TRY(llmbed_rope_frequencies(cfg, lengths[s], d->inv_freq + (size_t)s * half, attention_scaling,
                                                error));
+    if (sets == 1) return LLMBED_OK;
+    llmbed_config local = *cfg;
+    local.rope_theta = cfg->rope_local_theta;
+    local.rope_scaling.type = LLMBED_ROPE_NONE;
+    float *local_rows = d->inv_freq + (size_t)n_seqs * half, unit_scaling;
+    LLMBED_TRY(llmbed_rope_frequencies(&local, lengths[0], local_rows, &unit_scaling, error));
+    for (int s = 1; s < n_seqs; s++) memcpy(local_rows + (size_t)s * half, local_rows, half * sizeof(float));
     return LLMBED_OK;
 }
 
-static llmbed_status run_layer(llmbed_backend *b, int layer, int T, const llmbed_rope_params *rope_q,
-                               const llmbed_rope_params *rope_k, const llmbed_attention_params *attn,
-                               const cache_step *step, llmbed_error *error) {
+/* What differs between a model's layers: RoPE frequencies and the attention
+ * window (gemma3's sliding and full layers). */
+typedef struct layer_kind {
+    llmbed_rope_params rope_q, rope_k;
+    llmbed_attention_params attn;
+} layer_kind;
+
+/* The attention branch of one layer: QKV, q/k norm + RoPE, attention (over
+ * the cache with one), into ATTN. */
+static llmbed_status run_attention(llmbed_backend *b, int layer, int T, const layer_kind *kind,
+                                   const cache_step *step, llmbed_error *error) {
     const llmbed_config *cfg = &b->model->config;
     const llmbed_backend_ops *ops = b->ops;
-    const float rs = cfg->residual_scale;
     const int D = cfg->head_dim;
-    const llmbed_rmsnorm_params norm = {T, cfg->hidden_size, cfg->rms_norm_eps};
     const llmbed_rmsnorm_params q_norm = {T * cfg->n_heads, D, cfg->rms_norm_eps};
     const llmbed_rmsnorm_params k_norm = {T * cfg->n_kv_heads, D, cfg->rms_norm_eps};
-    const llmbed_linear_op qkv = {T, layer, LLMBED_W_QKV, 1.0f};
-    const llmbed_linear_op o = {T, layer, LLMBED_W_O, rs};
-    const llmbed_linear_op gate_up = {T, layer, LLMBED_W_GATE_UP, 1.0f};
-    const llmbed_linear_op down = {T, layer, LLMBED_W_DOWN, rs};
-    const llmbed_swiglu_params mlp = {T, cfg->intermediate_size};
+    const llmbed_linear_op qkv = {T, layer, LLMBED_W_QKV, 1.0f, LLMBED_ACT_QKV};
+    LLMBED_TRY(ops->linear(b, &qkv, error));
+    LLMBED_TRY(ops->qk_rope(b, layer, cfg->qk_norm ? &q_norm : NULL, cfg->qk_norm ? &k_norm : NULL, &kind->rope_q,
+                            &kind->rope_k, error));
+    if (step == NULL) return ops->attention(b, layer, &kind->attn, error);
+    llmbed_kv_cache_view view;
+    ops->cache_view(b, layer, step->state, &view);
+    if (step->select) {
+        const llmbed_think_select_params select = {cfg->n_heads, cfg->n_kv_heads, D, 0, T,
+                                                   min_int(LLMBED_THINK_OBSERVATION_WINDOW, T), step->kept,
+                                                   step->state->n_chunks - 1, view.chunk_capacity};
+        LLMBED_TRY(ops->think_select(b, &view, &select, error));
+    }
+    llmbed_attention_params cached = kind->attn;
+    cached.cache = &view;
+    LLMBED_TRY(ops->attention(b, layer, &cached, error));
+    if (!step->append) return LLMBED_OK;
+    const llmbed_cache_append_params append = {cfg->n_kv_heads, D, 0, T, step->state->length, step->state->n_pruned};
+    LLMBED_TRY(ops->cache_append(b, &view, &append, error));
+    const llmbed_cache_compact_params compact = {cfg->n_kv_heads, D, step->state->length + T, step->state->n_pruned,
+                                                 step->new_n_pruned};
+    if (step->new_n_pruned > step->state->n_pruned) LLMBED_TRY(ops->cache_compact(b, &view, &compact, error));
+    return LLMBED_OK;
+}
+
+/* A branch's output projection (O or DOWN) into the residual stream: added
+ * directly, or with sandwich norms (gemma3) normalised first:
+ * X += rmsnorm(branch) * post_norm (Gemma3DecoderLayer). */
+static llmbed_status add_branch(llmbed_backend *b, int layer, int T, llmbed_weight_kind projection,
+                                llmbed_weight_kind post_norm, llmbed_error *error) {
+    const llmbed_config *cfg = &b->model->config;
+    if (!cfg->sandwich_norms) {
+        const llmbed_linear_op op = {T, layer, projection, cfg->residual_scale, LLMBED_ACT_X};
+        return b->ops->linear(b, &op, error);
+    }
+    const llmbed_linear_op op = {T, layer, projection, 1.0f, LLMBED_ACT_XN};
+    const llmbed_rmsnorm_params norm = {T, cfg->hidden_size, cfg->rms_norm_eps};
+    LLMBED_TRY(b->ops->linear(b, &op, error));
+    return b->ops->rmsnorm(b, &norm, layer, post_norm, LLMBED_ACT_X, error);
+}
+
+static llmbed_status run_layer(llmbed_backend *b, int layer, int T, const layer_kind *kind, const cache_step *step,
+                               llmbed_error *error) {
+    const llmbed_config *cfg = &b->model->config;
+    const llmbed_backend_ops *ops = b->ops;
+    const llmbed_rmsnorm_params norm = {T, cfg->hidden_size, cfg->rms_norm_eps};
+    const llmbed_linear_op gate_up = {T, layer, LLMBED_W_GATE_UP, 1.0f, LLMBED_ACT_MLP};
+    const llmbed_swiglu_params mlp = {T, cfg->intermediate_size, cfg->mlp_activation};
 
     LLMBED_TRY(ops->rmsnorm(b, &norm, layer, LLMBED_W_ATTN_NORM, LLMBED_ACT_XN, error));
-    LLMBED_TRY(ops->linear(b, &qkv, error));
-    LLMBED_TRY(ops->qk_rope(b, layer, cfg->qk_norm ? &q_norm : NULL, cfg->qk_norm ? &k_norm : NULL, rope_q,
-                            rope_k, error));
-    if (step == NULL) {
-        LLMBED_TRY(ops->attention(b, layer, attn, error));
-    } else {
-        llmbed_kv_cache_view view;
-        ops->cache_view(b, layer, step->state, &view);
-        if (step->select) {
-            const llmbed_think_select_params select = {cfg->n_heads, cfg->n_kv_heads, D, 0, T,
-                                                       min_int(LLMBED_THINK_OBSERVATION_WINDOW, T), step->kept,
-                                                       step->state->n_chunks - 1, view.chunk_capacity};
-            LLMBED_TRY(ops->think_select(b, &view, &select, error));
-        }
-        llmbed_attention_params cached = *attn;
-        cached.cache = &view;
-        LLMBED_TRY(ops->attention(b, layer, &cached, error));
-        if (step->append) {
-            const llmbed_cache_append_params append = {cfg->n_kv_heads, D, 0, T, step->state->length,
-                                                       step->state->n_pruned};
-            LLMBED_TRY(ops->cache_append(b, &view, &append, error));
-            const llmbed_cache_compact_params compact = {cfg->n_kv_heads, D, step->state->length + T,
-                                                         step->state->n_pruned, step->new_n_pruned};
-            if (step->new_n_pruned > step->state->n_pruned) LLMBED_TRY(ops->cache_compact(b, &view, &compact, error));
-        }
-    }
-    LLMBED_TRY(ops->linear(b, &o, error));
+    LLMBED_TRY(run_attention(b, layer, T, kind, step, error));
+    LLMBED_TRY(add_branch(b, layer, T, LLMBED_W_O, LLMBED_W_POST_ATTN_NORM, error));
     LLMBED_TRY(ops->rmsnorm(b, &norm, layer, LLMBED_W_FFN_NORM, LLMBED_ACT_XN, error));
     LLMBED_TRY(ops->linear(b, &gate_up, error));
     LLMBED_TRY(ops->swiglu(b, &mlp, error));
-    return ops->linear(b, &down, error);
+    return add_branch(b, layer, T, LLMBED_W_DOWN, LLMBED_W_POST_FFN_NORM, error);
 }
 
 /* Embedding, layers and final norm of the uploaded inputs: HIDDEN holds the
- * result. */
+ * result. Logits are q.k * query_pre_attn_scalar^-0.5 (head_dim^-0.5 for all
+ * but gemma3) / temperature. A sliding layer's window (op_params.h) is the
+ * config's for causal attention; bidirectional attention uses
+ * use_bidirectional_attention's bound sliding_window / 2 + 1 (transformers'
+ * Gemma3TextConfig.__post_init__). */
 static llmbed_status run_layers(llmbed_backend *b, const llmbed_forward_inputs *in, int causal, int n_layers,
                                 float temperature, float attention_scaling, const cache_step *step,
                                 llmbed_error *error) {
     const llmbed_config *cfg = &b->model->config;
     const int T = in->n_tokens, C = cfg->hidden_size, D = cfg->head_dim;
-    const llmbed_rope_params rope_q = {in->n_seqs, in->seq_offsets, cfg->n_heads, D, cfg->n_heads * D,
-                                       in->inv_freq, attention_scaling, in->position_offsets};
-    const llmbed_rope_params rope_k = {in->n_seqs, in->seq_offsets, cfg->n_kv_heads, D, cfg->n_kv_heads * D,
-                                       in->inv_freq, attention_scaling, in->position_offsets};
-    const llmbed_attention_params attn = {in->n_seqs,
-                                          in->seq_offsets,
-                                          cfg->n_heads,
-                                          cfg->n_kv_heads,
-                                          D,
-                                          causal,
-                                          (float)(1.0 / (sqrt((double)D) * (double)temperature)),
-                                          step != NULL ? in->position_offsets : NULL,
-                                          NULL};
+    layer_kind full = {
+        .rope_q = {in->n_seqs, in->seq_offsets, cfg->n_heads, D, cfg->n_heads * D, in->inv_freq, attention_scaling,
+                   in->position_offsets},
+        .rope_k = {in->n_seqs, in->seq_offsets, cfg->n_kv_heads, D, cfg->n_kv_heads * D, in->inv_freq,
+                   attention_scaling, in->position_offsets},
+        .attn = {in->n_seqs, in->seq_offsets, cfg->n_heads, cfg->n_kv_heads, D, causal,
+                 (float)(llmbed_config_attention_scale(cfg) / (double)temperature),
+                 step != NULL ? in->position_offsets : NULL, NULL, 0},
+    };
+    layer_kind sliding = full;
+    sliding.rope_q.inv_freq = sliding.rope_k.inv_freq = in->inv_freq_local;
+    sliding.rope_q.attention_scaling = sliding.rope_k.attention_scaling = 1.0f;
+    sliding.attn.window = causal ? cfg->sliding_window : cfg->sliding_window / 2 + 1;
     const llmbed_embedding_params emb = {T, C, cfg->vocab_size, cfg->scale_emb};
     LLMBED_TRY(b->ops->embedding(b, &emb, in->tokens, error));
-    for (int l = 0; l < n_layers; l++) LLMBED_TRY(run_layer(b, l, T, &rope_q, &rope_k, &attn, step, error));
+    for (int l = 0; l < n_layers; l++)
+        LLMBED_TRY(run_layer(b, l, T, llmbed_config_layer_sliding(cfg, l) ? &sliding : &full, step, error));
     const llmbed_rmsnorm_params final_norm = {T, C, cfg->rms_norm_eps};
     return b->ops->rmsnorm(b, &final_norm, -1, LLMBED_W_FINAL_NORM, LLMBED_ACT_HIDDEN, error);
 }
@@ -214,6 +258,7 @@ static llmbed_status pool_rows(llmbed_backend *b, int kind, const llmbed_forward
 llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forward_request *request,
                                      float *out, llmbed_error *error) {
     llmbed_backend *b = decoder->backend;
+    const llmbed_config *cfg = &b->model->config;
     LLMBED_TRY(check_request(decoder, request, error));
     const int n = request->n_seqs;
     int *lengths = malloc(sizeof(int) * (size_t)n);
@@ -234,6 +279,7 @@ llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forwa
         .seq_offsets = request->seq_offsets,
         .position_offsets = request->cache_lens,
         .inv_freq = decoder->inv_freq,
+        .inv_freq_local = cfg->sliding_window > 0 ? decoder->inv_freq + (size_t)n * (cfg->head_dim / 2) : NULL,
         .pool_begin = pooled ? request->pool_begin : NULL,
         .pool_end = pooled ? request->pool_end : NULL,
     };
@@ -429,6 +475,7 @@ llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chu
             .seq_offsets = offsets,
             .position_offsets = start,
             .inv_freq = d->inv_freq,
+            .inv_freq_local = cfg->sliding_window > 0 ? d->inv_freq + (size_t)(cfg->head_dim / 2) : NULL,
             .pool_begin = pooled ? d->chunk_ranges : NULL,
             .pool_end = pooled ? d->chunk_ranges + n_pools : NULL,
         };

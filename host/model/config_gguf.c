@@ -88,6 +88,33 @@ static llmbed_status parse_rope_scaling(const gguf_reader *r, llmbed_config *c) 
     return LLMBED_OK;
 }
 
+
+/* llama.cpp's gemma3 (src/llama-model.cpp LLM_ARCH_GEMMA3, convert_hf_to_gguf.py
+ * Gemma3Model): the file carries no layer types (the pattern is 6: layer i
+ * slides unless (i + 1) % 6 == 0), no local RoPE base (10000), norm weights
+ * already hold 1 + w, q/k are not permuted (NeoX rotation), and the
+ * attention scale is 1/sqrt(key_length), except for the 62-layer 27B model
+ * whose query_pre_attn_scalar is hidden / heads (llama.cpp's
+ * f_attention_scale). A "{arch}.attention.scale" key, when present, wins. */
+static llmbed_status gemma3_from_gguf(const gguf_reader *r, llmbed_config *c) {
+    c->qk_norm = true;
+    c->sandwich_norms = true;
+    c->mlp_activation = LLMBED_GATE_GELU_TANH;
+    c->scale_emb = (float)sqrt((double)c->hidden_size);
+    c->query_pre_attn_scalar = (float)c->head_dim;
+    if (c->n_layers == 62 && c->n_heads > 0) c->query_pre_attn_scalar = (float)(c->hidden_size / c->n_heads);
+    float scale = 0.0f;
+    LLMBED_TRY(get_float(r, "attention.scale", false, 0.0f, &scale));
+    if (scale > 0.0f) c->query_pre_attn_scalar = 1.0f / (scale * scale);
+    LLMBED_TRY(get_int(r, "attention.sliding_window", false, 0, &c->sliding_window));
+    c->rope_local_theta = 10000.0f;
+    if (c->n_layers > LLMBED_MAX_LAYERS)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: %s.block_count = %d is above %d",
+                           llmbed_gguf_path(r->gguf), r->arch, c->n_layers, LLMBED_MAX_LAYERS);
+    for (int i = 0; i < c->n_layers; i++) llmbed_config_set_sliding(c, i, (i + 1) % 6 != 0);
+    return LLMBED_OK;
+}
+
 llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llmbed_config *c, llmbed_error *error) {
     memset(c, 0, sizeof *c);
     const char *path = llmbed_gguf_path(gguf);
@@ -100,7 +127,10 @@ llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llm
     static const struct {
         const char *name;
         llmbed_arch arch;
-    } known[] = {{"llama", LLMBED_ARCH_LLAMA}, {"qwen2", LLMBED_ARCH_QWEN2}, {"qwen3", LLMBED_ARCH_QWEN3}};
+    } known[] = {{"llama", LLMBED_ARCH_LLAMA},
+                 {"qwen2", LLMBED_ARCH_QWEN2},
+                 {"qwen3", LLMBED_ARCH_QWEN3},
+                 {"gemma3", LLMBED_ARCH_GEMMA3}};
     bool found = false;
     for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
         if (arch.length == strlen(known[i].name) && memcmp(arch.data, known[i].name, arch.length) == 0) {
@@ -110,7 +140,8 @@ llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llm
     }
     if (!found && !partial)
         return llmbed_fail(error, LLMBED_ERR_UNKNOWN_ARCH,
-                           "%s: general.architecture \"%s\" is not supported (llama, qwen2, qwen3)", path, r.arch);
+                           "%s: general.architecture \"%s\" is not supported (llama, qwen2, qwen3, gemma3)", path,
+                           r.arch);
     LLMBED_TRY(get_int(&r, "block_count", true, 0, &c->n_layers));
     LLMBED_TRY(get_int(&r, "embedding_length", true, 0, &c->hidden_size));
     LLMBED_TRY(get_int(&r, "attention.head_count", true, 0, &c->n_heads));
@@ -127,9 +158,10 @@ llmbed_status llmbed_config_from_gguf(const llmbed_gguf *gguf, bool partial, llm
     LLMBED_TRY(parse_rope_scaling(&r, c));
     c->qkv_bias = c->arch == LLMBED_ARCH_QWEN2;
     c->qk_norm = c->arch == LLMBED_ARCH_QWEN3;
+    if (c->arch == LLMBED_ARCH_GEMMA3) LLMBED_TRY(gemma3_from_gguf(&r, c));
     /* llama.cpp drops output.weight when the model ties it to token_embd. */
     c->tie_word_embeddings = llmbed_gguf_find_tensor(gguf, "output.weight") == NULL;
-    c->scale_emb = 1.0f;
+    if (c->arch != LLMBED_ARCH_GEMMA3) c->scale_emb = 1.0f;
     c->residual_scale = 1.0f;
     c->eos_token_id = -1; /* the tokenizer's tokenizer.ggml.eos_token_id is used instead */
     c->dim_model_base = 1.0f;

@@ -1,7 +1,8 @@
 /* config.json -> llmbed_config, following transformers 5.x: the config
- * classes LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config (defaults
- * below) and openbmb's MiniCPMConfig (remote code, Llama-like plus
- * scale_emb / scale_depth / dim_model_base), and modeling_rope_utils.py for
+ * classes LlamaConfig, MistralConfig, Qwen2Config, Qwen3Config,
+ * Gemma3TextConfig (defaults below) and openbmb's MiniCPMConfig (remote
+ * code, Llama-like plus scale_emb / scale_depth / dim_model_base), and
+ * modeling_rope_utils.py for
  * RoPE: transformers 4.x files carry `rope_theta` + `rope_scaling`, 5.x files
  * `rope_parameters`; both normalise to one dict whose "rope_type" (or legacy
  * "type") picks the scaling. A JSON null means "absent" as it does to HF. */
@@ -33,6 +34,7 @@ static const arch_defaults ARCHES[] = {
     {"qwen2", LLMBED_ARCH_QWEN2, 151936, 32768, 0, false},
     {"qwen3", LLMBED_ARCH_QWEN3, 151936, 32768, 128, false},
     {"minicpm", LLMBED_ARCH_MINICPM, 32000, 2048, 0, true},
+    {"gemma3_text", LLMBED_ARCH_GEMMA3, 262208, 131072, 256, true},
 };
 
 typedef struct reader {
@@ -147,9 +149,11 @@ static llmbed_status parse_rope_dict(const reader *top, const reader *r, llmbed_
     return LLMBED_OK;
 }
 
-/* rope_theta: the dict's, else the top level's, else default_theta 10000. */
-static llmbed_status parse_rope(const reader *top, const cJSON *dict, const char *dict_name, llmbed_config *c) {
-    char prefix[32];
+/* rope_theta: the dict's, else the top level's, else default_theta (10000;
+ * Gemma 3's full-attention layers: 1e6). */
+static llmbed_status parse_rope(const reader *top, const cJSON *dict, const char *dict_name, float default_theta,
+                                llmbed_config *c) {
+    char prefix[64];
     snprintf(prefix, sizeof prefix, "%s.", dict_name);
     const reader r = {dict, top->source, prefix, top->error};
     llmbed_rope_scaling *rs = &c->rope_scaling;
@@ -159,7 +163,7 @@ static llmbed_status parse_rope(const reader *top, const cJSON *dict, const char
     rs->beta_fast = 32.0f;
     rs->beta_slow = 1.0f;
     rs->truncate = true;
-    c->rope_theta = 10000.0f;
+    c->rope_theta = default_theta;
     float partial = 1.0f;
     LLMBED_TRY(get_float(top, "rope_theta", false, &c->rope_theta, NULL));
     LLMBED_TRY(get_float(top, "partial_rotary_factor", false, &partial, NULL));
@@ -188,6 +192,120 @@ static llmbed_status get_eos(const reader *r, int *eos) {
 }
 
 static llmbed_status decoder_from_object(const reader *top, const cJSON *json, const char *prefix, llmbed_config *c);
+
+/* Gemma3TextConfig.convert_rope_params_to_dict: 5.x files carry
+ * rope_parameters {"full_attention": {...}, "sliding_attention": {...}};
+ * 4.x files rope_theta (default 1e6) + rope_scaling for the full layers and
+ * rope_local_base_freq (default 1e4) for the sliding ones. rope_scaling, when
+ * present, is the full layers' scaling (it updates "full_attention"). */
+static llmbed_status parse_gemma3_rope(const reader *r, llmbed_config *c) {
+    const cJSON *params = item(r, "rope_parameters"), *scaling = item(r, "rope_scaling");
+    if ((params != NULL && !cJSON_IsObject(params)) || (scaling != NULL && !cJSON_IsObject(scaling)))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: fields \"rope_parameters\" and \"rope_scaling\" "
+                           "must be objects or null", r->source);
+    const reader p = {params, r->source, "rope_parameters.", r->error};
+    const cJSON *full = params != NULL ? item(&p, "full_attention") : NULL;
+    const cJSON *sliding = params != NULL ? item(&p, "sliding_attention") : NULL;
+    if ((full != NULL && !cJSON_IsObject(full)) || (sliding != NULL && !cJSON_IsObject(sliding)))
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG,
+                           "%s: rope_parameters.full_attention / sliding_attention must be objects", r->source);
+    if (scaling != NULL) LLMBED_TRY(parse_rope(r, scaling, "rope_scaling", 1000000.0f, c));
+    else LLMBED_TRY(parse_rope(r, full, "rope_parameters.full_attention", 1000000.0f, c));
+    if (scaling != NULL && full != NULL) { /* the dict's own theta still applies */
+        const reader f = {full, r->source, "rope_parameters.full_attention.", r->error};
+        LLMBED_TRY(get_float(&f, "rope_theta", false, &c->rope_theta, NULL));
+    }
+    c->rope_local_theta = 10000.0f;
+    LLMBED_TRY(get_float(r, "rope_local_base_freq", false, &c->rope_local_theta, NULL));
+    if (sliding != NULL) {
+        const reader s = {sliding, r->source, "rope_parameters.sliding_attention.", r->error};
+        const char *type = NULL;
+        LLMBED_TRY(get_string(&s, "rope_type", &type));
+        if (type != NULL && strcmp(type, "default") != 0)
+            return llmbed_fail(r->error, LLMBED_ERR_UNSUPPORTED,
+                               "%s: rope_parameters.sliding_attention.rope_type \"%s\" is not supported (default)",
+                               r->source, type);
+        LLMBED_TRY(get_float(&s, "rope_theta", false, &c->rope_local_theta, NULL));
+    }
+    return LLMBED_OK;
+}
+
+/* The sliding/full type of each layer: "layer_types" (a list of
+ * "sliding_attention" / "full_attention", one per layer), else
+ * sliding_window_pattern P (default 6): layer i slides unless (i + 1) % P == 0
+ * (Gemma3TextConfig.__post_init__). */
+static llmbed_status parse_gemma3_layer_types(const reader *r, llmbed_config *c) {
+    const cJSON *types = item(r, "layer_types");
+    if (types != NULL) {
+        if (!cJSON_IsArray(types) || cJSON_GetArraySize(types) != c->n_layers)
+            return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG,
+                               "%s: field \"%slayer_types\" must be a list of %d strings (num_hidden_layers)",
+                               r->source, r->prefix, c->n_layers);
+        int i = 0;
+        const cJSON *it;
+        cJSON_ArrayForEach(it, types) {
+            const bool sliding = cJSON_IsString(it) && strcmp(it->valuestring, "sliding_attention") == 0;
+            if (!sliding && !(cJSON_IsString(it) && strcmp(it->valuestring, "full_attention") == 0))
+                return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG,
+                                   "%s: %slayer_types[%d] must be \"sliding_attention\" or \"full_attention\"",
+                                   r->source, r->prefix, i);
+            llmbed_config_set_sliding(c, i++, sliding);
+        }
+        return LLMBED_OK;
+    }
+    int pattern = 6;
+    LLMBED_TRY(get_int(r, "sliding_window_pattern", false, &pattern, NULL));
+    if (pattern < 1)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%ssliding_window_pattern\" = %d must be >= 1",
+                           r->source, r->prefix, pattern);
+    for (int i = 0; i < c->n_layers; i++) llmbed_config_set_sliding(c, i, (i + 1) % pattern != 0);
+    return LLMBED_OK;
+}
+
+/* Gemma3TextConfig fields and modeling_gemma3.py conventions (checked
+ * against transformers 5.25):
+ *   Gemma3TextScaledWordEmbedding: embeddings * hidden_size**0.5, a float32
+ *     tensor cast to the weight dtype (fp32 here: the product is exact as HF's);
+ *   Gemma3RMSNorm: x * rsqrt(mean(x^2) + eps) * (1 + w) in fp32; the loader
+ *     stores 1 + w (weights_hf.c), so the norm op is the plain RMSNorm;
+ *   four norms per layer (input, post_attention, pre_feedforward,
+ *     post_feedforward) and q/k norms over head_dim before RoPE;
+ *   Gemma3Attention.scaling = query_pre_attn_scalar**-0.5 (default 256);
+ *   Gemma3MLP: down(act(gate(x)) * up(x)), hidden_activation
+ *     gelu_pytorch_tanh;
+ *   attn_logit_softcapping is read by Gemma3Attention but never passed to
+ *     the attention function (Gemma 2 passes it; Gemma 3 does not, and
+ *     llama.cpp's gemma3 graph has no capping either), and
+ *     final_logit_softcapping caps LM-head logits only: neither changes
+ *     hidden states, so neither is read;
+ *   sliding_window (default 4096) on the sliding layers; with
+ *     use_bidirectional_attention the config halves it (window // 2 + 1, an
+ *     exclusive bound): the decoder applies that rule, the file's value is kept. */
+static llmbed_status parse_gemma3(const reader *r, llmbed_config *c) {
+    c->qk_norm = true;
+    c->sandwich_norms = true;
+    c->scale_emb = (float)sqrt((double)c->hidden_size);
+    c->query_pre_attn_scalar = 256.0f;
+    LLMBED_TRY(get_float(r, "query_pre_attn_scalar", false, &c->query_pre_attn_scalar, NULL));
+    const char *activation = NULL;
+    LLMBED_TRY(get_string(r, "hidden_activation", &activation));
+    if (activation == NULL) LLMBED_TRY(get_string(r, "hidden_act", &activation));
+    if (activation != NULL && strcmp(activation, "gelu_pytorch_tanh") != 0 && strcmp(activation, "gelu_new") != 0)
+        return llmbed_fail(r->error, LLMBED_ERR_UNSUPPORTED,
+                           "%s: hidden_activation \"%s\" is not supported (gelu_pytorch_tanh, gelu_new)", r->source,
+                           activation);
+    c->mlp_activation = LLMBED_GATE_GELU_TANH;
+    c->sliding_window = 4096;
+    bool has_window = true;
+    LLMBED_TRY(get_int(r, "sliding_window", false, &c->sliding_window, &has_window));
+    if (!has_window && cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(r->obj, "sliding_window"))) c->sliding_window = 0;
+    LLMBED_TRY(get_bool(r, "use_bidirectional_attention", &c->bidirectional));
+    if (c->n_layers < 1 || c->n_layers > LLMBED_MAX_LAYERS)
+        return llmbed_fail(r->error, LLMBED_ERR_BAD_CONFIG, "%s: num_hidden_layers = %d is outside [1, %d]",
+                           r->source, c->n_layers, LLMBED_MAX_LAYERS);
+    LLMBED_TRY(parse_gemma3_layer_types(r, c));
+    return parse_gemma3_rope(r, c);
+}
 
 /* NV-Embed (configuration_nvembed.py NVEmbedConfig): the decoder is
  * "text_config" (model_type bidir_mistral), the pooling block
@@ -233,7 +351,8 @@ static llmbed_status decoder_from_object(const reader *top, const cJSON *json, c
         if (strcmp(ARCHES[i].model_type, model_type) == 0) d = &ARCHES[i];
     if (d == NULL)
         return llmbed_fail(error, LLMBED_ERR_UNKNOWN_ARCH,
-                           "%s: %smodel_type \"%s\" is not supported (llama, mistral, qwen2, qwen3, minicpm, nvembed)",
+                           "%s: %smodel_type \"%s\" is not supported (llama, mistral, qwen2, qwen3, minicpm, gemma3_text, "
+                           "nvembed)",
                            source, prefix, model_type);
     c->arch = d->arch;
     LLMBED_TRY(get_int(&r, "hidden_size", true, &c->hidden_size, NULL));
@@ -301,7 +420,8 @@ static llmbed_status decoder_from_object(const reader *top, const cJSON *json, c
     if (scaling != NULL && !cJSON_IsObject(scaling))
         return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: field \"%s\" must be an object or null", source,
                            dict_name);
-    return parse_rope(&r, scaling, dict_name, c);
+    if (c->arch == LLMBED_ARCH_GEMMA3) return parse_gemma3(&r, c);
+    return parse_rope(&r, scaling, dict_name, 10000.0f, c);
 }
 
 llmbed_status llmbed_config_parse_json(const char *text, size_t length, const char *source, llmbed_config *out,

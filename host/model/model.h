@@ -24,7 +24,9 @@ typedef struct llmbed_layer_weights {
     float *bv;        /* [n_kv_heads * head_dim] qwen2 */
     float *q_norm;    /* [head_dim] qwen3 */
     float *k_norm;    /* [head_dim] qwen3 */
-    float *ffn_norm;  /* [hidden] */
+    float *ffn_norm;  /* [hidden] (Gemma 3: pre_feedforward_layernorm) */
+    float *post_attn_norm; /* [hidden] gemma3: on the attention output before the residual add */
+    float *post_ffn_norm;  /* [hidden] gemma3: on the MLP output before the residual add */
     float *w_gate;    /* [intermediate, hidden] */
     float *w_up;      /* [intermediate, hidden] */
     float *w_down;    /* [hidden, intermediate] */

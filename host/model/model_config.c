@@ -6,7 +6,7 @@
 
 /* Generous upper bounds: they only keep products of sizes (weights, scratch)
  * far from overflowing int64 and reject garbage, not any real model. */
-#define MAX_LAYERS 4096
+#define MAX_LAYERS LLMBED_MAX_LAYERS
 #define MAX_WIDTH (1 << 20)       /* hidden, head_dim * heads, intermediate */
 #define MAX_VOCAB (1 << 26)
 #define MAX_POSITIONS (1 << 30)
@@ -18,6 +18,7 @@ const char *llmbed_arch_name(llmbed_arch arch) {
     case LLMBED_ARCH_QWEN2: return "qwen2";
     case LLMBED_ARCH_QWEN3: return "qwen3";
     case LLMBED_ARCH_MINICPM: return "minicpm";
+    case LLMBED_ARCH_GEMMA3: return "gemma3";
     }
     return "unknown";
 }
@@ -74,6 +75,15 @@ llmbed_status llmbed_config_validate(const llmbed_config *c, const char *source,
         return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: rope_theta must not be 1", source);
     CHECK(positive(source, "scale_emb", c->scale_emb, error));
     CHECK(positive(source, "residual_scale (scale_depth / sqrt(num_hidden_layers))", c->residual_scale, error));
+    if (!(c->query_pre_attn_scalar >= 0.0f) || !isfinite(c->query_pre_attn_scalar))
+        return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: query_pre_attn_scalar = %g must be a positive number",
+                           source, (double)c->query_pre_attn_scalar);
+    CHECK(range(source, "sliding_window", c->sliding_window, 0, MAX_POSITIONS, error));
+    if (c->sliding_window > 0) {
+        CHECK(positive(source, "rope_local_base_freq", c->rope_local_theta, error));
+        if (!(c->rope_local_theta != 1.0f))
+            return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s: rope_local_base_freq must not be 1", source);
+    }
     const llmbed_rope_scaling *rs = &c->rope_scaling;
     switch (rs->type) {
     case LLMBED_ROPE_NONE:

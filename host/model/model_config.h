@@ -5,8 +5,11 @@
 #define LLMBED_MODEL_CONFIG_H
 
 #include <stdbool.h>
+#include <math.h>
+#include <stdint.h>
 
 #include "llmbed.h"
+#include "op_params.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -17,8 +20,12 @@ typedef enum llmbed_arch {
     LLMBED_ARCH_MISTRAL,
     LLMBED_ARCH_QWEN2,
     LLMBED_ARCH_QWEN3,
-    LLMBED_ARCH_MINICPM
+    LLMBED_ARCH_MINICPM,
+    LLMBED_ARCH_GEMMA3
 } llmbed_arch;
+
+/* Upper bound of num_hidden_layers (only keeps sizes far from overflow). */
+#define LLMBED_MAX_LAYERS 4096
 
 typedef enum llmbed_rope_type {
     LLMBED_ROPE_NONE,
@@ -79,7 +86,48 @@ typedef struct llmbed_config {
     float dim_model_base;     /* minicpm: logits only, kept for info */
     int eos_token_id;         /* config.json eos_token_id (first of a list); -1 when absent */
     llmbed_latent_config latent; /* NV-Embed only (model_type "nvembed") */
+    /* Gemma 3 (modeling_gemma3.py), neutral for the others:
+     *   query_pre_attn_scalar: attention logits are q.k * query_pre_attn_scalar^-0.5
+     *     (Gemma3Attention.scaling); 0 means head_dim (every other model);
+     *   sliding_window + sliding_layers: layer l with bit l set attends to a
+     *     window of sliding_window tokens (the mask rule: op_params.h
+     *     llmbed_attention_params.window); 0 = no window;
+     *   rope_local_theta: RoPE base of the sliding layers (plain RoPE, no
+     *     scaling: rope_parameters["sliding_attention"]); full layers use
+     *     rope_theta with rope_scaling;
+     *   sandwich_norms: post-attention and post-feedforward RMSNorms on each
+     *     branch's output before the residual add (Gemma3DecoderLayer);
+     *   mlp_activation: the gate's activation (gelu_pytorch_tanh for Gemma);
+     *   bidirectional: use_bidirectional_attention (EmbeddingGemma), the
+     *     model's default attention. */
+    float query_pre_attn_scalar;
+    int sliding_window;
+    uint64_t sliding_layers[LLMBED_MAX_LAYERS / 64];
+    float rope_local_theta;
+    bool sandwich_norms;
+    llmbed_gate_activation mlp_activation;
+    bool bidirectional;
 } llmbed_config;
+
+/* Whether `layer` is a sliding-window layer. */
+static inline bool llmbed_config_layer_sliding(const llmbed_config *config, int layer) {
+    return config->sliding_window > 0 && layer >= 0 && layer < LLMBED_MAX_LAYERS &&
+           ((config->sliding_layers[layer / 64] >> (layer % 64)) & 1u) != 0;
+}
+
+static inline void llmbed_config_set_sliding(llmbed_config *config, int layer, bool sliding) {
+    const uint64_t bit = (uint64_t)1 << (layer % 64);
+    if (sliding) config->sliding_layers[layer / 64] |= bit;
+    else config->sliding_layers[layer / 64] &= ~bit;
+}
+
+/* attention logit scale before any temperature: query_pre_attn_scalar^-0.5,
+ * or head_dim^-0.5. */
+static inline double llmbed_config_attention_scale(const llmbed_config *config) {
+    const double s = config->query_pre_attn_scalar > 0.0f ? (double)config->query_pre_attn_scalar
+                                                          : (double)config->head_dim;
+    return 1.0 / sqrt(s);
+}
 
 const char *llmbed_arch_name(llmbed_arch arch);
 const char *llmbed_rope_type_name(llmbed_rope_type type);

@@ -100,6 +100,8 @@ llmbed_status llmbed_model_folder_defaults(llmbed_model *m, const char *folder, 
                                folder);
         if (cJSON_IsFalse(is_causal)) m->default_attention = LLMBED_ATTENTION_BIDIRECTIONAL;
     }
+    /* Gemma 3's use_bidirectional_attention (EmbeddingGemma): the model itself is bidirectional. */
+    if (m->config.bidirectional) m->default_attention = LLMBED_ATTENTION_BIDIRECTIONAL;
     char *pooling_dir = NULL;
     llmbed_status st = read_modules(m, folder, &pooling_dir, error);
     if (st == LLMBED_OK && pooling_dir == NULL) {

@@ -1,7 +1,10 @@
 /* llama.cpp tensor names (gguf-py tensor_mapping.py): token_embd.weight,
  * output_norm.weight, blk.{i}.{attn_norm, attn_q, attn_k, attn_v,
  * attn_output, attn_q_norm, attn_k_norm, ffn_norm, ffn_gate, ffn_up,
- * ffn_down}.weight and blk.{i}.attn_{q,k,v}.bias. output.weight (the LM
+ * ffn_down}.weight and blk.{i}.attn_{q,k,v}.bias; gemma3 adds
+ * blk.{i}.post_attention_norm and blk.{i}.post_ffw_norm (its ffn_norm is the
+ * pre-feedforward norm), every norm stored as 1 + w already
+ * (convert_hf_to_gguf.py Gemma3Model adds the 1). output.weight (the LM
  * head) is not needed for embeddings. */
 #include <stdio.h>
 
@@ -53,6 +56,10 @@ static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
         if (c->qk_norm) {
             LLMBED_TRY(want(g, &l->q_norm, "attn_q_norm.weight", i, c->head_dim, 0, 0));
             LLMBED_TRY(want(g, &l->k_norm, "attn_k_norm.weight", i, c->head_dim, 0, 0));
+        }
+        if (c->sandwich_norms) {
+            LLMBED_TRY(want(g, &l->post_attn_norm, "post_attention_norm.weight", i, C, 0, 0));
+            LLMBED_TRY(want(g, &l->post_ffn_norm, "post_ffw_norm.weight", i, C, 0, 0));
         }
         LLMBED_TRY(want(g, &l->ffn_norm, "ffn_norm.weight", i, C, 0, 0));
         LLMBED_TRY(want(g, &l->w_gate, "ffn_gate.weight", i, F, C, 0));

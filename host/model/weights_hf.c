@@ -4,6 +4,11 @@
  *   model.layers.{i}.{input_layernorm, post_attention_layernorm}.weight,
  *   model.layers.{i}.self_attn.{q,k,v,o}_proj.weight (+ q/k/v .bias, q_norm/k_norm),
  *   model.layers.{i}.mlp.{gate,up,down}_proj.weight.
+ * Gemma 3 (modeling_gemma3.py) has four norms per layer: input_layernorm,
+ * post_attention_layernorm (on the attention output), pre_feedforward_layernorm
+ * (the MLP's input norm) and post_feedforward_layernorm, and stores every
+ * RMSNorm weight as w for a scale of 1 + w (Gemma3RMSNorm). The loader adds
+ * the 1 in fp32 (the sum HF forms in fp32 too), so the norm op stays plain.
  * Checkpoints saved from the bare XModel (e.g. Qwen3-Embedding) drop the
  * "model." prefix; lm_head.weight is not needed for embeddings. */
 #include <stdio.h>
@@ -54,12 +59,37 @@ static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
             LLMBED_TRY(want(h, &l->q_norm, "self_attn.q_norm.weight", i, c->head_dim, 0));
             LLMBED_TRY(want(h, &l->k_norm, "self_attn.k_norm.weight", i, c->head_dim, 0));
         }
-        LLMBED_TRY(want(h, &l->ffn_norm, "post_attention_layernorm.weight", i, C, 0));
+        if (c->sandwich_norms) {
+            LLMBED_TRY(want(h, &l->post_attn_norm, "post_attention_layernorm.weight", i, C, 0));
+            LLMBED_TRY(want(h, &l->ffn_norm, "pre_feedforward_layernorm.weight", i, C, 0));
+            LLMBED_TRY(want(h, &l->post_ffn_norm, "post_feedforward_layernorm.weight", i, C, 0));
+        } else {
+            LLMBED_TRY(want(h, &l->ffn_norm, "post_attention_layernorm.weight", i, C, 0));
+        }
         LLMBED_TRY(want(h, &l->w_gate, "mlp.gate_proj.weight", i, F, C));
         LLMBED_TRY(want(h, &l->w_up, "mlp.up_proj.weight", i, F, C));
         LLMBED_TRY(want(h, &l->w_down, "mlp.down_proj.weight", i, C, F));
     }
     return want(h, &m->weights.final_norm, "norm.weight", -1, C, 0);
+}
+
+static void add_one(float *w, int64_t n) {
+    for (int64_t i = 0; w != NULL && i < n; i++) w[i] = 1.0f + w[i];
+}
+
+/* Gemma3RMSNorm's (1 + w), folded into every norm weight once. */
+static void fold_gemma_norms(llmbed_model *m) {
+    const llmbed_config *c = &m->config;
+    for (int i = 0; i < c->n_layers; i++) {
+        llmbed_layer_weights *l = &m->weights.layers[i];
+        add_one(l->attn_norm, c->hidden_size);
+        add_one(l->post_attn_norm, c->hidden_size);
+        add_one(l->ffn_norm, c->hidden_size);
+        add_one(l->post_ffn_norm, c->hidden_size);
+        add_one(l->q_norm, c->head_dim);
+        add_one(l->k_norm, c->head_dim);
+    }
+    add_one(m->weights.final_norm, c->hidden_size);
 }
 
 llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *st, const char *file, int n_threads,
@@ -96,5 +126,6 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
     hf_names h = {st, prefix, &plan, error};
     LLMBED_TRY(llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters,
                                          &m->weight_dtype, error));
+    if (m->config.arch == LLMBED_ARCH_GEMMA3) fold_gemma_norms(m);
     return llmbed_weights_load_latent(m, st, file, n_threads, error);
 }

@@ -117,7 +117,7 @@ double max_abs(const std::vector<float> &a, const std::vector<float> &b) {
 } // namespace
 
 TEST_CASE("chunked prefill equals the single pass (ThinK off)", "[chunked]") {
-    for (const char *name : {"llama-tiny", "qwen3-tiny", "mistral-tiny", "qwen2-tiny", "minicpm-tiny"}) {
+    for (const char *name : {"llama-tiny", "qwen3-tiny", "mistral-tiny", "qwen2-tiny", "minicpm-tiny", "gemma3-tiny"}) {
         ModelPtr model = load(name);
         const int vocab = model->config.vocab_size;
         // 300 tokens: several chunks of each size, a last partial chunk; plus a short
@@ -273,7 +273,7 @@ TEST_CASE("pruned-cache attention equals the zero-filled full-cache oracle", "[c
     llmbed_kv_cache_view oracle_view{n_cached, 0, 0, 3, 3, starts.data(), channels.data(), nullptr,
                                      zeroed.data(), const_cast<float *>(cache_v.data()), cap, cap};
     const int32_t offsets[2] = {0, T}, cache_lens[1] = {n_cached};
-    llmbed_attention_params p = {1, offsets, H, KV, D, 1, 0.25f, cache_lens, &pruned_view};
+    llmbed_attention_params p = {1, offsets, H, KV, D, 1, 0.25f, cache_lens, &pruned_view, 0};
     std::vector<float> scratch(llmbed_cpu_attention_scratch_floats(&p, 2));
     std::vector<float> got((size_t)T * H * D), want((size_t)T * H * D);
     llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), got.data(), scratch.data());

@@ -216,7 +216,7 @@ TEST_CASE("op: swiglu", "[emu][ops]") {
     for (int T : {1, 7, 129}) {
         for (int I : {1, 7, 129}) {
             for (bool fused : {false, true}) {
-                llmbed_swiglu_params p = {T, I};
+                llmbed_swiglu_params p = {T, I, LLMBED_GATE_SILU};
                 const int stride = fused ? 2 * I : I;
                 Buf<float> gate_up = rng.bf16_values((size_t)T * 2 * I, -6.0f, 6.0f);
                 Buf<float> gate((size_t)T * I), up((size_t)T * I), want((size_t)T * I);
@@ -285,7 +285,7 @@ void run_attention_case(const AttentionCase &c, int causal, Rng &rng, OpReport &
     for (int l : c.lens) max_len = std::max(max_len, l);
     /* scale 1/sqrt(D) times a temperature of 0.7 (TempScale), so the scale path is not the default */
     llmbed_attention_params p = {(int)c.lens.size(), off.data(), c.n_heads, c.n_kv_heads, D, causal,
-                                 (float)(1.0 / std::sqrt((double)D) / 0.7), nullptr, nullptr};
+                                 (float)(1.0 / std::sqrt((double)D) / 0.7), nullptr, nullptr, 0};
     size_t nq = (size_t)T * c.n_heads * D, nkv = (size_t)T * c.n_kv_heads * D;
     Buf<float> q = rng.bf16_values(nq, -2.0f, 2.0f), k = rng.bf16_values(nkv, -2.0f, 2.0f),
                        v = rng.bf16_values(nkv, -1.0f, 1.0f);
@@ -329,10 +329,10 @@ TEST_CASE("op: varlen flash attention", "[emu][ops]") {
     for (const AttentionCase &c : cases)
         for (int causal : {1, 0}) run_attention_case(c, causal, rng, report);
 
-    llmbed_attention_params bad = {1, nullptr, 4, 3, 64, 1, 0.125f, nullptr, nullptr};
+    llmbed_attention_params bad = {1, nullptr, 4, 3, 64, 1, 0.125f, nullptr, nullptr, 0};
     uint16_t dummy = 0;
     CHECK(llmbed_cuda_attention(&bad, 1, &dummy, &dummy, &dummy, &dummy, nullptr) == LLMBED_ERR_INVALID_ARGUMENT);
-    llmbed_attention_params odd_dim = {1, nullptr, 4, 2, 71, 1, 0.125f, nullptr, nullptr};
+    llmbed_attention_params odd_dim = {1, nullptr, 4, 2, 71, 1, 0.125f, nullptr, nullptr, 0};
     CHECK(llmbed_cuda_attention(&odd_dim, 1, &dummy, &dummy, &dummy, &dummy, nullptr) == LLMBED_ERR_UNSUPPORTED);
     CHECK(llmbed_cuda_attention_supports_head_dim(128) == 1);
     CHECK(llmbed_cuda_attention_supports_head_dim(72) == 1);

@@ -108,7 +108,7 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
         int max_len = 0;
         for (int l : c.lens) max_len = std::max(max_len, l);
         llmbed_attention_params p = {(int)c.lens.size(), off.data(), c.n_heads, c.n_kv_heads, D, 1,
-                                     (float)(1.0 / std::sqrt((double)D)), cache_lens.data(), &cache.cpu};
+                                     (float)(1.0 / std::sqrt((double)D)), cache_lens.data(), &cache.cpu, 0};
         const size_t nq = (size_t)T * c.n_heads * D, nkv = (size_t)T * c.n_kv_heads * D;
         Buf<float> q = rng.bf16_values(nq, -2.0f, 2.0f), k = rng.bf16_values(nkv, -2.0f, 2.0f),
                    v = rng.bf16_values(nkv, -1.0f, 1.0f);
@@ -134,7 +134,7 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
                    s);
         CHECK(s.worst_ratio <= 1.0);
     }
-    llmbed_attention_params bidirectional = {1, nullptr, 4, 2, 64, 0, 0.125f, nullptr, nullptr};
+    llmbed_attention_params bidirectional = {1, nullptr, 4, 2, 64, 0, 0.125f, nullptr, nullptr, 0};
     uint16_t dummy = 0;
     CHECK(llmbed_cuda_attention_cache(&bidirectional, 1, &dummy, &dummy, &dummy, &dummy, nullptr) ==
           LLMBED_ERR_INVALID_ARGUMENT);
