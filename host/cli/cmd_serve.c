@@ -259,11 +259,15 @@ static int run(serve_args *a) {
         fprintf(stderr, "llmbed: serve: every admitted request answered (%llu embeddings requests answered 200); bye\n",
                 (unsigned long long)atomic_load(&metrics.requests[SERVE_ROUTE_EMBEDDINGS][0]));
 done:
-    /* Order: the engine answers what it still holds, the pool runs those
-     * answers (resuming their connections), then the daemon stops. */
-    serve_engine_free(engine);
+    /* Order: no new body reaches the pool; the engine answers what it still
+     * holds; the pool runs what is queued (parsing into the stopped engine
+     * answers 503) and every answer, resuming its connection; then the
+     * daemon stops with no connection suspended. */
+    serve_http_close_intake(http);
+    serve_engine_stop(engine);
     serve_pool_free(pool);
     serve_http_free(http);
+    serve_engine_free(engine);
     llmbed_ctx_free(ctx);
     llmbed_model_free(model);
     free(name);

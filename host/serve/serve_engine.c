@@ -44,6 +44,7 @@ struct serve_engine {
     uint64_t arrivals;
     double oldest; /* monotonic time the oldest pending sequence arrived */
     int stopping;
+    int joined;
 };
 
 static double now_seconds(void) {
@@ -428,13 +429,19 @@ serve_engine *serve_engine_create(const serve_engine_config *config) {
     return e;
 }
 
-void serve_engine_free(serve_engine *engine) {
-    if (engine == NULL) return;
+void serve_engine_stop(serve_engine *engine) {
+    if (engine == NULL || engine->joined) return;
     pthread_mutex_lock(&engine->lock);
     engine->stopping = 1;
     pthread_cond_signal(&engine->wake);
     pthread_mutex_unlock(&engine->lock);
     pthread_join(engine->thread, NULL);
+    engine->joined = 1;
+}
+
+void serve_engine_free(serve_engine *engine) {
+    if (engine == NULL) return;
+    serve_engine_stop(engine);
     pthread_mutex_destroy(&engine->lock);
     pthread_cond_destroy(&engine->wake);
     free(engine->pending);

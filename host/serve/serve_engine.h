@@ -76,7 +76,11 @@ serve_engine *serve_engine_create(const serve_engine_config *config);
 void serve_engine_submit(serve_engine *engine, serve_work *work);
 
 /* Stops the engine thread: queued work ends with LLMBED_ERR_INTERRUPTED
- * (done() queued on the pool). NULL is a no-op. */
+ * (done() queued on the pool), and so does work submitted later. NULL is a no-op. */
+void serve_engine_stop(serve_engine *engine);
+
+/* Stops the engine if needed and frees it, once nothing can submit any more
+ * (the pool is drained). NULL is a no-op. */
 void serve_engine_free(serve_engine *engine);
 
 #endif

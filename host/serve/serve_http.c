@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct serve_http {
     struct MHD_Daemon *daemon;
     int port;
     atomic_int draining;
+    pthread_mutex_t intake_lock; /* orders closing against handing bodies to the pool */
+    int intake_closed;
     atomic_long in_flight;
     int64_t started; /* Unix time, "created" of /v1/models */
 };
@@ -333,14 +336,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
             return send_error(http, connection, SERVE_ROUTE_EMBEDDINGS, 413, message, "invalid_request_error", NULL,
                               "request_too_large", MHD_HTTP_HEADER_CONNECTION, "close");
         }
-        call->state = CALL_WORKING;
         call->received = now_seconds();
+        pthread_mutex_lock(&http->intake_lock);
+        if (http->intake_closed) {
+            pthread_mutex_unlock(&http->intake_lock);
+            call->state = CALL_GONE;
+            return send_error(http, connection, SERVE_ROUTE_EMBEDDINGS, 503, "the server is shutting down; retry on "
+                              "another instance", "server_error", NULL, "shutting_down", NULL, NULL);
+        }
+        call->state = CALL_WORKING;
         MHD_suspend_connection(connection);
         if (serve_pool_run(http->config.pool, parse_task, call) != LLMBED_OK) {
             set_error(call, 500, "out of memory queueing the request", "server_error", NULL, "out_of_memory");
             call->state = CALL_ANSWERED;
             MHD_resume_connection(connection);
         }
+        pthread_mutex_unlock(&http->intake_lock);
         return MHD_YES;
     case CALL_WORKING:
         return MHD_YES; /* resumed spuriously: wait for the answer */
@@ -395,6 +406,7 @@ llmbed_status serve_http_start(const serve_http_config *config, serve_http **out
     serve_http *http = calloc(1, sizeof *http);
     if (http == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
     http->config = *config;
+    pthread_mutex_init(&http->intake_lock, NULL);
     http->started = (int64_t)time(NULL);
     http->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, http, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&address,
@@ -402,6 +414,7 @@ llmbed_status serve_http_start(const serve_http_config *config, serve_http **out
         (unsigned int)config->timeout_seconds, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)512,
         MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1, MHD_OPTION_END);
     if (http->daemon == NULL) {
+        pthread_mutex_destroy(&http->intake_lock);
         free(http);
         return llmbed_fail(error, LLMBED_ERR_IO, "cannot listen on %s port %d (in use, or not an address of this host)",
                            config->host, config->port);
@@ -418,8 +431,16 @@ void serve_http_begin_drain(serve_http *http) { atomic_store(&http->draining, 1)
 
 long serve_http_in_flight(const serve_http *http) { return atomic_load(&((serve_http *)http)->in_flight); }
 
+void serve_http_close_intake(serve_http *http) {
+    if (http == NULL) return;
+    pthread_mutex_lock(&http->intake_lock);
+    http->intake_closed = 1;
+    pthread_mutex_unlock(&http->intake_lock);
+}
+
 void serve_http_free(serve_http *http) {
     if (http == NULL) return;
     MHD_stop_daemon(http->daemon);
+    pthread_mutex_destroy(&http->intake_lock);
     free(http);
 }

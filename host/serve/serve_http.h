@@ -50,8 +50,13 @@ void serve_http_begin_drain(serve_http *http);
 /* Embeddings requests admitted and not yet answered. Any thread. */
 long serve_http_in_flight(const serve_http *http);
 
-/* Stops the daemon (every connection closed) and frees. Call after the
- * engine and the pool are stopped, so no connection is left suspended. */
+/* From now on a request whose body completes is answered 503 at once,
+ * never handed to the pool: call before the pool is drained at shutdown. */
+void serve_http_close_intake(serve_http *http);
+
+/* Stops the daemon (every connection closed) and frees. Call after
+ * serve_http_close_intake and after the engine and the pool are stopped,
+ * so no connection is left suspended. */
 void serve_http_free(serve_http *http);
 
 #endif

@@ -207,3 +207,32 @@ def test_slow_clients_do_not_block_others(start_server, tiny_model):
         assert data == b"", data
         s.close()
     assert server.metric("llmbed_queue_depth") == 0
+
+
+def test_second_signal_stops_at_once_without_crashing(tiny_model):
+    """A request still being embedded when the second SIGTERM comes: the
+    server stops with status 31 (interrupted), its client gets 503 or a
+    closed connection, and nothing crashes on the way out (ASan build)."""
+    from conftest import Server
+    server = Server(tiny_model, "--max-batch-tokens", 32)
+    body = json.dumps({"input": texts_for(4, 2000)})
+    outcome = []
+
+    def client():
+        try:
+            outcome.append(server.request("POST", "/v1/embeddings", body)[0])
+        except (ConnectionResetError, http.client.RemoteDisconnected) as e:
+            outcome.append(repr(e))
+
+    t = threading.Thread(target=client)
+    t.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and server.metric("llmbed_pending_sequences") == 0:
+        time.sleep(0.05)
+    server.proc.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    code = server.stop(signal.SIGTERM)
+    t.join(60)
+    assert code == 31, server.stderr
+    assert "second signal" in server.stderr
+    assert outcome and outcome[0] != 200, outcome
