@@ -39,7 +39,7 @@ __global__ void __launch_bounds__(kThreads)
     attention_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                      const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ out,
                      const int32_t *__restrict__ seq_offsets, int n_tiles, int n_heads, int n_kv_heads, int head_dim,
-                     int causal, float scale_log2) {
+                     int causal, int window, float scale_log2) {
     /* +8 bf16 (16 bytes) of row padding puts the 8 rows an ldmatrix reads on distinct banks. */
     constexpr int kStride = D + 8;
     constexpr int kChunks = D / 8; /* 16-byte chunks per row */
@@ -77,9 +77,17 @@ __global__ void __launch_bounds__(kThreads)
         for (int i = 0; i < 4; i++) o[dt][i] = 0.0f;
     float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
     const int row0 = q0 + warp * 16 + group; /* this lane's rows: row0 and row0 + 8 */
-    const int kv_end = causal ? (len < q0 + kBlockM ? len : q0 + kBlockM) : len;
+    /* Keys any row of the tile may see: up to the tile's last row (causal),
+     * and with a sliding window |row - col| < window (op_params.h) from the
+     * tile's first row's window start, in whole key tiles. */
+    int kv_end = causal ? (len < q0 + kBlockM ? len : q0 + kBlockM) : len;
+    int kv_begin = 0;
+    if (window > 0) {
+        kv_begin = q0 - window + 1 > 0 ? (q0 - window + 1) / kBlockN * kBlockN : 0;
+        if (!causal && q0 + kBlockM - 1 + window < kv_end) kv_end = q0 + kBlockM - 1 + window;
+    }
 
-    for (int n0 = 0; n0 < kv_end; n0 += kBlockN) {
+    for (int n0 = kv_begin; n0 < kv_end; n0 += kBlockN) {
         __syncthreads(); /* every warp is done with the previous K/V tile */
         for (int c = threadIdx.x; c < kBlockN * kChunks; c += kThreads) {
             int r = c / kChunks, col = (c % kChunks) * 8;
@@ -109,7 +117,8 @@ __global__ void __launch_bounds__(kThreads)
             for (int i = 0; i < 4; i++) {
                 int row = row0 + (i >= 2 ? 8 : 0);
                 int col = n0 + nt * 8 + tig * 2 + (i & 1);
-                bool visible = col < len && (!causal || col <= row);
+                bool visible = col < len && (!causal || col <= row) &&
+                               (window == 0 || (row - col < window && col - row < window));
                 float x = visible ? sc[nt][i] * scale_log2 : -INFINITY;
                 sc[nt][i] = x;
                 tile_max[i >> 1] = fmaxf(tile_max[i >> 1], x);
@@ -181,14 +190,17 @@ template <int D>
 llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len, int n_tiles, const __nv_bfloat16 *q,
                               const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out, cudaStream_t stream,
                               llmbed_error *error) {
-    /* Upper bound from the host's view (every sequence max_seq_len long): QK^T and PV, halved when causal;
+    /* Upper bound from the host's view (every sequence max_seq_len long): QK^T and PV over the keys a
+     * query sees (half the sequence when causal; at most the window, or twice it both ways);
      * q, k, v read once and out written (bf16). */
     const double S = max_seq_len, hd = p->head_dim, heads = p->n_heads, seqs = p->n_seqs;
-    const double flops = 4 * seqs * heads * S * S * hd * (p->causal ? 0.5 : 1.0);
+    double keys = S * (p->causal ? 0.5 : 1.0);
+    if (p->window > 0 && (p->causal ? 1.0 : 2.0) * p->window < keys) keys = (p->causal ? 1.0 : 2.0) * p->window;
+    const double flops = 4 * seqs * heads * S * keys * hd;
     const double bytes = seqs * S * hd * 2 * (2 * heads + 2 * p->n_kv_heads);
     const llmbed::Launch l = {{"attention", flops, bytes}, (int64_t)n_tiles * p->n_seqs, p->n_heads, 1, kThreads, 0};
     return llmbed::launch(l, attention_kernel<D>, stream, error, q, k, v, out, p->seq_offsets, n_tiles, p->n_heads,
-                          p->n_kv_heads, p->head_dim, p->causal, p->scale * kLog2e);
+                          p->n_kv_heads, p->head_dim, p->causal, p->window, p->scale * kLog2e);
 }
 
 /* Instantiated head dims, ascending: the production sizes 64, 80, 96 and 128
@@ -216,10 +228,10 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_par
                                                       const uint16_t *q, const uint16_t *k, const uint16_t *v,
                                                       uint16_t *out, cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs < 0 || max_seq_len < 0 || p->n_heads <= 0 || p->n_kv_heads <= 0 ||
-        p->n_heads % p->n_kv_heads != 0)
+        p->n_heads % p->n_kv_heads != 0 || p->window < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
-                           "attention: %d sequences (longest %d), %d query heads over %d key/value heads", p->n_seqs,
-                           max_seq_len, p->n_heads, p->n_kv_heads);
+                           "attention: %d sequences (longest %d), %d query heads over %d key/value heads, window %d",
+                           p->n_seqs, max_seq_len, p->n_heads, p->n_kv_heads, p->window);
     attention_launcher launch = find_launcher(p->head_dim);
     if (!launch)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention: head_dim %d (even, up to 128, is supported)",

@@ -1,6 +1,8 @@
 /* Varlen flash attention (FlashAttention-2 style, Dao 2023): packed
  * sequences with cu_seqlens, online softmax, causal or bidirectional, GQA,
- * bf16 tensor cores (mma.sync m16n8k16, fp32 accumulate). */
+ * an optional sliding window (p->window, op_params.h: key tiles outside every
+ * row's window are skipped), bf16 tensor cores (mma.sync m16n8k16, fp32
+ * accumulate). */
 #ifndef LLMBED_KERNELS_ATTENTION_CUH
 #define LLMBED_KERNELS_ATTENTION_CUH
 

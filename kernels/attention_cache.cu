@@ -22,6 +22,7 @@ struct Segment {
     int64_t v_stride;
     int n;
     bool causal; /* the sequence's own keys: query i sees key j <= i */
+    int first_pos; /* position of key 0 (cached positions, then the sequence's own after them) */
 };
 
 struct Tile {
@@ -33,8 +34,15 @@ struct Tile {
     float m[BLOCK_Q], l[BLOCK_Q], corr[BLOCK_Q];
 };
 
-__device__ void fold_segment(Tile &t, const Segment &seg, int q_first, int n_q, int head_dim, float scale) {
-    for (int k_first = 0; k_first < seg.n; k_first += BLOCK_K) {
+/* q_pos0: position of the block's first query (cached positions count); a
+ * sliding window (window > 0) keeps keys with |q_pos - k_pos| < window and
+ * skips the key tiles no query of the block sees. */
+__device__ void fold_segment(Tile &t, const Segment &seg, int q_first, int n_q, int q_pos0, int head_dim, float scale,
+                             int window) {
+    int k_begin = 0;
+    if (window > 0 && q_pos0 - window + 1 - seg.first_pos > 0)
+        k_begin = (q_pos0 - window + 1 - seg.first_pos) / BLOCK_K * BLOCK_K;
+    for (int k_first = k_begin; k_first < seg.n; k_first += BLOCK_K) {
         const int n_k = seg.n - k_first < BLOCK_K ? seg.n - k_first : BLOCK_K;
         for (int i = (int)threadIdx.x; i < BLOCK_K * head_dim; i += THREADS) {
             const int j = i / head_dim, d = i % head_dim;
@@ -44,7 +52,9 @@ __device__ void fold_segment(Tile &t, const Segment &seg, int q_first, int n_q, 
         __syncthreads();
         for (int i = (int)threadIdx.x; i < BLOCK_Q * BLOCK_K; i += THREADS) {
             const int r = i / BLOCK_K, j = i % BLOCK_K;
-            const bool visible = r < n_q && j < n_k && (!seg.causal || k_first + j <= q_first + r);
+            const int distance = q_pos0 + r - (seg.first_pos + k_first + j);
+            const bool visible = r < n_q && j < n_k && (!seg.causal || k_first + j <= q_first + r) &&
+                                 (window == 0 || (distance < window && -distance < window));
             float dot = 0.0f;
             if (visible)
                 for (int c = 0; c < seg.width; c++) dot += t.q[r][seg.channels ? seg.channels[c] : c] * t.k[j][c];
@@ -82,7 +92,8 @@ __global__ void __launch_bounds__(THREADS)
     attention_cache_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                            const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ out,
                            const int32_t *__restrict__ seq_offsets, const int32_t *__restrict__ cache_lens,
-                           int n_heads, int n_kv_heads, int head_dim, float scale, llmbed_kv_cache_view cache) {
+                           int n_heads, int n_kv_heads, int head_dim, float scale, int window,
+                           llmbed_kv_cache_view cache) {
     __shared__ Tile t;
     const int s = (int)blockIdx.z, h = (int)blockIdx.y, g = h / (n_heads / n_kv_heads);
     const int begin = seq_offsets[s], len = seq_offsets[s + 1] - begin, q_first = (int)blockIdx.x * BLOCK_Q;
@@ -109,19 +120,20 @@ __global__ void __launch_bounds__(THREADS)
         const int end = cache.chunk_starts[j + 1] < pruned_end ? cache.chunk_starts[j + 1] : pruned_end;
         const Segment seg = {k_pruned + ((int64_t)g * cache.capacity + first) * cache.kept, cache.kept,
                              cache.kept_channels + ((int64_t)g * cache.chunk_capacity + j) * cache.kept, cache.kept,
-                             v_cache + ((int64_t)g * cache.capacity + first) * head_dim, head_dim, end - first, false};
-        fold_segment(t, seg, q_first, n_q, head_dim, scale);
+                             v_cache + ((int64_t)g * cache.capacity + first) * head_dim, head_dim, end - first, false,
+                             first};
+        fold_segment(t, seg, q_first, n_q, n_cached + q_first, head_dim, scale, window);
     }
     if (n_cached > pruned_end) {
         const Segment seg = {k_full + ((int64_t)g * cache.full_capacity + (pruned_end - cache.n_pruned)) * head_dim,
                              head_dim, nullptr, head_dim,
                              v_cache + ((int64_t)g * cache.capacity + pruned_end) * head_dim, head_dim,
-                             n_cached - pruned_end, false};
-        fold_segment(t, seg, q_first, n_q, head_dim, scale);
+                             n_cached - pruned_end, false, pruned_end};
+        fold_segment(t, seg, q_first, n_q, n_cached + q_first, head_dim, scale, window);
     }
     const Segment own = {k + (int64_t)begin * kv_stride + g * head_dim, kv_stride, nullptr, head_dim,
-                         v + (int64_t)begin * kv_stride + g * head_dim, kv_stride, len, true};
-    fold_segment(t, own, q_first, n_q, head_dim, scale);
+                         v + (int64_t)begin * kv_stride + g * head_dim, kv_stride, len, true, n_cached};
+    fold_segment(t, own, q_first, n_q, n_cached + q_first, head_dim, scale, window);
     for (int i = (int)threadIdx.x; i < n_q * head_dim; i += THREADS) {
         const int r = i / head_dim, d = i % head_dim;
         out[(int64_t)(begin + q_first + r) * q_stride + h * head_dim + d] = __float2bfloat16_rn(t.acc[r][d] / t.l[r]);
@@ -134,7 +146,7 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attenti
                                                             const uint16_t *q, const uint16_t *k, const uint16_t *v,
                                                             uint16_t *out, cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs <= 0 || p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 ||
-        p->head_dim % 2 != 0 || !p->causal || p->cache == nullptr || max_seq_len < 0)
+        p->head_dim % 2 != 0 || !p->causal || p->cache == nullptr || max_seq_len < 0 || p->window < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "attention_cache: %d sequences, heads %d/%d, head_dim %d, %s, %s", p->n_seqs, p->n_heads,
                            p->n_kv_heads, p->head_dim, p->causal ? "causal" : "bidirectional (needs causal)",
@@ -142,14 +154,16 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attenti
     if (p->head_dim > MAX_D)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention_cache: head_dim %d above %d", p->head_dim, MAX_D);
     if (max_seq_len == 0) return LLMBED_OK;
-    /* Upper bound from the host's view: every query reads the whole cache and its sequence's keys. */
+    /* Upper bound from the host's view: every query reads the whole cache and its sequence's keys
+     * (at most its window). */
     const double D = p->head_dim, queries = (double)max_seq_len * p->n_seqs * p->n_heads;
-    const double keys = (double)p->cache->length + max_seq_len;
+    double keys = (double)p->cache->length + max_seq_len;
+    if (p->window > 0 && p->window < keys) keys = p->window;
     const llmbed::Launch l = {{"attention_cache", 4 * queries * keys * D,
                                queries * D * 4 + (double)p->n_seqs * p->n_kv_heads * keys * D * 4},
                               (max_seq_len + BLOCK_Q - 1) / BLOCK_Q, p->n_heads, p->n_seqs, THREADS, 0};
     return llmbed::launch(l, attention_cache_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(q),
                           reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
                           reinterpret_cast<__nv_bfloat16 *>(out), p->seq_offsets, p->cache_lens, p->n_heads,
-                          p->n_kv_heads, p->head_dim, p->scale, *p->cache);
+                          p->n_kv_heads, p->head_dim, p->scale, p->window, *p->cache);
 }

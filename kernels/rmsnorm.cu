@@ -33,6 +33,24 @@ __global__ void rmsnorm_kernel(In *x, const float *__restrict__ delta, float del
     for (int i = lane; i < dim; i += 32) orow[i] = from_float<Out>(to_float(xr[i]) * inv_rms * weight[i]);
 }
 
+/* Gemma's post-branch norm: residual += rmsnorm(x) * weight, x a branch output. */
+template <typename In>
+__global__ void rmsnorm_into_residual_kernel(const In *__restrict__ x, const float *__restrict__ weight,
+                                             float *__restrict__ residual, int n_rows, int dim, float eps) {
+    int64_t row = (int64_t)blockIdx.x * kRowsPerBlock + (threadIdx.x >> 5);
+    int lane = threadIdx.x & 31;
+    if (row >= n_rows) return;
+    const In *xr = x + row * dim;
+    float sum_sq = 0.0f;
+    for (int i = lane; i < dim; i += 32) {
+        float v = to_float(xr[i]);
+        sum_sq += v * v;
+    }
+    float inv_rms = rsqrtf(warp_sum(sum_sq) / (float)dim + eps);
+    float *rrow = residual + row * dim;
+    for (int i = lane; i < dim; i += 32) rrow[i] += to_float(xr[i]) * inv_rms * weight[i];
+}
+
 template <typename In, typename Out, bool ADD>
 llmbed_status launch(const llmbed_rmsnorm_params *p, const void *x, const float *delta, float delta_scale,
                      const float *weight, void *out, cudaStream_t stream, llmbed_error *error) {
@@ -87,4 +105,28 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_add_rmsnorm(const llmbed_rmsnorm_par
     if (out_dtype == LLMBED_CUDA_BF16)
         return launch<float, __nv_bfloat16, true>(p, residual, delta, delta_scale, weight, out, stream, error);
     return unsupported(LLMBED_CUDA_F32, out_dtype, error);
+}
+
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_rmsnorm_into_residual(const llmbed_rmsnorm_params *p, const void *x,
+                                                                  llmbed_cuda_dtype x_dtype, const float *weight,
+                                                                  float *residual, cudaStream_t stream,
+                                                                  llmbed_error *error) {
+    LLMBED_TRY(bad_params(p, error));
+    if (p->n_rows == 0) return LLMBED_OK;
+    const double n = (double)p->n_rows * p->dim;
+    const unsigned blocks = (unsigned)((p->n_rows + kRowsPerBlock - 1) / kRowsPerBlock);
+    if (x_dtype == LLMBED_CUDA_BF16) {
+        /* x read (bf16), residual read and written; ~5 flops per element */
+        const llmbed::Launch l = {{"rmsnorm into residual", 5 * n, n * 10 + p->dim * 4.0}, blocks, 1, 1,
+                                  32 * kRowsPerBlock, 0};
+        return llmbed::launch(l, rmsnorm_into_residual_kernel<__nv_bfloat16>, stream, error,
+                              static_cast<const __nv_bfloat16 *>(x), weight, residual, p->n_rows, p->dim, p->eps);
+    }
+    if (x_dtype == LLMBED_CUDA_F32) {
+        const llmbed::Launch l = {{"rmsnorm into residual", 5 * n, n * 12 + p->dim * 4.0}, blocks, 1, 1,
+                                  32 * kRowsPerBlock, 0};
+        return llmbed::launch(l, rmsnorm_into_residual_kernel<float>, stream, error, static_cast<const float *>(x),
+                              weight, residual, p->n_rows, p->dim, p->eps);
+    }
+    return unsupported(x_dtype, LLMBED_CUDA_F32, error);
 }

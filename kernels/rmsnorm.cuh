@@ -22,4 +22,12 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_add_rmsnorm(const llmbed_rmsnorm_par
                                                         llmbed_cuda_dtype out_dtype, cudaStream_t stream,
                                                         llmbed_error *error);
 
+/* residual += rmsnorm(x) * weight: Gemma 3's post-attention and
+ * post-feedforward norms on a branch output before its residual add. x F32 or
+ * BF16 [n_rows, dim]; residual fp32. */
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_rmsnorm_into_residual(const llmbed_rmsnorm_params *p, const void *x,
+                                                                  llmbed_cuda_dtype x_dtype, const float *weight,
+                                                                  float *residual, cudaStream_t stream,
+                                                                  llmbed_error *error);
+
 #endif

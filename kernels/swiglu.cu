@@ -5,13 +5,22 @@
 
 namespace {
 
+/* The gate's activation (op_params.h llmbed_gate_activation): silu, or
+ * transformers' gelu_pytorch_tanh (Gemma). */
+__device__ __forceinline__ float gate_activation(float g, int activation) {
+    if (activation == LLMBED_GATE_GELU_TANH)
+        return 0.5f * g * (1.0f + tanhf(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+    return g / (1.0f + expf(-g));
+}
+
 __global__ void swiglu_kernel(const __nv_bfloat16 *__restrict__ gate, const __nv_bfloat16 *__restrict__ up,
-                              int in_row_stride, __nv_bfloat16 *__restrict__ out, int64_t n, int intermediate) {
+                              int in_row_stride, __nv_bfloat16 *__restrict__ out, int64_t n, int intermediate,
+                              int activation) {
     for (int64_t j = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; j < n; j += (int64_t)gridDim.x * blockDim.x) {
         int64_t t = j / intermediate, i = j % intermediate;
         float g = __bfloat162float(gate[t * in_row_stride + i]);
         float u = __bfloat162float(up[t * in_row_stride + i]);
-        out[j] = __float2bfloat16_rn(g / (1.0f + expf(-g)) * u);
+        out[j] = __float2bfloat16_rn(gate_activation(g, activation) * u);
     }
 }
 
@@ -20,14 +29,17 @@ __global__ void swiglu_kernel(const __nv_bfloat16 *__restrict__ gate, const __nv
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_swiglu(const llmbed_swiglu_params *p, const uint16_t *gate,
                                                    const uint16_t *up, int in_row_stride, uint16_t *out,
                                                    cudaStream_t stream, llmbed_error *error) {
-    if (p->n_tokens < 0 || p->intermediate <= 0 || in_row_stride < p->intermediate)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "swiglu: %d tokens, intermediate %d, row stride %d",
-                           p->n_tokens, p->intermediate, in_row_stride);
+    if (p->n_tokens < 0 || p->intermediate <= 0 || in_row_stride < p->intermediate ||
+        (p->activation != LLMBED_GATE_SILU && p->activation != LLMBED_GATE_GELU_TANH))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "swiglu: %d tokens, intermediate %d, row stride %d, activation %d", p->n_tokens,
+                           p->intermediate, in_row_stride, (int)p->activation);
     const int64_t n = (int64_t)p->n_tokens * p->intermediate;
     if (n == 0) return LLMBED_OK;
-    /* gate and up read, out written (bf16); silu + product ~5 flops */
-    const llmbed::Launch l = {{"swiglu", 5.0 * n, 6.0 * n}, llmbed::blocks_for(n, 256, 65535), 1, 1, 256, 0};
+    /* gate and up read, out written (bf16); silu + product ~5 flops, gelu_tanh + product ~10 */
+    const double flops = (p->activation == LLMBED_GATE_GELU_TANH ? 10.0 : 5.0) * n;
+    const llmbed::Launch l = {{"swiglu", flops, 6.0 * n}, llmbed::blocks_for(n, 256, 65535), 1, 1, 256, 0};
     return llmbed::launch(l, swiglu_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(gate),
                           reinterpret_cast<const __nv_bfloat16 *>(up), in_row_stride,
-                          reinterpret_cast<__nv_bfloat16 *>(out), n, p->intermediate);
+                          reinterpret_cast<__nv_bfloat16 *>(out), n, p->intermediate, (int)p->activation);
 }

@@ -1,4 +1,5 @@
-/* SwiGLU MLP activation: out = silu(gate) * up (HF LlamaMLP, act "silu"). */
+/* Gated MLP activation: out = act(gate) * up, act silu (HF LlamaMLP, "silu")
+ * or gelu_tanh (Gemma3MLP, "gelu_pytorch_tanh"), p->activation. */
 #ifndef LLMBED_KERNELS_SWIGLU_CUH
 #define LLMBED_KERNELS_SWIGLU_CUH
 

@@ -38,6 +38,7 @@
 typedef struct cuda_layer {
     uint16_t *wq, *wk, *wv, *wo, *w_gate_up, *w_down; /* bf16; w_gate_up [2I, C]: gate rows, then up rows */
     float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bq, *bk, *bv;
+    float *post_attn_norm, *post_ffn_norm; /* gemma3's post-branch norms, else NULL */
 } cuda_layer;
 
 typedef struct cuda_backend {
@@ -54,7 +55,7 @@ typedef struct cuda_backend {
     float *x, *hidden, *pooled;
     uint16_t *xn, *q, *k, *v, *attn, *gate_up, *mlp; /* gate_up [T, 2I] (gate | up), mlp [T, I] */
     int32_t *tokens, *offsets, *position_offsets, *pool_begin, *pool_end;
-    float *inv_freq;
+    float *inv_freq, *inv_freq_local;
     /* Pinned staging: inputs up, outputs down, both sized from max_tokens
      * (staging_in also carries the bf16 weight chunks at upload). */
     void *staging_in;
@@ -124,6 +125,8 @@ static size_t layout_weights(cuda_backend *cb, uint8_t *base) {
         d->bq = w->bq ? (float *)carve(base, &off, qd * 4) : NULL;
         d->bk = w->bk ? (float *)carve(base, &off, kvd * 4) : NULL;
         d->bv = w->bv ? (float *)carve(base, &off, kvd * 4) : NULL;
+        d->post_attn_norm = w->post_attn_norm ? (float *)carve(base, &off, C * 4) : NULL;
+        d->post_ffn_norm = w->post_ffn_norm ? (float *)carve(base, &off, C * 4) : NULL;
     }
     return off;
 }
@@ -178,6 +181,8 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
         if (st == LLMBED_OK) st = upload_f32(cb, d->bq, w->bq, qd, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->bk, w->bk, kvd, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->bv, w->bv, kvd, error);
+        if (st == LLMBED_OK) st = upload_f32(cb, d->post_attn_norm, w->post_attn_norm, C, error);
+        if (st == LLMBED_OK) st = upload_f32(cb, d->post_ffn_norm, w->post_ffn_norm, C, error);
     }
     if (st != LLMBED_OK) return st;
     LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream));
@@ -186,11 +191,15 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
 
 /* -------------------------------------------------------------- arena */
 
+/* Sets of RoPE frequencies a forward uploads: the full layers', and the
+ * sliding layers' own (gemma3 rope_local_base_freq). */
+static size_t rope_sets(const llmbed_config *c) { return c->sliding_window > 0 ? 2 : 1; }
+
 /* Bytes of pinned input staging for `tokens` tokens: tokens, offsets,
- * position offsets, pool ranges (n_seqs, n_pools <= tokens) and inv_freq;
- * at least one weight-conversion chunk. */
+ * position offsets, pool ranges (n_seqs, n_pools <= tokens) and inv_freq
+ * (per set); at least one weight-conversion chunk. */
 static size_t staging_in_bytes(const llmbed_config *c, size_t tokens) {
-    size_t bytes = (tokens + (tokens + 1) + 3 * tokens) * 4 + tokens * (size_t)(c->head_dim / 2) * 4;
+    size_t bytes = (tokens + (tokens + 1) + 3 * tokens) * 4 + rope_sets(c) * tokens * (size_t)(c->head_dim / 2) * 4;
     return bytes < (size_t)STAGING_ELEMENTS * 2 ? (size_t)STAGING_ELEMENTS * 2 : bytes;
 }
 
@@ -215,6 +224,7 @@ static size_t layout_arena(cuda_backend *cb, size_t T, uint8_t *base) {
     cb->pool_begin = (int32_t *)carve(base, &off, T * 4);
     cb->pool_end = (int32_t *)carve(base, &off, T * 4);
     cb->inv_freq = (float *)carve(base, &off, T * (D / 2) * 4);
+    cb->inv_freq_local = rope_sets(c) > 1 ? (float *)carve(base, &off, T * (D / 2) * 4) : NULL;
     return off;
 }
 
@@ -299,6 +309,9 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
     LLMBED_TRY(stage(cb, &cursor, cb->pool_begin, host->pool_begin, (size_t)host->n_pools * 4, error));
     LLMBED_TRY(stage(cb, &cursor, cb->pool_end, host->pool_end, (size_t)host->n_pools * 4, error));
     LLMBED_TRY(stage(cb, &cursor, cb->inv_freq, host->inv_freq, (size_t)n * half * 4, error));
+    if (host->inv_freq_local != NULL && cb->inv_freq_local == NULL)
+        return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cuda backend: sliding-layer RoPE frequencies for a model without");
+    LLMBED_TRY(stage(cb, &cursor, cb->inv_freq_local, host->inv_freq_local, (size_t)n * half * 4, error));
     cb->n_tokens = T;
     cb->max_seq_len = 0;
     for (int s = 0; s < n; s++) {
@@ -310,6 +323,7 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
     view->seq_offsets = cb->offsets;
     view->position_offsets = host->position_offsets ? cb->position_offsets : NULL;
     view->inv_freq = cb->inv_freq;
+    view->inv_freq_local = host->inv_freq_local ? cb->inv_freq_local : NULL;
     view->pool_begin = host->pool_begin ? cb->pool_begin : NULL;
     view->pool_end = host->pool_end ? cb->pool_end : NULL;
     return LLMBED_OK;
@@ -327,10 +341,14 @@ static llmbed_status cuda_embedding(llmbed_backend *backend, const llmbed_embedd
 static llmbed_status cuda_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
                                   llmbed_weight_kind weight, llmbed_act out, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    const float *w = weight == LLMBED_W_FINAL_NORM ? cb->final_norm
-                     : weight == LLMBED_W_ATTN_NORM ? cb->layers[layer].attn_norm
-                                                     : cb->layers[layer].ffn_norm;
-    if (out == LLMBED_ACT_HIDDEN)
+    const float *w = weight == LLMBED_W_FINAL_NORM       ? cb->final_norm
+                     : weight == LLMBED_W_ATTN_NORM      ? cb->layers[layer].attn_norm
+                     : weight == LLMBED_W_POST_ATTN_NORM ? cb->layers[layer].post_attn_norm
+                     : weight == LLMBED_W_POST_FFN_NORM  ? cb->layers[layer].post_ffn_norm
+                                                         : cb->layers[layer].ffn_norm;
+    if (out == LLMBED_ACT_X) /* a post-branch norm: the branch output is in xn (bf16) */
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm_into_residual(p, cb->xn, LLMBED_CUDA_BF16, w, cb->x, cb->stream, error));
+    else if (out == LLMBED_ACT_HIDDEN)
         LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->hidden, LLMBED_CUDA_F32, cb->stream, error));
     else
         LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->xn, LLMBED_CUDA_BF16, cb->stream, error));
@@ -355,11 +373,15 @@ static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op
         if (w->bv) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->v, w->bv, s, error));
         return LLMBED_OK;
     case LLMBED_W_O:
+        if (op->out == LLMBED_ACT_XN)
+            return llmbed_gemm_run(g, "gemm o", T, qd, C, cb->attn, w->wo, cb->xn, 0, 1.0f, 0.0f, s, error);
         return llmbed_gemm_run(g, "gemm o", T, qd, C, cb->attn, w->wo, cb->x, 1, op->residual_scale, 1.0f, s, error);
     case LLMBED_W_GATE_UP:
         return llmbed_gemm_run(g, "gemm gate_up", T, C, 2 * I, cb->xn, w->w_gate_up, cb->gate_up, 0, 1.0f, 0.0f, s,
                                error);
     case LLMBED_W_DOWN:
+        if (op->out == LLMBED_ACT_XN)
+            return llmbed_gemm_run(g, "gemm down", T, I, C, cb->mlp, w->w_down, cb->xn, 0, 1.0f, 0.0f, s, error);
         return llmbed_gemm_run(g, "gemm down", T, I, C, cb->mlp, w->w_down, cb->x, 1, op->residual_scale, 1.0f, s,
                                error);
     default:
@@ -601,11 +623,6 @@ llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int d
                            c->head_dim);
     if (c->head_dim > LLMBED_CPU_MAX_HEAD_DIM)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "head_dim: %d above %d", c->head_dim, LLMBED_CPU_MAX_HEAD_DIM);
-    if (c->sandwich_norms || c->sliding_window > 0 || c->mlp_activation != LLMBED_GATE_SILU)
-        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
-                           "%s: the CUDA backend has no kernels yet for this architecture's post-branch norms, "
-                           "sliding-window attention or GELU-tanh MLP (gemma3); use --device cpu",
-                           model->path != NULL ? model->path : "model");
     cuda_backend *cb = (cuda_backend *)calloc(1, sizeof *cb);
     cuda_layer *layers = (cuda_layer *)calloc((size_t)(c->n_layers > 0 ? c->n_layers : 1), sizeof *layers);
     if (cb == NULL || layers == NULL) {

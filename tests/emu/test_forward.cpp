@@ -142,3 +142,5 @@ TEST_CASE("emu backend: minicpm-tiny goldens", "[emu][forward]") { run_emulated_
 TEST_CASE("emu backend: llama-gguf goldens", "[emu][forward]") { run_emulated_goldens("llama-gguf"); }
 TEST_CASE("emu backend: qwen2-gguf goldens", "[emu][forward]") { run_emulated_goldens("qwen2-gguf"); }
 TEST_CASE("emu backend: qwen3-gguf goldens", "[emu][forward]") { run_emulated_goldens("qwen3-gguf"); }
+TEST_CASE("emu backend: gemma3-tiny goldens", "[emu][forward][gemma]") { run_emulated_goldens("gemma3-tiny"); }
+TEST_CASE("emu backend: gemma3-gguf goldens", "[emu][forward][gemma]") { run_emulated_goldens("gemma3-gguf"); }
