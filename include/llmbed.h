@@ -147,7 +147,7 @@ typedef enum llmbed_attention {
 
 typedef struct llmbed_model_info {
     size_t struct_size;        /* sizeof(llmbed_model_info) */
-    const char *architecture;  /* "llama", "mistral", "qwen2", "qwen3", "minicpm" */
+    const char *architecture;  /* "llama", "mistral", "qwen2", "qwen3", "minicpm", "gemma3" */
     const char *source_format; /* "safetensors" or "gguf" */
     const char *weight_dtype;  /* dtype holding the most parameters: "F32", "BF16", "Q4_1", ... */
     int n_layers;

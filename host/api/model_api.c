@@ -86,6 +86,8 @@ void llmbed_model_free(llmbed_model *model) {
     if (model == NULL) return;
     free(model->weight_storage);
     free(model->latent_storage);
+    free(model->dense);
+    free(model->dense_storage);
     free(model->weights.layers);
     free(model->path);
     llmbed_tokenizer_free(model->tokenizer);

@@ -60,6 +60,12 @@ void llmbed_cpu_swiglu(const llmbed_swiglu_params *p, const float *gate, const f
 /* out[n_seqs, hidden] pooled from hidden[T, hidden]. */
 void llmbed_cpu_pooling(const llmbed_pooling_params *p, const float *hidden, float *out);
 
+struct llmbed_dense_layer; /* host/model/st_dense.h */
+
+/* out[n_rows, out_features] = act(in[n_rows, in_features] W^T + b): one
+ * sentence-transformers Dense module on pooled rows (one cblas_sgemm). */
+void llmbed_cpu_dense(const struct llmbed_dense_layer *layer, int n_rows, const float *in, float *out);
+
 /* out[n_rows, dims] = first `dims` columns of in[n_rows, in_dims], then L2-normalised when asked. */
 void llmbed_cpu_postprocess(const llmbed_postprocess_params *p, const float *in, float *out);
 

@@ -44,6 +44,7 @@ void llmbed_engine_release(llmbed_engine *engine) {
     free(engine->pool_begin);
     free(engine->pool_end);
     free(engine->pooled);
+    free(engine->dense_rows);
     free(engine->cache_lens);
     free(engine->tokens);
     free(engine->prefix);

@@ -19,7 +19,7 @@ typedef struct llmbed_embed_options {
     int causal;
     int normalize;          /* 0 or 1 */
     int n_layers;           /* decoder layers to run (params.layer, or all) */
-    int out_dims;           /* width of an output row: dims, hidden, or hidden for NONE */
+    int out_dims;           /* width of an output row: dims, the pooled width (after Dense modules), or hidden for NONE */
     float attention_temperature; /* softmax temperature of every attention layer; 1 = none */
     int chunk_tokens;       /* 0 = chunk only sequences above the budget */
     float think_ratio;      /* 0 = off */
@@ -58,6 +58,8 @@ typedef struct llmbed_engine {
     size_t seq_capacity;
     float *pooled;              /* [pooled_capacity] pooled rows before post-processing */
     size_t pooled_capacity;
+    float *dense_rows;          /* [dense_capacity] two buffers of Dense module outputs (model->dense) */
+    size_t dense_capacity;
     int64_t n_chunked;          /* sequences processed in chunks so far (for the CLI's notice) */
     int32_t *cache_lens;        /* [seq_capacity] cached positions each request sequence continues */
     int32_t *tokens;            /* [token_capacity] suffixes of sequences that share a cached prefix */

@@ -56,6 +56,17 @@ static llmbed_status reserve_staging(llmbed_engine *engine, int n_seqs, size_t n
         engine->pooled = buffer;
         engine->pooled_capacity = pooled;
     }
+    const llmbed_model *m = engine->model;
+    size_t widest = 0;
+    for (int i = 0; i < m->n_dense; i++)
+        widest = (size_t)m->dense[i].out_features > widest ? (size_t)m->dense[i].out_features : widest;
+    if (2 * (size_t)n_seqs * widest > engine->dense_capacity) {
+        float *buffer = realloc(engine->dense_rows, sizeof(float) * 2 * (size_t)n_seqs * widest);
+        if (buffer == NULL)
+            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: cannot stage %d rows of Dense outputs", n_seqs);
+        engine->dense_rows = buffer;
+        engine->dense_capacity = 2 * (size_t)n_seqs * widest;
+    }
     return LLMBED_OK;
 }
 
@@ -82,11 +93,22 @@ static void stage_request(llmbed_engine *engine, const llmbed_batch *batch, int 
     }
 }
 
-/* Pooled rows -> post-processed rows of the caller's buffer. */
+/* Pooled rows -> the model's sentence-transformers Dense modules in order
+ * (host fp32, alternating between the two halves of dense_rows) ->
+ * Matryoshka truncation and L2 normalisation into the caller's buffer
+ * (sentence-transformers: Pooling, Dense..., Normalize). */
 static void post_process(const llmbed_engine *engine, const llmbed_embed_options *opt, int first, int n, float *out) {
-    const int hidden = engine->model->config.hidden_size;
-    const llmbed_postprocess_params post = {n, hidden, opt->out_dims, opt->normalize};
-    llmbed_cpu_postprocess(&post, engine->pooled, out + (size_t)first * opt->out_dims);
+    const llmbed_model *m = engine->model;
+    const float *rows = engine->pooled;
+    int width = m->config.hidden_size;
+    for (int i = 0; i < m->n_dense; i++) {
+        float *next = engine->dense_rows + (i % 2) * (engine->dense_capacity / 2);
+        llmbed_cpu_dense(&m->dense[i], n, rows, next);
+        rows = next;
+        width = m->dense[i].out_features;
+    }
+    const llmbed_postprocess_params post = {n, width, opt->out_dims, opt->normalize};
+    llmbed_cpu_postprocess(&post, rows, out + (size_t)first * opt->out_dims);
 }
 
 static int cache_matches(const llmbed_engine *engine, const llmbed_embed_options *opt) {

@@ -25,9 +25,11 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     if (params->normalize < -1 || params->normalize > 1)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: normalize %d is not -1, 0 or 1",
                            params->normalize);
-    if (params->dims < 0 || params->dims > cfg->hidden_size)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: dims %d outside [0, %d] (hidden size)",
-                           params->dims, cfg->hidden_size);
+    const int pooled_width = llmbed_dense_output_width(model);
+    if (params->dims < 0 || params->dims > pooled_width)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: dims %d outside [0, %d] (%s)",
+                           params->dims, pooled_width,
+                           model->n_dense > 0 ? "the last Dense module's out_features" : "hidden size");
     if (params->layer < 0 || params->layer > cfg->n_layers)
         return llmbed_fail(error, LLMBED_ERR_LAYER_OUT_OF_RANGE,
                            "embed params: layer %d outside [0, %d] (0 = all %d layers)", params->layer,
@@ -64,7 +66,7 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
     options->causal = attention != LLMBED_ATTENTION_BIDIRECTIONAL;
     options->normalize = params->normalize == -1 ? (model->default_normalize != 0) : params->normalize;
     options->n_layers = params->layer == 0 ? cfg->n_layers : params->layer;
-    options->out_dims = pooling == LLMBED_POOLING_NONE || params->dims == 0 ? cfg->hidden_size : params->dims;
+    options->out_dims = pooling == LLMBED_POOLING_NONE ? cfg->hidden_size : params->dims == 0 ? pooled_width : params->dims;
     options->attention_temperature = params->attention_temperature;
     options->chunk_tokens = params->chunk_tokens;
     options->think_ratio = params->think_ratio;

@@ -11,6 +11,10 @@
  *   qwen3-embedding   causal, last token, <|endoftext|> appended, "Instruct: {task}\nQuery:{q}"
  *   e5-mistral        causal, last token, EOS appended, "Instruct: {task}\nQuery: {q}"
  *   minicpm-embedding bidirectional, position-weighted mean (MiniCPM-Embedding model card)
+ *   embeddinggemma    bidirectional (Gemma 3 use_bidirectional_attention, sliding layers
+ *                     windowed both ways), mean, then the folder's Dense modules and
+ *                     Normalize; prompts "task: search result | query: " from
+ *                     config_sentence_transformers.json (EmbeddingGemma model card)
  *   generic           the folder's sentence-transformers files, else causal + last token
  *
  * Detection order (the first rule that matches wins, and is reported):
@@ -20,7 +24,8 @@
  *      modeling_qwen.Qwen2Model) and architectures (MiniCPMModel);
  *   4. sentence-transformers pooling of an architecture (1_Pooling lasttoken on
  *      qwen3 -> qwen3-embedding, on mistral -> e5-mistral; weightedmean on
- *      minicpm -> minicpm-embedding). */
+ *      minicpm -> minicpm-embedding);
+ *   5. a gemma3_text config with use_bidirectional_attention -> embeddinggemma. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,11 +62,14 @@ static const family_convention CONVENTIONS[LLMBED_FAMILY_COUNT] = {
                                   "Instruct: {task}\\nQuery: {q}"},
     [LLMBED_FAMILY_MINICPM_EMBEDDING] = {"minicpm-embedding", LLMBED_POOLING_WEIGHTED_MEAN,
                                          LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0, "Instruction: {task} Query: {q}"},
+    [LLMBED_FAMILY_EMBEDDINGGEMMA] = {"embeddinggemma", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0,
+                                      "task: search result | query: {q}"},
 };
 
 const char *const *llmbed_family_names(void) {
-    static const char *const names[] = {"generic",         "nv-embed",   "gte-qwen2",         "llm2vec", "gritlm",
-                                        "qwen3-embedding", "e5-mistral", "minicpm-embedding", NULL};
+    static const char *const names[] = {"generic",           "nv-embed",       "gte-qwen2",       "llm2vec",
+                                        "gritlm",            "qwen3-embedding", "e5-mistral",      "minicpm-embedding",
+                                        "embeddinggemma",    NULL};
     return names;
 }
 
@@ -180,6 +188,10 @@ static llmbed_family_id detect(const llmbed_model *m, const char *folder, const 
             return id;
         }
     }
+    if (m->config.arch == LLMBED_ARCH_GEMMA3 && m->config.bidirectional) {
+        snprintf(reason, cap, "config.json use_bidirectional_attention on a gemma3_text model");
+        return LLMBED_FAMILY_EMBEDDINGGEMMA;
+    }
     snprintf(reason, cap, "no family marker in config.json or the sentence-transformers files");
     return LLMBED_FAMILY_GENERIC;
 }
@@ -197,7 +209,7 @@ llmbed_status llmbed_family_select(llmbed_model *m, const char *folder, const cJ
         if (found < 0)
             return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                                "family \"%s\" is unknown (generic, nv-embed, gte-qwen2, llm2vec, gritlm, "
-                               "qwen3-embedding, e5-mistral, minicpm-embedding)",
+                               "qwen3-embedding, e5-mistral, minicpm-embedding, embeddinggemma)",
                                forced);
         id = (llmbed_family_id)found;
         if (id == LLMBED_FAMILY_NV_EMBED && !m->config.latent.present)

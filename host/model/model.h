@@ -8,6 +8,7 @@
 #include "llmbed.h"
 #include "model/family.h"
 #include "model/model_config.h"
+#include "model/st_dense.h"
 
 struct llmbed_tokenizer; /* host/tokenizer/tokenizer.h; NULL when the model ships none */
 
@@ -75,6 +76,11 @@ struct llmbed_model {
     char arch_name[32];
     float *latent_storage;      /* the buffers of weights.latent (one allocation) */
     llmbed_family family;       /* embedder convention (model/family.c) */
+    /* sentence-transformers Dense modules applied to pooled rows, in order
+     * (model/st_dense.h); n_dense 0 without them. */
+    llmbed_dense_layer *dense;
+    int n_dense;
+    float *dense_storage;
 };
 
 #endif

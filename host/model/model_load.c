@@ -47,6 +47,7 @@ llmbed_status llmbed_model_load_folder(llmbed_model *m, const char *folder, cons
         st = alloc_layers(m, error);
         if (st == LLMBED_OK) st = llmbed_weights_load_hf(m, weights, folder, p->n_threads, error);
         llmbed_safetensors_close(weights);
+        if (st == LLMBED_OK) st = llmbed_dense_load(m, folder, error);
         if (st == LLMBED_OK) st = llmbed_lora_merge(m, p->adapters, p->n_adapters, error);
         if (st == LLMBED_OK) st = llmbed_adapter_folder_defaults(m, p->adapters, p->n_adapters, error);
         if (st != LLMBED_OK) return st;

@@ -2,7 +2,15 @@
  * llama_vocab::impl::load: "gpt2" = byte-level BPE with ranked merges and a
  * pre-tokenizer named by tokenizer.ggml.pre; "llama" = SentencePiece BPE
  * (scores, <0xXX> byte fallback, ▁ for spaces, dummy prefix). The text
- * pipeline mirrors the HF tokenizer.json the file was converted from. */
+ * pipeline mirrors the HF tokenizer.json the file was converted from.
+ *
+ * Gemma files (general.architecture gemma, gemma2, gemma3) follow
+ * transformers' GGUF conversion of them instead (integrations/gguf
+ * gemma_tokenizer, 5.25), which is what "equal to HF" means for a GGUF:
+ * tokens made only of spaces (the file stores "  ", not "▁▁") are spelled
+ * with ▁ and are no added tokens; merges are ranked by file order, not by
+ * score (merges.h tok_merges_from_order); no dummy prefix
+ * (add_space_prefix false). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +39,21 @@ static bool optional_bool(const llmbed_gguf *g, const char *key, bool fallback) 
     return llmbed_gguf_get_bool(g, key, &v) ? v : fallback;
 }
 
-static llmbed_status load_tokens(llmbed_tokenizer *t, const llmbed_gguf *g, const char *path, llmbed_error *error) {
+/* A Gemma token of ASCII whitespace holding a space (only space runs in Gemma 3's
+ * vocabulary): transformers respells it as one ▁ per character. */
+static bool gemma_space_run(const char *text, size_t len) {
+    bool space = false;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') space = true;
+        else if (!(text[i] == '\t' || text[i] == '\n' || text[i] == '\v' || text[i] == '\f' || text[i] == '\r'))
+            return false;
+    }
+    return space;
+}
+
+/* respelled: NULL, or one flag per token set for Gemma's respelled space runs. */
+static llmbed_status load_tokens(llmbed_tokenizer *t, const llmbed_gguf *g, const char *path, uint8_t **respelled,
+                                 llmbed_error *error) {
     llmbed_gguf_type elem;
     uint64_t count;
     if (!llmbed_gguf_get_array(g, KEY("tokens"), &elem, &count) || elem != LLMBED_GGUF_STRING)
@@ -48,6 +70,8 @@ static llmbed_status load_tokens(llmbed_tokenizer *t, const llmbed_gguf *g, cons
     if (!tok_vocab_init(&t->vocab, (int32_t)count))
         return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: vocabulary", path);
     tok_bytes raw = {0};
+    if (respelled != NULL && (*respelled = calloc((size_t)count, 1)) == NULL)
+        return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: vocabulary", path);
     for (uint64_t i = 0; i < count; i++) {
         llmbed_gguf_string s;
         int64_t type = TOK_TYPE_NORMAL;
@@ -65,6 +89,17 @@ static llmbed_status load_tokens(llmbed_tokenizer *t, const llmbed_gguf *g, cons
         if (mapped && tok_byte_level_decode(text, len, &raw)) {
             text = raw.data ? raw.data : "";
             len = raw.len;
+        }
+        if (respelled != NULL && gemma_space_run(text, len)) {
+            raw.len = 0;
+            for (size_t k = 0; k < len; k++)
+                if (!tok_bytes_append(&raw, spm_space, 3)) {
+                    tok_bytes_free(&raw);
+                    return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: vocabulary", path);
+                }
+            text = raw.data;
+            len = raw.len;
+            (*respelled)[i] = 1;
         }
         if (!tok_vocab_set(&t->vocab, (int32_t)i, text, len, (uint8_t)type)) {
             tok_bytes_free(&raw);
@@ -150,11 +185,15 @@ static llmbed_status load_scores(llmbed_tokenizer *t, const llmbed_gguf *g, cons
 }
 
 /* USER_DEFINED tokens are matched in text as llama.cpp and HF do; CONTROL
- * and UNKNOWN ones only when special tokens are parsed. */
-static llmbed_status collect_added(llmbed_tokenizer *t, const char *path, llmbed_error *error) {
+ * and UNKNOWN ones only when special tokens are parsed. Gemma's respelled
+ * space runs are left to BPE (transformers adds a user-defined token only
+ * when the file's spelling is in its vocabulary). */
+static llmbed_status collect_added(llmbed_tokenizer *t, const uint8_t *respelled, const char *path,
+                                   llmbed_error *error) {
     for (int32_t id = 0; id < t->vocab.n_tokens; id++) {
         uint8_t type = t->vocab.type[id];
         if (type != TOK_TYPE_USER_DEFINED && type != TOK_TYPE_CONTROL && type != TOK_TYPE_UNKNOWN) continue;
+        if (respelled != NULL && respelled[id]) continue;
         size_t len;
         const char *text = tok_vocab_text(&t->vocab, id, &len);
         tok_added token = {.id = id, .text = (char *)text, .len = len, .special = type != TOK_TYPE_USER_DEFINED};
@@ -230,9 +269,19 @@ static llmbed_status load(llmbed_tokenizer *t, const llmbed_gguf *g, llmbed_erro
                            "SentencePiece BPE)",
                            path, (int)(model.length > 32 ? 32 : model.length), model.data);
     t->byte_level = !spm;
-    llmbed_status st = load_tokens(t, g, path, error);
-    if (st == LLMBED_OK) st = spm ? load_scores(t, g, path, error) : load_merges(t, g, path, error);
-    if (st != LLMBED_OK) return st;
+    llmbed_gguf_string arch;
+    const bool gemma = spm && llmbed_gguf_get_string(g, "general.architecture", &arch) &&
+                       (string_equals(arch, "gemma") || string_equals(arch, "gemma2") || string_equals(arch, "gemma3"));
+    uint8_t *respelled = NULL;
+    llmbed_status st = load_tokens(t, g, path, gemma ? &respelled : NULL, error);
+    if (st == LLMBED_OK && gemma && !tok_merges_from_order(&t->merges, &t->vocab))
+        st = llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: merges from the token order", path);
+    else if (st == LLMBED_OK && !gemma)
+        st = spm ? load_scores(t, g, path, error) : load_merges(t, g, path, error);
+    if (st != LLMBED_OK) {
+        free(respelled);
+        return st;
+    }
     char pre[64] = "";
     llmbed_gguf_string pre_string;
     bool has_pre = llmbed_gguf_get_string(g, KEY("pre"), &pre_string);
@@ -244,7 +293,8 @@ static llmbed_status load(llmbed_tokenizer *t, const llmbed_gguf *g, llmbed_erro
     } else {
         st = bpe_pipeline(t, g, has_pre ? pre : NULL, &add_bos, path, error);
     }
-    if (st == LLMBED_OK) st = collect_added(t, path, error);
+    if (st == LLMBED_OK) st = collect_added(t, respelled, path, error);
+    free(respelled);
     if (st == LLMBED_OK) st = tok_tokenizer_finish(t, path, error);
     if (st != LLMBED_OK) return st;
     int32_t n = t->vocab.n_tokens;

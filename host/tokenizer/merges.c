@@ -122,3 +122,40 @@ bool tok_merges_from_scores(tok_merges *m, const tok_vocab *vocab) {
     free(rank);
     return ok;
 }
+
+bool tok_merges_from_order(tok_merges *m, const tok_vocab *vocab) {
+    const int32_t n = vocab->n_tokens;
+    if (!tok_merges_init(m, (size_t)n * 2)) return false;
+    size_t *cuts = NULL, cut_capacity = 0;
+    int32_t rank = 0;
+    bool ok = true;
+    for (int32_t id = 0; id < n && ok; id++) {
+        if (!tok_vocab_has(vocab, id)) continue;
+        size_t len;
+        const char *text = tok_vocab_text(vocab, id, &len);
+        size_t n_cuts = 0;
+        for (size_t cut = len ? tok_utf8_lead_len((uint8_t)text[0]) : 0; cut < len;
+             cut += tok_utf8_lead_len((uint8_t)text[cut])) {
+            if (n_cuts == cut_capacity) {
+                size_t *grown = realloc(cuts, (cut_capacity = cut_capacity ? 2 * cut_capacity : 64) * sizeof *cuts);
+                if (grown == NULL) {
+                    ok = false;
+                    break;
+                }
+                cuts = grown;
+            }
+            cuts[n_cuts++] = cut;
+        }
+        /* the longer left piece first */
+        for (size_t k = n_cuts; k-- > 0 && ok;) {
+            int32_t left = tok_vocab_find(vocab, text, cuts[k]);
+            if (left < 0) continue;
+            int32_t right = tok_vocab_find(vocab, text + cuts[k], len - cuts[k]);
+            if (right < 0) continue;
+            bool duplicate;
+            if (!tok_merges_add(m, left, right, rank++, id, &duplicate)) ok = false;
+        }
+    }
+    free(cuts);
+    return ok;
+}

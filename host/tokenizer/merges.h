@@ -35,4 +35,12 @@ void tok_merges_free(tok_merges *m);
  * into two tokens at a character boundary becomes the merge of that pair. */
 bool tok_merges_from_scores(tok_merges *m, const tok_vocab *vocab);
 
+/* Gemma GGUF files: the same pairs, but ranked by the merged token's
+ * position in the file (earlier first), then the longer left piece first,
+ * every pair its own rank: transformers' GGUF conversion of Gemma
+ * (integrations/gguf gemma_tokenizer, generate_merges with scores -index),
+ * because Gemma's scores do not follow its merge order. Every token type
+ * takes part, as there. */
+bool tok_merges_from_order(tok_merges *m, const tok_vocab *vocab);
+
 #endif

@@ -9,6 +9,8 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "cpu/cpu_ops.h"
 #include "model/config_parse.h"
 #include "support/golden_runner.hpp"
+#include "support/tiny_model_writer.hpp"
 
 using namespace llmbed_test;
 
@@ -220,4 +223,143 @@ TEST_CASE("gemma3 attention window: causal and bidirectional masks, with and wit
             }
         }
     }
+}
+
+namespace {
+
+struct StFolder {
+    llmbed_model *model = nullptr;
+    llmbed_ctx *ctx = nullptr;
+    GoldenManifest manifest;
+    NpyArray st_rows;
+    StFolder() {
+        manifest = read_manifest(LLMBED_TEST_DATA_DIR, "embeddinggemma-tiny");
+        INFO(manifest.error);
+        REQUIRE(manifest.ok);
+        st_rows = read_npy(manifest.dir + "/sentence_transformers.npy");
+        INFO(st_rows.error);
+        REQUIRE(st_rows.ok);
+        llmbed_error error{};
+        const llmbed_status st = llmbed_model_load(manifest.model_path.c_str(), nullptr, &model, &error);
+        INFO(error.message);
+        REQUIRE(st == LLMBED_OK);
+        llmbed_ctx_params cp;
+        llmbed_ctx_params_default(&cp);
+        REQUIRE(llmbed_ctx_create(model, &cp, &ctx, &error) == LLMBED_OK);
+    }
+    ~StFolder() {
+        llmbed_ctx_free(ctx);
+        llmbed_model_free(model);
+    }
+};
+
+} // namespace
+
+TEST_CASE("embeddinggemma folder: detected defaults, prompts and the Dense width", "[gemma][embeddinggemma]") {
+    StFolder f;
+    llmbed_model_info info{};
+    info.struct_size = sizeof info;
+    REQUIRE(llmbed_model_get_info(f.model, &info) == LLMBED_OK);
+    CHECK(info.default_attention == LLMBED_ATTENTION_BIDIRECTIONAL); // use_bidirectional_attention
+    CHECK(info.default_pooling == LLMBED_POOLING_MEAN);             // 1_Pooling mean_tokens
+    CHECK(info.default_normalize == 1);                             // 4_Normalize
+    CHECK(std::string(info.family) == "embeddinggemma");
+    CHECK_THAT(info.family_reason, Catch::Contains("use_bidirectional_attention"));
+    llmbed_embed_params p;
+    llmbed_embed_params_default(&p);
+    CHECK(llmbed_embed_dims(f.model, &p) == 56); // 2_Dense 40 -> 96, 3_Dense 96 -> 56
+    p.pooling = LLMBED_POOLING_NONE;
+    CHECK(llmbed_embed_dims(f.model, &p) == 40); // hidden states: no Dense
+    char prompt[128];
+    size_t n = 0;
+    REQUIRE(llmbed_model_prompt(f.model, "query", prompt, sizeof prompt, &n, nullptr) == LLMBED_OK);
+    CHECK(std::string(prompt) == "task: search result | query: ");
+    llmbed_embed_params wide;
+    llmbed_embed_params_default(&wide);
+    wide.dims = 57;
+    std::vector<float> out(64);
+    const int32_t ids[] = {5, 6};
+    const int64_t offsets[] = {0, 2};
+    llmbed_batch batch{ids, offsets, 1, nullptr};
+    CHECK(llmbed_embed(f.ctx, &batch, &wide, out.data(), out.size()) == LLMBED_ERR_INVALID_ARGUMENT);
+    CHECK_THAT(llmbed_last_error(f.ctx), Catch::Contains("dims 57") && Catch::Contains("Dense"));
+}
+
+TEST_CASE("embeddinggemma folder: hidden states and sentence-transformers rows equal the goldens",
+          "[gemma][embeddinggemma][goldens]") {
+    StFolder f;
+    const GoldenManifest &m = f.manifest;
+    Agreement hidden_worst, st_worst;
+    for (size_t s = 0; s < m.sequences.size(); s++) {
+        const std::vector<int32_t> &ids = m.sequences[s];
+        const int64_t offsets[] = {0, (int64_t)ids.size()};
+        llmbed_batch batch{ids.data(), offsets, 1, nullptr};
+        /* the model's own defaults: bidirectional, mean, Dense, Dense, Normalize */
+        llmbed_embed_params p;
+        llmbed_embed_params_default(&p);
+        std::vector<float> row(56 + 1, -9.0f);
+        REQUIRE(llmbed_embed(f.ctx, &batch, &p, row.data(), 56) == LLMBED_OK);
+        CHECK(row[56] == -9.0f);
+        const std::vector<double> want(f.st_rows.values.begin() + (ptrdiff_t)(s * 56),
+                                       f.st_rows.values.begin() + (ptrdiff_t)((s + 1) * 56));
+        const Agreement a = compare_rows(row.data(), want, 56);
+        INFO("n " << ids.size() << ": cosine " << a.min_cosine << " max|diff| " << a.max_abs);
+        CHECK(a.within_golden_tolerance());
+        st_worst.merge(a);
+        /* Matryoshka after the Dense modules: the first 24 values, re-normalised */
+        p.dims = 24;
+        std::vector<float> cut(24);
+        REQUIRE(llmbed_embed(f.ctx, &batch, &p, cut.data(), cut.size()) == LLMBED_OK);
+        double norm = 0;
+        for (int i = 0; i < 24; i++) norm += want[(size_t)i] * want[(size_t)i];
+        std::vector<double> want_cut(want.begin(), want.begin() + 24);
+        for (double &v : want_cut) v /= std::sqrt(norm);
+        CHECK(compare_rows(cut.data(), want_cut, 24).within_golden_tolerance());
+        /* hidden states: the decoder alone */
+        for (const GoldenCase &c : m.cases) {
+            if (c.sequence != (int)s || c.pooling != "none") continue;
+            std::string error;
+            const std::vector<double> hidden = m.expected(c, error);
+            REQUIRE(error.empty());
+            llmbed_embed_params h;
+            llmbed_embed_params_default(&h);
+            h.pooling = LLMBED_POOLING_NONE;
+            std::vector<float> got(hidden.size());
+            REQUIRE(llmbed_embed(f.ctx, &batch, &h, got.data(), got.size()) == LLMBED_OK);
+            const Agreement ha = compare_rows(got.data(), hidden, 40);
+            CHECK(ha.within_golden_tolerance());
+            hidden_worst.merge(ha);
+        }
+    }
+    std::printf("goldens embeddinggemma-tiny: hidden states 1-cosine %.2e max|diff| %.2e; sentence-transformers rows "
+                "(mean, Dense, Dense, Normalize) 1-cosine %.2e max|diff| %.2e\n",
+                1.0 - hidden_worst.min_cosine, hidden_worst.max_abs, 1.0 - st_worst.min_cosine, st_worst.max_abs);
+}
+
+TEST_CASE("sentence-transformers Dense: bad modules name their file", "[gemma][embeddinggemma][bad-input]") {
+    TempDir dir;
+    const std::string src = std::string(LLMBED_TEST_DATA_DIR) + "/models/embeddinggemma-tiny";
+    const std::string folder = dir.path + "/eg";
+    REQUIRE(std::system(("cp -r '" + src + "' '" + folder + "'").c_str()) == 0);
+    const auto load = [&](llmbed_status want, const char *needle) {
+        llmbed_model *model = nullptr;
+        llmbed_error error{};
+        CHECK(llmbed_model_load(folder.c_str(), nullptr, &model, &error) == want);
+        CHECK_THAT(error.message, Catch::Contains(needle));
+        llmbed_model_free(model);
+    };
+    const std::string cfg = folder + "/3_Dense/config.json";
+    write_file(cfg, "{\"in_features\": 95, \"out_features\": 56, \"bias\": false, "
+                    "\"activation_function\": \"torch.nn.modules.linear.Identity\"}");
+    load(LLMBED_ERR_BAD_CONFIG, "in_features 95");
+    write_file(cfg, "{\"in_features\": 96, \"out_features\": 56, \"bias\": false, "
+                    "\"activation_function\": \"torch.nn.modules.activation.GELU\"}");
+    load(LLMBED_ERR_UNSUPPORTED, "GELU");
+    write_file(cfg, "{\"in_features\": 96, \"out_features\": 56, \"bias\": true, "
+                    "\"activation_function\": \"torch.nn.modules.linear.Identity\"}");
+    load(LLMBED_ERR_MISSING_TENSOR, "linear.bias");
+    write_file(cfg, "{\"in_features\": 96, \"out_features\": 57, \"bias\": false}");
+    load(LLMBED_ERR_TENSOR_SHAPE, "linear.weight");
+    REQUIRE(std::rename((folder + "/3_Dense/model.safetensors").c_str(), (folder + "/3_Dense/pytorch_model.bin").c_str()) == 0);
+    load(LLMBED_ERR_UNSUPPORTED, "pytorch_model.bin");
 }

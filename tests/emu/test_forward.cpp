@@ -144,3 +144,6 @@ TEST_CASE("emu backend: qwen2-gguf goldens", "[emu][forward]") { run_emulated_go
 TEST_CASE("emu backend: qwen3-gguf goldens", "[emu][forward]") { run_emulated_goldens("qwen3-gguf"); }
 TEST_CASE("emu backend: gemma3-tiny goldens", "[emu][forward][gemma]") { run_emulated_goldens("gemma3-tiny"); }
 TEST_CASE("emu backend: gemma3-gguf goldens", "[emu][forward][gemma]") { run_emulated_goldens("gemma3-gguf"); }
+TEST_CASE("emu backend: embeddinggemma-tiny goldens (bidirectional windows)", "[emu][forward][gemma]") {
+    run_emulated_goldens("embeddinggemma-tiny");
+}

@@ -10,6 +10,7 @@ that the original model's tokenizer.json uses for its tokenizer.ggml.pre
 name. Each file is loaded back with `tokenizers.Tokenizer` to validate it.
 
 Usage: python3 tests/tokenizer/gguf_to_hf.py [--testdata DIR] [--out DIR]
+       python3 tests/tokenizer/gguf_to_hf.py --gguf FILE.gguf --out DIR
 """
 import argparse
 import json
@@ -94,12 +95,52 @@ def spm_merges(tokens, types, scores):
     return [[m[3], m[4]] for m in merges]
 
 
+GEMMA_ARCHES = ("gemma", "gemma2", "gemma3")
+
+
+def gemma_pipeline(tokens, types):
+    """What transformers builds from a Gemma GGUF (integrations/gguf
+    gemma_tokenizer + GemmaTokenizer, 5.25): tokens of only spaces respelled
+    with "▁" (the file stores them as spaces), merges rebuilt from the
+    vocabulary with the file order as priority (generate_merges with scores
+    -index: earlier first, then the longer left piece), no dummy prefix
+    (normalizer Replace " " -> "▁", Split on " " merged with the previous
+    piece), byte fallback; control tokens added as special tokens and
+    user-defined ones still in the vocabulary (newline runs, [multimodal]) as
+    plain added tokens."""
+    spelled = ["▁" * len(t) if " " in t and not t.strip() else t for t in tokens]
+    vocab = {t: i for i, t in enumerate(spelled)}
+    priority = {t: -i for i, t in enumerate(spelled)}
+    merges = []
+    for merged, score in priority.items():
+        local = [(merged[:cut], merged[cut:], score) for cut in range(1, len(merged))
+                 if merged[:cut] in vocab and merged[cut:] in vocab]
+        merges.extend(sorted(local, key=lambda m: (vocab[m[0]], vocab[m[1]])))
+    merges.sort(key=lambda m: (m[2], len(m[0]), len(m[1])), reverse=True)
+    added = [{"id": vocab[t], "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": types[i] == CONTROL}
+             for i, t in enumerate(spelled) if types[i] in (CONTROL, USER_DEFINED) and vocab[t] == i]
+    return {
+        "added_tokens": added,
+        "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": "▁"},
+        "pre_tokenizer": {"type": "Split", "pattern": {"String": " "}, "behavior": "MergedWithPrevious",
+                          "invert": False},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": "▁"}, "content": " "}, {"type": "ByteFallback"},
+            {"type": "Fuse"}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "ignore_merges": False,
+                  "vocab": vocab, "merges": [[m[0], m[1]] for m in merges]},
+    }
+
+
 def convert(gguf_path):
     reader = gguf.GGUFReader(gguf_path)
     model = field(reader, "tokenizer.ggml.model")
     tokens = field(reader, "tokenizer.ggml.tokens")
     types = field(reader, "tokenizer.ggml.token_type") or [NORMAL] * len(tokens)
     pre = field(reader, "tokenizer.ggml.pre")
+    arch = field(reader, "general.architecture")
     vocab, added = {}, []
     for i, t in enumerate(tokens):
         if t not in vocab:
@@ -118,6 +159,8 @@ def convert(gguf_path):
                    model={"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
                           "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
                           "ignore_merges": False, "vocab": vocab, "merges": merges})
+    elif model == "llama" and arch in GEMMA_ARCHES:
+        tok.update(gemma_pipeline(tokens, types))
     elif model == "llama":
         scores = field(reader, "tokenizer.ggml.scores")
         unk = next((tokens[i] for i in range(len(tokens)) if types[i] == UNKNOWN), None)
@@ -175,7 +218,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--testdata", default=DEFAULT_TESTDATA)
     ap.add_argument("--out", default=DEFAULT_OUT)
+    ap.add_argument("--gguf", help="convert this one GGUF file into --out/tokenizer.json instead (e.g. the "
+                                   "Gemma 3 270M file the real-model test assembles)")
     args = ap.parse_args()
+    if args.gguf:
+        tok, why = convert(args.gguf)
+        if tok is None:
+            raise SystemExit(f"{args.gguf}: {why}")
+        write(args.out, tok)
+        print(f"{args.gguf}: {os.path.join(args.out, 'tokenizer.json')}")
+        return 0
     for name in sorted(os.listdir(args.testdata)):
         path = os.path.join(args.testdata, name, "vocab.gguf")
         if not os.path.exists(path):
