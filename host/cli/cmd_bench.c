@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli/bench_ledger.h"
 #include "cli/bench_long.h"
 #include "cli/cli.h"
 #include "cli/options.h"
@@ -33,7 +34,8 @@ typedef struct corpus {
 
 typedef struct bench_args {
     const char *model, *input, *compare, *compare_script, *python, *pooling, *attention, *device, *think_ratios;
-    int mixed, normalize;
+    const char *profile;
+    int mixed, normalize, ledger;
     int64_t tokens, sequences, seed, batch_tokens, threads, warmup, compare_batch;
     int64_t long_tokens, chunk_tokens, queries, reencode;
 } bench_args;
@@ -408,16 +410,23 @@ int cli_bench(int argc, char **argv) {
         {"queries", CLI_INT, &a.queries, 0, 0, "Q", "--long: also time suffix mode for Q queries (default 0 = skip)"},
         {"reencode", CLI_INT, &a.reencode, 0, 0, "K", "--long: re-encoded baseline queries timed (default 2)"},
         {"device", CLI_STRING, &a.device, 0, 0, "D", "--long: cpu (default), cuda or cuda:N"},
+        {"ledger", CLI_FLAG, &a.ledger, 1, 0, NULL, "cost ledger of one CUDA batch (dry run, no GPU needed)"},
+        {"profile", CLI_STRING, &a.profile, 0, 0, "P", "--ledger: h100 (default), h200 or a100"},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
                                     "                    [--input FILE] [--compare transformers]\n"
                                     "       llmbed bench --model PATH --long N [--chunk-tokens C] [--think-ratios LIST]\n"
-                                    "                    [--queries Q [--reencode K]] [--device D]",
+                                    "                    [--queries Q [--reencode K]] [--device D]\n"
+                                    "       llmbed bench --model PATH --ledger [--tokens N] [--batch-tokens N] [--profile P]",
                            argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (a.model == NULL) {
         cli_error("llmbed bench: --model PATH is required");
         return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (a.ledger) {
+        const cli_bench_ledger_args ledger_args = {a.model, a.profile, a.tokens, a.batch_tokens, a.threads};
+        return cli_bench_ledger(&ledger_args);
     }
     if (a.long_tokens > 0) {
         const cli_bench_long_args long_args = {a.model, a.device, a.think_ratios, a.long_tokens, a.chunk_tokens,

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "kernels/common/kernel_api.h"
+#include "kernels/common/launch_cost.h"
 #include "llmbed.h"
 
 #define LLMBED_GEMM_CACHE_SIZE 64

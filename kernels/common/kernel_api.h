@@ -20,21 +20,7 @@
 #include "llmbed.h"
 #include "op_params.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-/* What one launch costs, declared by its launcher from its parameters (the
- * cost ledger, `llmbed bench --ledger`, sums these against a device's
- * roofline): floating-point operations and bytes of global memory read and
- * written, each input read once and each output written once. */
-typedef struct llmbed_launch_cost {
-    const char *op; /* a static name: "rmsnorm", "attention", "gemm qkv", ... */
-    double flops;
-    double bytes;
-} llmbed_launch_cost;
-#ifdef __cplusplus
-}
-#endif
+#include "kernels/common/launch_cost.h"
 
 #if defined(LLMBED_CUDA_EMU)
 typedef struct CUstream_st *cudaStream_t;
