@@ -38,8 +38,8 @@ template <int D>
 __global__ void __launch_bounds__(kThreads)
     attention_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                      const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ out,
-                     const int32_t *__restrict__ seq_offsets, int n_tiles, int n_heads, int n_kv_heads, int head_dim,
-                     int causal, float scale_log2) {
+                     const int32_t *__restrict__ seq_offsets, int64_t q_stride, int64_t kv_stride, int n_tiles,
+                     int n_heads, int n_kv_heads, int head_dim, int causal, float scale_log2) {
     /* +8 bf16 (16 bytes) of row padding puts the 8 rows an ldmatrix reads on distinct banks. */
     constexpr int kStride = D + 8;
     constexpr int kChunks = D / 8; /* 16-byte chunks per row */
@@ -54,7 +54,7 @@ __global__ void __launch_bounds__(kThreads)
     if (q0 >= len) return;
     const int kvh = h / (n_heads / n_kv_heads);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, group = lane >> 2, tig = lane & 3;
-    const int64_t q_stride = (int64_t)n_heads * head_dim, kv_stride = (int64_t)n_kv_heads * head_dim;
+    const int64_t out_stride = (int64_t)n_heads * head_dim;
 
     for (int c = threadIdx.x; c < kBlockM * kChunks; c += kThreads) {
         int r = c / kChunks, col = (c % kChunks) * 8;
@@ -159,7 +159,7 @@ __global__ void __launch_bounds__(kThreads)
         int row = row0 + r * 8;
         if (row >= len) continue;
         float inv = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
-        __nv_bfloat16 *dst = out + (int64_t)(seq_start + row) * q_stride + h * head_dim;
+        __nv_bfloat16 *dst = out + (int64_t)(seq_start + row) * out_stride + h * head_dim;
         for (int dt = 0; dt < D / 8; dt++) {
             int col = dt * 8 + tig * 2;
             if (head_dim == D) {
@@ -174,12 +174,12 @@ __global__ void __launch_bounds__(kThreads)
 }
 
 typedef llmbed_status (*attention_launcher)(const llmbed_attention_params *p, int max_seq_len, int n_tiles,
-                                            const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
-                                            __nv_bfloat16 *out, cudaStream_t stream, llmbed_error *error);
+                                            const llmbed_cuda_qkv *qkv, __nv_bfloat16 *out, cudaStream_t stream,
+                                            llmbed_error *error);
 
 template <int D>
-llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len, int n_tiles, const __nv_bfloat16 *q,
-                              const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out, cudaStream_t stream,
+llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len, int n_tiles,
+                              const llmbed_cuda_qkv *qkv, __nv_bfloat16 *out, cudaStream_t stream,
                               llmbed_error *error) {
     /* Upper bound from the host's view (every sequence max_seq_len long): QK^T and PV, halved when causal;
      * q, k, v read once and out written (bf16). */
@@ -187,8 +187,11 @@ llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len,
     const double flops = 4 * seqs * heads * S * S * hd * (p->causal ? 0.5 : 1.0);
     const double bytes = seqs * S * hd * 2 * (2 * heads + 2 * p->n_kv_heads);
     const llmbed::Launch l = {{"attention", flops, bytes}, (int64_t)n_tiles * p->n_seqs, p->n_heads, 1, kThreads, 0};
-    return llmbed::launch(l, attention_kernel<D>, stream, error, q, k, v, out, p->seq_offsets, n_tiles, p->n_heads,
-                          p->n_kv_heads, p->head_dim, p->causal, p->scale * kLog2e);
+    return llmbed::launch(l, attention_kernel<D>, stream, error, reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
+                          reinterpret_cast<const __nv_bfloat16 *>(qkv->k),
+                          reinterpret_cast<const __nv_bfloat16 *>(qkv->v), out, p->seq_offsets, qkv->q_stride,
+                          qkv->kv_stride, n_tiles, p->n_heads, p->n_kv_heads, p->head_dim, p->causal,
+                          p->scale * kLog2e);
 }
 
 /* Instantiated head dims, ascending: the production sizes 64, 80, 96 and 128
@@ -213,8 +216,8 @@ attention_launcher find_launcher(int head_dim) {
 LLMBED_KERNEL_API int llmbed_cuda_attention_supports_head_dim(int head_dim) { return find_launcher(head_dim) != nullptr; }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_params *p, int max_seq_len,
-                                                      const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                                      uint16_t *out, cudaStream_t stream, llmbed_error *error) {
+                                                      const llmbed_cuda_qkv *qkv, uint16_t *out, cudaStream_t stream,
+                                                      llmbed_error *error) {
     if (p->n_seqs < 0 || max_seq_len < 0 || p->n_heads <= 0 || p->n_kv_heads <= 0 ||
         p->n_heads % p->n_kv_heads != 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
@@ -226,7 +229,5 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_par
                            p->head_dim);
     if (p->n_seqs == 0 || max_seq_len == 0) return LLMBED_OK;
     const int64_t n_tiles = (max_seq_len + kBlockM - 1) / kBlockM;
-    return launch(p, max_seq_len, (int)n_tiles, reinterpret_cast<const __nv_bfloat16 *>(q),
-                  reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
-                  reinterpret_cast<__nv_bfloat16 *>(out), stream, error);
+    return launch(p, max_seq_len, (int)n_tiles, qkv, reinterpret_cast<__nv_bfloat16 *>(out), stream, error);
 }

@@ -82,13 +82,14 @@ __global__ void __launch_bounds__(THREADS)
     attention_cache_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
                            const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ out,
                            const int32_t *__restrict__ seq_offsets, const int32_t *__restrict__ cache_lens,
-                           int n_heads, int n_kv_heads, int head_dim, float scale, llmbed_kv_cache_view cache) {
+                           int64_t q_stride, int64_t kv_stride, int n_heads, int n_kv_heads, int head_dim, float scale,
+                           llmbed_kv_cache_view cache) {
     __shared__ Tile t;
     const int s = (int)blockIdx.z, h = (int)blockIdx.y, g = h / (n_heads / n_kv_heads);
     const int begin = seq_offsets[s], len = seq_offsets[s + 1] - begin, q_first = (int)blockIdx.x * BLOCK_Q;
     if (q_first >= len) return;
     const int n_q = len - q_first < BLOCK_Q ? len - q_first : BLOCK_Q;
-    const int q_stride = n_heads * head_dim, kv_stride = n_kv_heads * head_dim;
+    const int64_t out_stride = (int64_t)n_heads * head_dim;
     for (int i = (int)threadIdx.x; i < BLOCK_Q * head_dim; i += THREADS) {
         const int r = i / head_dim, d = i % head_dim;
         t.q[r][d] = r < n_q ? __bfloat162float(q[(int64_t)(begin + q_first + r) * q_stride + h * head_dim + d]) : 0.0f;
@@ -124,15 +125,15 @@ __global__ void __launch_bounds__(THREADS)
     fold_segment(t, own, q_first, n_q, head_dim, scale);
     for (int i = (int)threadIdx.x; i < n_q * head_dim; i += THREADS) {
         const int r = i / head_dim, d = i % head_dim;
-        out[(int64_t)(begin + q_first + r) * q_stride + h * head_dim + d] = __float2bfloat16_rn(t.acc[r][d] / t.l[r]);
+        out[(int64_t)(begin + q_first + r) * out_stride + h * head_dim + d] = __float2bfloat16_rn(t.acc[r][d] / t.l[r]);
     }
 }
 
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attention_params *p, int max_seq_len,
-                                                            const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                                            uint16_t *out, cudaStream_t stream, llmbed_error *error) {
+                                                            const llmbed_cuda_qkv *qkv, uint16_t *out,
+                                                            cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs <= 0 || p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 ||
         p->head_dim % 2 != 0 || !p->causal || p->cache == nullptr || max_seq_len < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
@@ -148,8 +149,8 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attenti
     const llmbed::Launch l = {{"attention_cache", 4 * queries * keys * D,
                                queries * D * 4 + (double)p->n_seqs * p->n_kv_heads * keys * D * 4},
                               (max_seq_len + BLOCK_Q - 1) / BLOCK_Q, p->n_heads, p->n_seqs, THREADS, 0};
-    return llmbed::launch(l, attention_cache_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(q),
-                          reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
-                          reinterpret_cast<__nv_bfloat16 *>(out), p->seq_offsets, p->cache_lens, p->n_heads,
-                          p->n_kv_heads, p->head_dim, p->scale, *p->cache);
+    return llmbed::launch(l, attention_cache_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
+                          reinterpret_cast<const __nv_bfloat16 *>(qkv->k), reinterpret_cast<const __nv_bfloat16 *>(qkv->v),
+                          reinterpret_cast<__nv_bfloat16 *>(out), p->seq_offsets, p->cache_lens, qkv->q_stride,
+                          qkv->kv_stride, p->n_heads, p->n_kv_heads, p->head_dim, p->scale, *p->cache);
 }

@@ -234,10 +234,25 @@ static llmbed_status cpu_latent(llmbed_backend *backend, const llmbed_latent_att
     return LLMBED_OK;
 }
 
-static llmbed_status cpu_pool(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
-                              llmbed_error *error) {
+/* Pooled rows go to x, free once the final norm has written xn (n_rows <= max_tokens). */
+static llmbed_status cpu_pool(llmbed_backend *backend, const llmbed_pooling_params *p, llmbed_error *error) {
     (void)error;
-    llmbed_cpu_pooling(p, ((cpu_backend *)backend)->xn, out);
+    cpu_backend *cb = (cpu_backend *)backend;
+    llmbed_cpu_pooling(p, cb->xn, cb->x);
+    return LLMBED_OK;
+}
+
+/* From x (the last pool) or host_rows; `a` (free after the layers) is the row scratch. */
+static llmbed_status cpu_postprocess(llmbed_backend *backend, const llmbed_postprocess_params *p,
+                                     const float *host_rows, void *out, float *scales, llmbed_error *error) {
+    cpu_backend *cb = (cpu_backend *)backend;
+    if (p->n_rows > backend->max_tokens || p->in_dims != backend->model->config.hidden_size || p->dims < 1 ||
+        p->dims > p->in_dims || p->precision < LLMBED_PRECISION_FLOAT32 || p->precision > LLMBED_PRECISION_UBINARY ||
+        (p->precision == LLMBED_PRECISION_INT8 && scales == NULL))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "cpu backend: postprocess of %d rows of %d to %d dims, precision %d", p->n_rows, p->in_dims,
+                           p->dims, p->precision);
+    llmbed_cpu_postprocess(p, host_rows != NULL ? host_rows : cb->x, out, scales, cb->a);
     return LLMBED_OK;
 }
 
@@ -380,6 +395,7 @@ static const llmbed_backend_ops cpu_ops = {
     .swiglu = cpu_swiglu,
     .latent = cpu_latent,
     .pool = cpu_pool,
+    .postprocess = cpu_postprocess,
     .read_hidden = cpu_read_hidden,
     .cache_reserve = cpu_cache_reserve,
     .cache_bytes = cpu_cache_bytes,

@@ -28,6 +28,11 @@ void llmbed_cpu_rmsnorm(const llmbed_rmsnorm_params *p, const float *x, const fl
 
 /* In place on x[T, row_stride] (heads packed from column 0 of each row). */
 void llmbed_cpu_rope(const llmbed_rope_params *p, float *x);
+/* The (cos, sin) pairs of one position: cos_sin[2 i] = cos(position * inv_freq[i]) * attention_scaling,
+ * cos_sin[2 i + 1] the sine, the angle in double (what llmbed_cpu_rope applies; the CUDA
+ * backend's RoPE table is built with it). */
+void llmbed_cpu_rope_row(double position, const float *inv_freq, int half, float attention_scaling,
+                         float *cos_sin);
 
 /* Scratch floats the attention op needs when run with `n_threads` threads. */
 size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int n_threads);
@@ -57,8 +62,11 @@ void llmbed_cpu_swiglu(const llmbed_swiglu_params *p, const float *gate, const f
 /* out[n_seqs, hidden] pooled from hidden[T, hidden]. */
 void llmbed_cpu_pooling(const llmbed_pooling_params *p, const float *hidden, float *out);
 
-/* out[n_rows, dims] = first `dims` columns of in[n_rows, in_dims], then L2-normalised when asked. */
-void llmbed_cpu_postprocess(const llmbed_postprocess_params *p, const float *in, float *out);
+/* in[n_rows, in_dims] -> out: n_rows rows of p->precision (llmbed_postprocess_params);
+ * scales[n_rows] receives int8 scales (1 otherwise; may be NULL except for
+ * int8); scratch holds p->dims floats. out must not overlap in. */
+void llmbed_cpu_postprocess(const llmbed_postprocess_params *p, const float *in, void *out, float *scales,
+                            float *scratch);
 
 /* HF nn.Linear with W [n_out, n_in] row-major, one cblas_sgemm:
  *   accumulate = 0: y[T, n_out] = x[T, n_in] W^T * alpha (+ bias)

@@ -1,13 +1,20 @@
 /* CUDA backend: the ops of host/backend.h on one GPU; the decoder loop
  * (host/decoder/) orders them. Weights are uploaded once as bf16 (norm
- * weights and biases stay fp32); activations live in one device arena sized
- * from the token capacity, grown in place by reserve() (weights stay), so no
- * op allocates. One explicit stream carries the input upload (from pinned
- * staging), the kernels and cuBLASLt GEMMs, and the output download.
+ * weights stay fp32), fused at load: q, k and v into one [q | k | v]
+ * projection (Qwen2's biases into one bf16 vector, added in the cuBLASLt
+ * epilogue) and gate/up into one [gate | up]; activations live in one device
+ * arena sized from the token capacity, grown in place by reserve() (weights
+ * stay), so no op allocates. One explicit stream carries the input upload
+ * (from pinned staging), the kernels and cuBLASLt GEMMs, and the download of
+ * the final rows (pooled and post-processed on the device).
  *
- * Dtypes: the residual stream x and the final hidden states are fp32; xn,
- * q, k, v, the attention output and the MLP activations are bf16. The o and
- * down projections accumulate into x in the GEMM (beta = 1, fp32 C/D). */
+ * Per layer: rmsnorm -> QKV GEMM (+bias) -> q/k norm + RoPE (one kernel, in
+ * place) -> attention -> o GEMM accumulating into x -> rmsnorm -> gate_up
+ * GEMM -> SwiGLU -> down GEMM accumulating into x. Dtypes: the residual
+ * stream x and the final hidden states are fp32; xn, qkv, the attention
+ * output and the MLP activations are bf16. The o and down projections
+ * accumulate into x in the GEMM (beta = 1, fp32 C/D): the residual add costs
+ * no pass of its own, and the residual is never rounded to bf16. */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -20,14 +27,15 @@
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
 #include "cuda/cuda_latent.h"
+#include "cuda/cuda_rope.h"
 #include "kernels/attention.cuh"
 #include "kernels/attention_cache.cuh"
-#include "kernels/bias.cuh"
 #include "kernels/embedding.cuh"
 #include "kernels/kv_cache.cuh"
 #include "kernels/pooling.cuh"
+#include "kernels/postprocess.cuh"
+#include "kernels/qk_norm_rope.cuh"
 #include "kernels/rmsnorm.cuh"
-#include "kernels/rope.cuh"
 #include "kernels/swiglu.cuh"
 #include "kernels/think_select.cuh"
 
@@ -36,8 +44,10 @@
 #define STAGING_ELEMENTS ((size_t)1 << 22) /* bf16 weight elements converted per upload chunk */
 
 typedef struct cuda_layer {
-    uint16_t *wq, *wk, *wv, *wo, *w_gate_up, *w_down; /* bf16; w_gate_up [2I, C]: gate rows, then up rows */
-    float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bq, *bk, *bv;
+    /* bf16: w_qkv [qd + 2 kvd, C] (q rows, k rows, v rows), w_gate_up [2I, C] (gate rows, up rows) */
+    uint16_t *w_qkv, *wo, *w_gate_up, *w_down;
+    uint16_t *b_qkv; /* [qd + 2 kvd] bf16 (Qwen2), or NULL */
+    float *attn_norm, *ffn_norm, *q_norm, *k_norm;
 } cuda_layer;
 
 typedef struct cuda_backend {
@@ -51,10 +61,10 @@ typedef struct cuda_backend {
     cuda_layer *layers;
     /* Activation arena, [max_tokens, ...] each. */
     void *arena;
-    float *x, *hidden, *pooled;
-    uint16_t *xn, *q, *k, *v, *attn, *gate_up, *mlp; /* gate_up [T, 2I] (gate | up), mlp [T, I] */
-    int32_t *tokens, *offsets, *position_offsets, *pool_begin, *pool_end;
-    float *inv_freq;
+    float *x, *hidden, *pooled, *scales;
+    uint16_t *xn, *qkv, *attn, *gate_up, *mlp; /* qkv [T, qd + 2 kvd], gate_up [T, 2I] (gate | up), mlp [T, I] */
+    int32_t *tokens, *offsets, *position_offsets, *pool_begin, *pool_end, *rope_rows;
+    llmbed_cuda_rope rope;
     /* Pinned staging: inputs up, outputs down, both sized from max_tokens
      * (staging_in also carries the bf16 weight chunks at upload). */
     void *staging_in;
@@ -68,9 +78,17 @@ typedef struct cuda_backend {
     /* NV-Embed's latent block (empty for other models) and its scratch. */
     llmbed_cuda_latent latent;
     void *latent_scratch;
-    int n_tokens;    /* of the forward in progress (sizes the RoPE grid) */
+    int n_tokens;    /* of the forward in progress */
     int max_seq_len; /* longest sequence of the forward in progress (sizes the attention grid) */
 } cuda_backend;
+
+/* Where the kernels find q, k and v: heads packed in the fused QKV output. */
+static llmbed_cuda_qkv qkv_view(const cuda_backend *cb) {
+    const llmbed_config *c = &cb->base.model->config;
+    const int64_t qd = (int64_t)c->n_heads * c->head_dim, kvd = (int64_t)c->n_kv_heads * c->head_dim;
+    const llmbed_cuda_qkv view = {cb->qkv, cb->qkv + qd, cb->qkv + qd + kvd, qd + 2 * kvd, qd + 2 * kvd};
+    return view;
+}
 
 static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
 
@@ -84,6 +102,7 @@ static void cuda_destroy(llmbed_backend *backend) {
     if (cb->cache) cudaFree(cb->cache);
     if (cb->latent_scratch) cudaFree(cb->latent_scratch);
     llmbed_cuda_latent_free(&cb->latent);
+    llmbed_cuda_rope_free(&cb->rope);
     if (cb->staging_in) cudaFreeHost(cb->staging_in);
     if (cb->staging_out) cudaFreeHost(cb->staging_out);
     if (cb->stream) cudaStreamDestroy(cb->stream);
@@ -111,9 +130,7 @@ static size_t layout_weights(cuda_backend *cb, uint8_t *base) {
     for (int l = 0; l < c->n_layers; l++) {
         const llmbed_layer_weights *w = &m->weights.layers[l];
         cuda_layer *d = &cb->layers[l];
-        d->wq = (uint16_t *)carve(base, &off, qd * C * 2);
-        d->wk = (uint16_t *)carve(base, &off, kvd * C * 2);
-        d->wv = (uint16_t *)carve(base, &off, kvd * C * 2);
+        d->w_qkv = (uint16_t *)carve(base, &off, (qd + 2 * kvd) * C * 2);
         d->wo = (uint16_t *)carve(base, &off, C * qd * 2);
         d->w_gate_up = (uint16_t *)carve(base, &off, 2 * I * C * 2);
         d->w_down = (uint16_t *)carve(base, &off, C * I * 2);
@@ -121,9 +138,7 @@ static size_t layout_weights(cuda_backend *cb, uint8_t *base) {
         d->ffn_norm = (float *)carve(base, &off, C * 4);
         d->q_norm = w->q_norm ? (float *)carve(base, &off, D * 4) : NULL;
         d->k_norm = w->k_norm ? (float *)carve(base, &off, D * 4) : NULL;
-        d->bq = w->bq ? (float *)carve(base, &off, qd * 4) : NULL;
-        d->bk = w->bk ? (float *)carve(base, &off, kvd * 4) : NULL;
-        d->bv = w->bv ? (float *)carve(base, &off, kvd * 4) : NULL;
+        d->b_qkv = w->bq ? (uint16_t *)carve(base, &off, (qd + 2 * kvd) * 2) : NULL;
     }
     return off;
 }
@@ -164,9 +179,9 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
     for (int l = 0; l < c->n_layers && st == LLMBED_OK; l++) {
         const llmbed_layer_weights *w = &m->weights.layers[l];
         cuda_layer *d = &cb->layers[l];
-        st = upload_bf16(cb, d->wq, w->wq, qd * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->wk, w->wk, kvd * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->wv, w->wv, kvd * C, error);
+        st = upload_bf16(cb, d->w_qkv, w->wq, qd * C, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_qkv + qd * C, w->wk, kvd * C, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_qkv + (qd + kvd) * C, w->wv, kvd * C, error);
         if (st == LLMBED_OK) st = upload_bf16(cb, d->wo, w->wo, C * qd, error);
         if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up, w->w_gate, I * C, error);
         if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up + I * C, w->w_up, I * C, error);
@@ -175,9 +190,9 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
         if (st == LLMBED_OK) st = upload_f32(cb, d->ffn_norm, w->ffn_norm, C, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->q_norm, w->q_norm, D, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->k_norm, w->k_norm, D, error);
-        if (st == LLMBED_OK) st = upload_f32(cb, d->bq, w->bq, qd, error);
-        if (st == LLMBED_OK) st = upload_f32(cb, d->bk, w->bk, kvd, error);
-        if (st == LLMBED_OK) st = upload_f32(cb, d->bv, w->bv, kvd, error);
+        if (st == LLMBED_OK && d->b_qkv != NULL) st = upload_bf16(cb, d->b_qkv, w->bq, qd, error);
+        if (st == LLMBED_OK && d->b_qkv != NULL) st = upload_bf16(cb, d->b_qkv + qd, w->bk, kvd, error);
+        if (st == LLMBED_OK && d->b_qkv != NULL) st = upload_bf16(cb, d->b_qkv + qd + kvd, w->bv, kvd, error);
     }
     if (st != LLMBED_OK) return st;
     LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream));
@@ -187,11 +202,18 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
 /* -------------------------------------------------------------- arena */
 
 /* Bytes of pinned input staging for `tokens` tokens: tokens, offsets,
- * position offsets, pool ranges (n_seqs, n_pools <= tokens) and inv_freq;
- * at least one weight-conversion chunk. */
+ * position offsets, pool ranges (n_seqs, n_pools <= tokens), RoPE rows and
+ * at most one extra RoPE table row per token; at least one
+ * weight-conversion chunk. */
 static size_t staging_in_bytes(const llmbed_config *c, size_t tokens) {
-    size_t bytes = (tokens + (tokens + 1) + 3 * tokens) * 4 + tokens * (size_t)(c->head_dim / 2) * 4;
+    size_t bytes = (tokens + (tokens + 1) + 4 * tokens) * 4 + tokens * (size_t)c->head_dim * 4;
     return bytes < (size_t)STAGING_ELEMENTS * 2 ? (size_t)STAGING_ELEMENTS * 2 : bytes;
+}
+
+/* Bytes of pinned output staging: fp32 rows of hidden values (the widest a
+ * row gets) and the int8 scales, or post-processing's host rows going up. */
+static size_t staging_out_bytes(const llmbed_config *c, size_t tokens) {
+    return tokens * ((size_t)c->hidden_size + 1) * 4;
 }
 
 static size_t layout_arena(cuda_backend *cb, size_t T, uint8_t *base) {
@@ -202,10 +224,9 @@ static size_t layout_arena(cuda_backend *cb, size_t T, uint8_t *base) {
     cb->x = (float *)carve(base, &off, T * C * 4);
     cb->hidden = (float *)carve(base, &off, T * C * 4);
     cb->pooled = (float *)carve(base, &off, T * C * 4);
+    cb->scales = (float *)carve(base, &off, T * 4);
     cb->xn = (uint16_t *)carve(base, &off, T * C * 2);
-    cb->q = (uint16_t *)carve(base, &off, T * qd * 2);
-    cb->k = (uint16_t *)carve(base, &off, T * kvd * 2);
-    cb->v = (uint16_t *)carve(base, &off, T * kvd * 2);
+    cb->qkv = (uint16_t *)carve(base, &off, T * (qd + 2 * kvd) * 2);
     cb->attn = (uint16_t *)carve(base, &off, T * qd * 2);
     cb->gate_up = (uint16_t *)carve(base, &off, T * 2 * I * 2);
     cb->mlp = (uint16_t *)carve(base, &off, T * I * 2);
@@ -214,7 +235,7 @@ static size_t layout_arena(cuda_backend *cb, size_t T, uint8_t *base) {
     cb->position_offsets = (int32_t *)carve(base, &off, T * 4);
     cb->pool_begin = (int32_t *)carve(base, &off, T * 4);
     cb->pool_end = (int32_t *)carve(base, &off, T * 4);
-    cb->inv_freq = (float *)carve(base, &off, T * (D / 2) * 4);
+    cb->rope_rows = (int32_t *)carve(base, &off, T * 4);
     return off;
 }
 
@@ -228,7 +249,9 @@ static size_t arena_bytes(const cuda_backend *cb, size_t T) {
 static size_t cuda_activation_bytes(const llmbed_backend *backend, int64_t max_tokens) {
     const llmbed_config *c = &backend->model->config;
     const size_t T = (size_t)max_tokens;
-    return arena_bytes((const cuda_backend *)backend, T) + staging_in_bytes(c, T) + T * (size_t)c->hidden_size * 4;
+    /* + the RoPE table: positions up to the budget and as many extra rows (head_dim floats a row) */
+    return arena_bytes((const cuda_backend *)backend, T) + staging_in_bytes(c, T) + staging_out_bytes(c, T) +
+           2 * T * (size_t)c->head_dim * 4;
 }
 
 /* Grows arena and staging to `max_tokens` tokens: the new buffers are
@@ -242,7 +265,7 @@ static llmbed_status cuda_reserve(llmbed_backend *backend, int64_t max_tokens, l
     const llmbed_config *c = &backend->model->config;
     const size_t T = (size_t)max_tokens;
     const size_t arena_size = arena_bytes(cb, T), in_bytes = staging_in_bytes(c, T);
-    const size_t out_bytes = T * (size_t)c->hidden_size * 4;
+    const size_t out_bytes = staging_out_bytes(c, T);
     LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
     void *arena = NULL, *staging_in = NULL, *staging_out = NULL;
     cudaError_t rc = cudaMalloc(&arena, arena_size);
@@ -266,6 +289,8 @@ static llmbed_status cuda_reserve(llmbed_backend *backend, int64_t max_tokens, l
     cb->staging_out = (float *)staging_out;
     layout_arena(cb, T, (uint8_t *)arena);
     backend->max_tokens = max_tokens;
+    /* one extra RoPE row per token at most; the table exists once setup made it */
+    if (cb->rope.table != NULL) LLMBED_TRY(llmbed_cuda_rope_reserve_extra(&cb->rope, (int)max_tokens, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -286,7 +311,7 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
                                         llmbed_forward_inputs *view, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
     const llmbed_config *c = &backend->model->config;
-    const int T = host->n_tokens, n = host->n_seqs, half = c->head_dim / 2;
+    const int T = host->n_tokens, n = host->n_seqs;
     if (host->n_pools > backend->max_tokens)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: %d pooled rows above the capacity of %lld",
                            host->n_pools, (long long)backend->max_tokens);
@@ -298,7 +323,15 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
     LLMBED_TRY(stage(cb, &cursor, cb->position_offsets, host->position_offsets, (size_t)n * 4, error));
     LLMBED_TRY(stage(cb, &cursor, cb->pool_begin, host->pool_begin, (size_t)host->n_pools * 4, error));
     LLMBED_TRY(stage(cb, &cursor, cb->pool_end, host->pool_end, (size_t)host->n_pools * 4, error));
-    LLMBED_TRY(stage(cb, &cursor, cb->inv_freq, host->inv_freq, (size_t)n * half * 4, error));
+    /* each token's RoPE table row (and the rows of sequences with frequencies of their own), host-built */
+    int32_t *rows = (int32_t *)((uint8_t *)cb->staging_in + cursor);
+    float *extra = (float *)(rows + T);
+    int n_extra = 0;
+    LLMBED_TRY(llmbed_cuda_rope_prepare(&cb->rope, host, rows, extra, &n_extra, cb->stream, error));
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->rope_rows, rows, (size_t)T * 4, cudaMemcpyHostToDevice, cb->stream));
+    if (n_extra > 0)
+        LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->rope.table + (size_t)cb->rope.base_capacity * (size_t)c->head_dim, extra,
+                                        (size_t)n_extra * (size_t)c->head_dim * 4, cudaMemcpyHostToDevice, cb->stream));
     cb->n_tokens = T;
     cb->max_seq_len = 0;
     for (int s = 0; s < n; s++) {
@@ -309,7 +342,7 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
     view->tokens = cb->tokens;
     view->seq_offsets = cb->offsets;
     view->position_offsets = host->position_offsets ? cb->position_offsets : NULL;
-    view->inv_freq = cb->inv_freq;
+    view->inv_freq = NULL; /* the kernels read the RoPE table instead */
     view->pool_begin = host->pool_begin ? cb->pool_begin : NULL;
     view->pool_end = host->pool_end ? cb->pool_end : NULL;
     return LLMBED_OK;
@@ -331,9 +364,9 @@ static llmbed_status cuda_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_
                      : weight == LLMBED_W_ATTN_NORM ? cb->layers[layer].attn_norm
                                                      : cb->layers[layer].ffn_norm;
     if (out == LLMBED_ACT_HIDDEN)
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->hidden, LLMBED_CUDA_F32, cb->stream, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, w, cb->hidden, LLMBED_CUDA_F32, cb->stream, error));
     else
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->xn, LLMBED_CUDA_BF16, cb->stream, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, w, cb->xn, LLMBED_CUDA_BF16, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -347,38 +380,34 @@ static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op
     cudaStream_t s = cb->stream;
     switch (op->weight) {
     case LLMBED_W_QKV:
-        LLMBED_TRY(llmbed_gemm_run(g, "gemm q", T, C, qd, cb->xn, w->wq, cb->q, 0, 1.0f, 0.0f, s, error));
-        LLMBED_TRY(llmbed_gemm_run(g, "gemm k", T, C, kvd, cb->xn, w->wk, cb->k, 0, 1.0f, 0.0f, s, error));
-        LLMBED_TRY(llmbed_gemm_run(g, "gemm v", T, C, kvd, cb->xn, w->wv, cb->v, 0, 1.0f, 0.0f, s, error));
-        if (w->bq) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, qd, cb->q, w->bq, s, error));
-        if (w->bk) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->k, w->bk, s, error));
-        if (w->bv) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->v, w->bv, s, error));
-        return LLMBED_OK;
+        return llmbed_gemm_run(g, "gemm qkv", T, C, qd + 2 * kvd, cb->xn, w->w_qkv, w->b_qkv, cb->qkv, 0, 1.0f, 0.0f,
+                               s, error);
     case LLMBED_W_O:
-        return llmbed_gemm_run(g, "gemm o", T, qd, C, cb->attn, w->wo, cb->x, 1, op->residual_scale, 1.0f, s, error);
+        return llmbed_gemm_run(g, "gemm o", T, qd, C, cb->attn, w->wo, NULL, cb->x, 1, op->residual_scale, 1.0f, s,
+                               error);
     case LLMBED_W_GATE_UP:
-        return llmbed_gemm_run(g, "gemm gate_up", T, C, 2 * I, cb->xn, w->w_gate_up, cb->gate_up, 0, 1.0f, 0.0f, s,
-                               error);
+        return llmbed_gemm_run(g, "gemm gate_up", T, C, 2 * I, cb->xn, w->w_gate_up, NULL, cb->gate_up, 0, 1.0f, 0.0f,
+                               s, error);
     case LLMBED_W_DOWN:
-        return llmbed_gemm_run(g, "gemm down", T, I, C, cb->mlp, w->w_down, cb->x, 1, op->residual_scale, 1.0f, s,
-                               error);
+        return llmbed_gemm_run(g, "gemm down", T, I, C, cb->mlp, w->w_down, NULL, cb->x, 1, op->residual_scale, 1.0f,
+                               s, error);
     default:
         return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cuda backend: weight %d is not a projection", (int)op->weight);
     }
 }
 
+/* One kernel: q/k norm (when the model has it) and RoPE from the table, in place in qkv. */
 static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmbed_rmsnorm_params *q_norm,
                                   const llmbed_rmsnorm_params *k_norm, const llmbed_rope_params *q,
                                   const llmbed_rope_params *k, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
     const cuda_layer *w = &cb->layers[layer];
-    cudaStream_t s = cb->stream;
-    if (q_norm != NULL)
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(q_norm, cb->q, LLMBED_CUDA_BF16, w->q_norm, cb->q, LLMBED_CUDA_BF16, s, error));
-    if (k_norm != NULL)
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(k_norm, cb->k, LLMBED_CUDA_BF16, w->k_norm, cb->k, LLMBED_CUDA_BF16, s, error));
-    LLMBED_KERNEL_TRY(llmbed_cuda_rope(q, cb->n_tokens, cb->q, s, error));
-    LLMBED_KERNEL_TRY(llmbed_cuda_rope(k, cb->n_tokens, cb->k, s, error));
+    const int normed = q_norm != NULL && k_norm != NULL;
+    const llmbed_qk_norm_rope_params p = {cb->n_tokens, q->n_heads, k->n_heads, q->head_dim,
+                                          normed ? q_norm->eps : 0.0f};
+    const llmbed_cuda_qkv view = qkv_view(cb);
+    LLMBED_KERNEL_TRY(llmbed_cuda_qk_norm_rope(&p, &view, normed ? w->q_norm : NULL, normed ? w->k_norm : NULL,
+                                               cb->rope.table, cb->rope_rows, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -386,10 +415,11 @@ static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const ll
                                     llmbed_error *error) {
     (void)layer;
     cuda_backend *cb = (cuda_backend *)backend;
+    const llmbed_cuda_qkv view = qkv_view(cb);
     if (p->cache != NULL)
-        LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, &view, cb->attn, cb->stream, error));
     else
-        LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, &view, cb->attn, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -414,29 +444,63 @@ static llmbed_status cuda_latent(llmbed_backend *backend, const llmbed_latent_at
     return LLMBED_OK;
 }
 
-/* Device rows -> pinned staging -> out, then the one synchronise of a forward. */
-static llmbed_status download(cuda_backend *cb, const float *rows, size_t n_floats, float *out, llmbed_error *error) {
-    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->staging_out, rows, n_floats * 4, cudaMemcpyDeviceToHost, cb->stream));
+/* Device bytes (and, when scales is not NULL, n_scales floats of cb->scales)
+ * -> pinned staging -> out, then the one synchronise of a forward. */
+static llmbed_status download(cuda_backend *cb, const void *rows, size_t bytes, void *out, float *scales,
+                              size_t n_scales, llmbed_error *error) {
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->staging_out, rows, bytes, cudaMemcpyDeviceToHost, cb->stream));
+    float *staged_scales = (float *)((uint8_t *)cb->staging_out + (bytes + 3) / 4 * 4);
+    if (scales != NULL)
+        LLMBED_CUDA_TRY(
+            cudaMemcpyAsync(staged_scales, cb->scales, n_scales * 4, cudaMemcpyDeviceToHost, cb->stream));
     const cudaError_t rc = cudaStreamSynchronize(cb->stream);
     if (rc != cudaSuccess)
         return llmbed_fail(error, LLMBED_ERR_CUDA,
                            "device cuda:%d: a kernel or copy of this forward failed: %s (LLMBED_CUDA_SYNC=1 "
                            "synchronises after every launch and names the op)",
                            cb->device, cudaGetErrorString(rc));
-    memcpy(out, cb->staging_out, n_floats * 4);
+    memcpy(out, cb->staging_out, bytes);
+    if (scales != NULL) memcpy(scales, staged_scales, n_scales * 4);
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_pool(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
-                               llmbed_error *error) {
+static llmbed_status cuda_pool(llmbed_backend *backend, const llmbed_pooling_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(p, cb->hidden, cb->pooled, cb->stream, error));
-    return download(cb, cb->pooled, (size_t)p->n_rows * (size_t)p->hidden, out, error);
+    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(p, cb->hidden, cb->pooled, cb->n_tokens, cb->stream, error));
+    return LLMBED_OK;
+}
+
+/* Bytes of one stored row (llmbed_postprocess_params.precision). */
+static size_t row_bytes(const llmbed_postprocess_params *p) {
+    switch (p->precision) {
+    case LLMBED_PRECISION_FLOAT32: return (size_t)p->dims * 4;
+    case LLMBED_PRECISION_FLOAT16: return (size_t)p->dims * 2;
+    case LLMBED_PRECISION_INT8: return (size_t)p->dims;
+    default: return ((size_t)p->dims + 7) / 8;
+    }
+}
+
+/* Pooled rows (or host_rows, uploaded into `pooled` first) -> final rows in
+ * x (free once the final norm has run) -> out: only final rows come back. */
+static llmbed_status cuda_postprocess(llmbed_backend *backend, const llmbed_postprocess_params *p,
+                                      const float *host_rows, void *out, float *scales, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    if (p->n_rows > backend->max_tokens || p->in_dims != backend->model->config.hidden_size)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: postprocess of %d rows of %d (capacity %lld)",
+                           p->n_rows, p->in_dims, (long long)backend->max_tokens);
+    if (host_rows != NULL) {
+        const size_t bytes = (size_t)p->n_rows * (size_t)p->in_dims * 4;
+        memcpy(cb->staging_out, host_rows, bytes);
+        LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->pooled, cb->staging_out, bytes, cudaMemcpyHostToDevice, cb->stream));
+    }
+    LLMBED_KERNEL_TRY(llmbed_cuda_postprocess(p, cb->pooled, cb->x, scales != NULL ? cb->scales : NULL, cb->stream, error));
+    return download(cb, cb->x, (size_t)p->n_rows * row_bytes(p), out, scales, (size_t)p->n_rows, error);
 }
 
 static llmbed_status cuda_read_hidden(llmbed_backend *backend, int n_rows, float *out, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    return download(cb, cb->hidden, (size_t)n_rows * (size_t)backend->model->config.hidden_size, out, error);
+    return download(cb, cb->hidden, (size_t)n_rows * (size_t)backend->model->config.hidden_size * 4, out, NULL, 0,
+                    error);
 }
 
 /* --------------------------------------------------------------- cache */
@@ -519,14 +583,16 @@ static void cuda_cache_view(llmbed_backend *backend, int layer, const llmbed_cac
 static llmbed_status cuda_cache_append(llmbed_backend *backend, const llmbed_kv_cache_view *view,
                                        const llmbed_cache_append_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_cache_append(p, cb->k, cb->v, view, cb->stream, error));
+    const llmbed_cuda_qkv qkv = qkv_view(cb);
+    LLMBED_KERNEL_TRY(llmbed_cuda_cache_append(p, &qkv, view, cb->stream, error));
     return LLMBED_OK;
 }
 
 static llmbed_status cuda_think_select(llmbed_backend *backend, const llmbed_kv_cache_view *view,
                                        const llmbed_think_select_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_think_select(p, cb->q, cb->k, view, cb->stream, error));
+    const llmbed_cuda_qkv qkv = qkv_view(cb);
+    LLMBED_KERNEL_TRY(llmbed_cuda_think_select(p, &qkv, view, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -551,6 +617,7 @@ static const llmbed_backend_ops cuda_ops = {
     .swiglu = cuda_swiglu,
     .latent = cuda_latent,
     .pool = cuda_pool,
+    .postprocess = cuda_postprocess,
     .read_hidden = cuda_read_hidden,
     .cache_reserve = cuda_cache_reserve,
     .cache_bytes = cuda_cache_bytes,
@@ -568,6 +635,9 @@ static llmbed_status setup(cuda_backend *cb, int64_t max_tokens, llmbed_error *e
     LLMBED_TRY(llmbed_gemm_init(&cb->gemm, GEMM_WORKSPACE_BYTES, error));
     LLMBED_TRY(cuda_reserve(&cb->base, max_tokens, error));
     LLMBED_TRY(upload_weights(cb, error));
+    /* RoPE rows for positions up to the budget (grown when a forward reaches further) */
+    LLMBED_TRY(llmbed_cuda_rope_init(&cb->rope, &cb->base.model->config, (int)max_tokens, (int)max_tokens, cb->stream,
+                                     error));
     if (cb->base.model->weights.latent.q_logits == NULL) return LLMBED_OK;
     LLMBED_TRY(llmbed_cuda_latent_upload(&cb->latent, cb->base.model, cb->stream, error));
     const size_t bytes = llmbed_cuda_latent_scratch_bytes(&cb->latent, LATENT_ROWS_PER_PASS);

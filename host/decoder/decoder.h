@@ -37,6 +37,11 @@ typedef struct llmbed_forward_request {
      * positions of the decoder's cache (a shared prefix, or the document of
      * suffix mode); its positions start there. Causal only. */
     const int32_t *cache_lens;
+    /* Pooled rows as the caller stores them: dims, normalize and precision of
+     * *post (its n_rows and in_dims are the decoder's: n_pools, hidden), int8
+     * scales into scales[n_pools]; post NULL: raw fp32 rows [n_pools, hidden]. */
+    const llmbed_postprocess_params *post;
+    float *scales;
 } llmbed_forward_request;
 
 /* A long causal sequence in chunks (SPEC §5): chunk j covers tokens
@@ -55,6 +60,8 @@ typedef struct llmbed_chunked_request {
     const int32_t *pool_begin;   /* [n_pools] positions of the sequence */
     const int32_t *pool_end;
     int keep_cache;              /* 1: the sequence stays in the cache for requests with cache_lens */
+    const llmbed_postprocess_params *post; /* as for llmbed_forward_request */
+    float *scales;
 } llmbed_chunked_request;
 
 /* The loop's host-side state over a backend it does not own: scratch
@@ -76,16 +83,16 @@ typedef struct llmbed_decoder {
     int cache_valid;
 } llmbed_decoder;
 
-/* Runs the request: out receives [n_pools, hidden] pooled rows, or
- * [n_tokens, hidden] final-norm hidden states when pool_kind is 0 (fp32,
- * host memory). */
+/* Runs the request: out (host memory) receives the n_pools pooled rows
+ * post-processed by the backend (request->post), or [n_tokens, hidden]
+ * final-norm hidden states (fp32) when pool_kind is 0. */
 llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forward_request *request,
-                                     float *out, llmbed_error *error);
+                                     void *out, llmbed_error *error);
 
 /* Runs a chunked sequence; out as for llmbed_decoder_forward (pool rows or
  * hidden states of the whole sequence). */
 llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *decoder, const llmbed_chunked_request *request,
-                                             float *out, llmbed_error *error);
+                                             void *out, llmbed_error *error);
 
 /* Frees the scratch (not the backend); a zeroed decoder is a no-op. */
 void llmbed_decoder_release(llmbed_decoder *decoder);

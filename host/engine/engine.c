@@ -43,7 +43,6 @@ void llmbed_engine_release(llmbed_engine *engine) {
     free(engine->seq_offsets);
     free(engine->pool_begin);
     free(engine->pool_end);
-    free(engine->pooled);
     free(engine->cache_lens);
     free(engine->tokens);
     free(engine->prefix);

@@ -1,8 +1,9 @@
 /* The embedding engine: validates a public llmbed_batch and its params,
- * splits it into backend forward requests under the token budget, and
- * post-processes the pooled rows (Matryoshka truncation, L2 normalisation)
- * into the caller's buffer in input order. Backend-neutral: it talks to the
- * backend only through host/backend.h. */
+ * splits it into backend forward requests under the token budget, and has
+ * the backend post-process the pooled rows (Matryoshka truncation, L2
+ * normalisation: the backend's postprocess op) into the caller's buffer in
+ * input order. Backend-neutral: it talks to the backend only through
+ * host/backend.h. */
 #ifndef LLMBED_ENGINE_ENGINE_H
 #define LLMBED_ENGINE_ENGINE_H
 
@@ -56,8 +57,6 @@ typedef struct llmbed_engine {
     int32_t *pool_begin;        /* [seq_capacity] request pool ranges */
     int32_t *pool_end;          /* [seq_capacity] */
     size_t seq_capacity;
-    float *pooled;              /* [pooled_capacity] pooled rows before post-processing */
-    size_t pooled_capacity;
     int64_t n_chunked;          /* sequences processed in chunks so far (for the CLI's notice) */
     int32_t *cache_lens;        /* [seq_capacity] cached positions each request sequence continues */
     int32_t *tokens;            /* [token_capacity] suffixes of sequences that share a cached prefix */

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "cpu/cpu_ops.h"
 #include "engine/engine_runs.h"
 #include "model/model.h"
 
@@ -25,9 +24,8 @@ static int pool_kind_of(llmbed_pooling pooling) {
 }
 
 /* Grow-only staging: reallocates only when a request needs more than any
- * before it (n_seqs sequences, n_tokens suffix tokens, pooled rows). */
+ * before it (n_seqs sequences, n_tokens suffix tokens). */
 static llmbed_status reserve_staging(llmbed_engine *engine, int n_seqs, size_t n_tokens, llmbed_error *error) {
-    const size_t hidden = (size_t)engine->model->config.hidden_size;
     if ((size_t)n_seqs > engine->seq_capacity) {
         const size_t n = (size_t)n_seqs;
         int32_t *offsets = realloc(engine->seq_offsets, sizeof(int32_t) * (n + 1));
@@ -47,14 +45,6 @@ static llmbed_status reserve_staging(llmbed_engine *engine, int n_seqs, size_t n
         if (tokens == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: cannot stage %zu tokens", n_tokens);
         engine->tokens = tokens;
         engine->token_capacity = n_tokens;
-    }
-    const size_t pooled = (size_t)n_seqs * hidden;
-    if (pooled > engine->pooled_capacity) {
-        float *buffer = realloc(engine->pooled, sizeof(float) * pooled);
-        if (buffer == NULL)
-            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: cannot stage %d pooled rows", n_seqs);
-        engine->pooled = buffer;
-        engine->pooled_capacity = pooled;
     }
     return LLMBED_OK;
 }
@@ -82,11 +72,11 @@ static void stage_request(llmbed_engine *engine, const llmbed_batch *batch, int 
     }
 }
 
-/* Pooled rows -> post-processed rows of the caller's buffer. */
-static void post_process(const llmbed_engine *engine, const llmbed_embed_options *opt, int first, int n, float *out) {
-    const int hidden = engine->model->config.hidden_size;
-    const llmbed_postprocess_params post = {n, hidden, opt->out_dims, opt->normalize};
-    llmbed_cpu_postprocess(&post, engine->pooled, out + (size_t)first * opt->out_dims);
+/* What the backend does to pooled rows before they come back (the decoder
+ * fills in the row count and width): truncation and L2 (fp32 rows). */
+static llmbed_postprocess_params post_params(const llmbed_embed_options *opt) {
+    const llmbed_postprocess_params post = {0, 0, opt->out_dims, opt->normalize, LLMBED_PRECISION_FLOAT32};
+    return post;
 }
 
 static int cache_matches(const llmbed_engine *engine, const llmbed_embed_options *opt) {
@@ -184,6 +174,7 @@ llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch
     LLMBED_TRY(reserve_staging(engine, n, skip > 0 ? (size_t)run_tokens : 0, error));
     stage_request(engine, batch, first, n, skip, opt);
     for (int s = 0; s < n; s++) engine->cache_lens[s] = cached;
+    const llmbed_postprocess_params post = post_params(opt);
     const llmbed_forward_request req = {
         .n_seqs = n,
         .n_tokens = engine->seq_offsets[n],
@@ -197,11 +188,10 @@ llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch
         .pool_begin = engine->pool_begin,
         .pool_end = engine->pool_end,
         .cache_lens = cached > 0 ? engine->cache_lens : NULL,
+        .post = &post,
     };
     if (pool_kind == 0) return llmbed_decoder_forward(&engine->decoder, &req, out + (size_t)base * hidden, error);
-    LLMBED_TRY(llmbed_decoder_forward(&engine->decoder, &req, engine->pooled, error));
-    post_process(engine, opt, first, n, out);
-    return LLMBED_OK;
+    return llmbed_decoder_forward(&engine->decoder, &req, out + (size_t)first * opt->out_dims, error);
 }
 
 llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batch *batch, int s,
@@ -218,6 +208,7 @@ llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batc
     forget_cache(engine); /* the chunks overwrite the cache */
     const int32_t begin = pool_start(batch, s, opt);
     const int32_t end = batch->pool_ends != NULL ? batch->pool_ends[s] : len;
+    const llmbed_postprocess_params post = post_params(opt);
     const llmbed_chunked_request req = {
         .n_tokens = len,
         .tokens = batch->tokens + base,
@@ -230,11 +221,10 @@ llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batc
         .pool_begin = &begin,
         .pool_end = &end,
         .keep_cache = 0,
+        .post = &post,
     };
     if (pool_kind == 0) return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)base * hidden, error);
-    LLMBED_TRY(llmbed_decoder_forward_chunked(&engine->decoder, &req, engine->pooled, error));
-    post_process(engine, opt, s, 1, out);
-    return LLMBED_OK;
+    return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)s * opt->out_dims, error);
 }
 
 llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *tokens, int n_tokens,
@@ -246,6 +236,7 @@ llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *toke
         engine->pool_end[p] = spans[2 * p + 1];
     }
     const int pool_kind = pool_kind_of(opt->pooling);
+    const llmbed_postprocess_params post = post_params(opt);
     if (chunk > 0) {
         forget_cache(engine); /* the chunks overwrite the cache */
         const llmbed_chunked_request req = {
@@ -260,29 +251,28 @@ llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *toke
             .pool_begin = engine->pool_begin,
             .pool_end = engine->pool_end,
             .keep_cache = 0,
+            .post = &post,
         };
-        LLMBED_TRY(llmbed_decoder_forward_chunked(&engine->decoder, &req, engine->pooled, error));
-    } else {
-        engine->seq_offsets[0] = 0;
-        engine->seq_offsets[1] = n_tokens;
-        const llmbed_forward_request req = {
-            .n_seqs = 1,
-            .n_tokens = n_tokens,
-            .tokens = tokens,
-            .seq_offsets = engine->seq_offsets,
-            .causal = opt->causal,
-            .n_layers = opt->n_layers,
-            .attention_temperature = opt->attention_temperature,
-            .pool_kind = pool_kind,
-            .n_pools = n_spans,
-            .pool_begin = engine->pool_begin,
-            .pool_end = engine->pool_end,
-            .cache_lens = NULL,
-        };
-        LLMBED_TRY(llmbed_decoder_forward(&engine->decoder, &req, engine->pooled, error));
+        return llmbed_decoder_forward_chunked(&engine->decoder, &req, out, error);
     }
-    post_process(engine, opt, 0, n_spans, out);
-    return LLMBED_OK;
+    engine->seq_offsets[0] = 0;
+    engine->seq_offsets[1] = n_tokens;
+    const llmbed_forward_request req = {
+        .n_seqs = 1,
+        .n_tokens = n_tokens,
+        .tokens = tokens,
+        .seq_offsets = engine->seq_offsets,
+        .causal = opt->causal,
+        .n_layers = opt->n_layers,
+        .attention_temperature = opt->attention_temperature,
+        .pool_kind = pool_kind,
+        .n_pools = n_spans,
+        .pool_begin = engine->pool_begin,
+        .pool_end = engine->pool_end,
+        .cache_lens = NULL,
+        .post = &post,
+    };
+    return llmbed_decoder_forward(&engine->decoder, &req, out, error);
 }
 
 llmbed_status llmbed_engine_cache_document(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,

@@ -37,6 +37,16 @@ typedef struct CUstream_st *cudaStream_t;
 #define LLMBED_KERNEL_API
 #endif
 
+/* q, k and v rows of a forward as the kernels read them (bf16): row t of q
+ * starts at q + t * q_stride elements with its heads packed, and likewise
+ * k and v with kv_stride. The CUDA backend keeps all three in the one
+ * [T, (n_heads + 2 n_kv_heads) head_dim] output of the fused QKV GEMM (one
+ * stride for all); tests may pass separate buffers. */
+typedef struct llmbed_cuda_qkv {
+    uint16_t *q, *k, *v;
+    int64_t q_stride, kv_stride;
+} llmbed_cuda_qkv;
+
 /* Element type of an activation buffer a launcher reads or writes. */
 typedef enum llmbed_cuda_dtype {
     LLMBED_CUDA_F32 = 0,

@@ -184,6 +184,16 @@ inline int atomicAdd(int *address, int value) { return __atomic_fetch_add(addres
 using std::isinf;
 using std::isnan;
 
+/* Arithmetic rounded as written, never contracted into a fused multiply-add
+ * (the host compiler targets x86-64 without FMA, so plain operators do). */
+inline float __fadd_rn(float a, float b) { return a + b; }
+inline float __fmul_rn(float a, float b) { return a * b; }
+inline double __dadd_rn(double a, double b) { return a + b; }
+inline double __dmul_rn(double a, double b) { return a * b; }
+
+struct __align__(8) float2 {
+    float x, y;
+};
 /* The device's rsqrtf is within 2 ulp; the harness tolerances allow for it. */
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 

@@ -21,6 +21,8 @@ struct llmbed_emu_lt_context {
 };
 struct llmbed_emu_lt_desc {
     cublasOperation_t trans_a = CUBLAS_OP_N, trans_b = CUBLAS_OP_N;
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+    const void *bias = nullptr;
 };
 struct llmbed_emu_lt_layout {
     cudaDataType_t type;
@@ -151,6 +153,18 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
 }
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr,
                                               const void *value, size_t size) {
+    if (attr == CUBLASLT_MATMUL_DESC_EPILOGUE) {
+        if (size != sizeof(cublasLtEpilogue_t)) return CUBLAS_STATUS_INVALID_VALUE;
+        std::memcpy(&desc->epilogue, value, size);
+        return desc->epilogue == CUBLASLT_EPILOGUE_DEFAULT || desc->epilogue == CUBLASLT_EPILOGUE_BIAS
+                   ? CUBLAS_STATUS_SUCCESS
+                   : CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    if (attr == CUBLASLT_MATMUL_DESC_BIAS_POINTER) {
+        if (size != sizeof(void *)) return CUBLAS_STATUS_INVALID_VALUE;
+        std::memcpy(&desc->bias, value, size);
+        return CUBLAS_STATUS_SUCCESS;
+    }
     if (size != sizeof(cublasOperation_t)) return CUBLAS_STATUS_INVALID_VALUE;
     cublasOperation_t op;
     std::memcpy(&op, value, size);
@@ -215,7 +229,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     std::memcpy(&beta_f, beta, 4);
     const double bytes = (double)m * k * type_bytes(al->type) + (double)k * n * type_bytes(bl->type) +
                          (beta_f != 0.0f ? (double)m * n * type_bytes(cl->type) : 0.0) +
-                         (double)m * n * type_bytes(dl->type);
+                         (double)m * n * type_bytes(dl->type) +
+                         (desc->epilogue == CUBLASLT_EPILOGUE_BIAS ? (double)m * type_bytes(dl->type) : 0.0);
     if (!llmbed_emu_log_gemm(2.0 * m * n * k, bytes)) return CUBLAS_STATUS_SUCCESS; /* a dry run */
     std::vector<float> fa = widen(a, al), fb = widen(b, bl);
     std::vector<float> fd((size_t)dl->ld * n, 0.0f);
@@ -226,6 +241,13 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     }
     cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha_f,
                 fa.data(), (int)al->ld, fb.data(), (int)bl->ld, beta_f, fd.data(), (int)dl->ld);
+    if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS) {
+        if (desc->bias == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++)
+                fd[(size_t)j * dl->ld + i] += dl->type == CUDA_R_32F ? static_cast<const float *>(desc->bias)[i]
+                                                                      : bf16_to_f32(static_cast<const uint16_t *>(desc->bias)[i]);
+    }
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             size_t at = (size_t)j * dl->ld + i;
