@@ -92,8 +92,14 @@ static void finish_task(void *arg) {
         }
     }
     if (work->status == LLMBED_OK) {
-        llmbed_postprocess_params p = {work->n_inputs, s->raw_width, work->dims, work->normalize};
-        llmbed_cpu_postprocess(&p, s->raw, work->rows);
+        const llmbed_postprocess_params p = {work->n_inputs, s->raw_width, work->dims, work->normalize,
+                                             LLMBED_PRECISION_FLOAT32};
+        float *scratch = malloc(sizeof(float) * (size_t)work->dims);
+        if (scratch == NULL)
+            fail_work(work, LLMBED_ERR_OUT_OF_MEMORY, -1, "out of memory for %d rows", work->n_inputs);
+        else
+            llmbed_cpu_postprocess(&p, s->raw, work->rows, NULL, scratch);
+        free(scratch);
     }
     state_free(work);
     work->done(work);
