@@ -1,7 +1,9 @@
 /* Attention of sequences that continue a key/value cache (chunked prefill,
  * shared prefixes; SPEC §5): every query reads the cached positions (pruned
  * keys through their chunk's kept channels, then full keys) and its own
- * sequence's keys causally, in one launch with one online softmax. */
+ * sequence's keys causally, in one launch with one online softmax, on
+ * tensor cores like attention.cuh: a pruned chunk's keys are a dense
+ * [n, kept] matrix and the queries are gathered to the same channels. */
 #ifndef LLMBED_KERNELS_ATTENTION_CACHE_CUH
 #define LLMBED_KERNELS_ATTENTION_CACHE_CUH
 

@@ -20,7 +20,7 @@ __global__ void qk_norm_rope_kernel(__nv_bfloat16 *q, int64_t q_stride, __nv_bfl
     const int64_t row = (int64_t)blockIdx.x * kWarps + (threadIdx.x >> 5);
     if (row >= (int64_t)n_tokens * heads) return;
     const int t = (int)(row / heads), h = (int)(row % heads);
-    const bool is_q = h < n_heads;
+    const bool is_q = h < n_heads; /* n_heads 0: k only */
     __nv_bfloat16 *x = is_q ? q + t * q_stride + (int64_t)h * head_dim : k + t * k_stride + (int64_t)(h - n_heads) * head_dim;
     const float *w = is_q ? q_norm : k_norm;
     float scale = 1.0f;
@@ -56,13 +56,14 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_qk_norm_rope(const llmbed_qk_norm_ro
                            p->n_kv_heads, p->head_dim, (double)p->eps,
                            (q_norm == nullptr) != (k_norm == nullptr) ? "one of q_norm/k_norm missing" : "norms ok");
     if (p->n_tokens == 0) return LLMBED_OK;
-    const int64_t rows = (int64_t)p->n_tokens * (p->n_heads + p->n_kv_heads);
+    const int q_heads = p->rotate_q ? p->n_heads : 0;
+    const int64_t rows = (int64_t)p->n_tokens * (q_heads + p->n_kv_heads);
     const double n = (double)rows * p->head_dim;
     /* bf16 read and written once; one table row (fp32 pairs) read per token; ~8 flops per element */
     const llmbed::Launch l = {{"qk_norm_rope", 8 * n, 4 * n + (double)p->n_tokens * (p->head_dim / 2) * 8},
                               (rows + kWarps - 1) / kWarps, 1, 1, 32 * kWarps, 0};
     return llmbed::launch(l, qk_norm_rope_kernel, stream, error, reinterpret_cast<__nv_bfloat16 *>(qkv->q),
                           qkv->q_stride, reinterpret_cast<__nv_bfloat16 *>(qkv->k), qkv->kv_stride, p->n_tokens,
-                          p->n_heads, p->n_kv_heads, p->head_dim, p->eps, q_norm, k_norm,
+                          q_heads, p->n_kv_heads, p->head_dim, p->eps, q_norm, k_norm,
                           reinterpret_cast<const float2 *>(cos_sin), rope_rows);
 }

@@ -15,6 +15,7 @@ typedef struct llmbed_qk_norm_rope_params {
     int n_tokens;
     int n_heads, n_kv_heads, head_dim; /* head_dim even */
     float eps;                         /* of the q/k norm */
+    int rotate_q;                      /* 0: k only (attention.cu rotates q as it loads it) */
 } llmbed_qk_norm_rope_params;
 
 /* q and k heads of qkv (v untouched) -> normalised (q_norm/k_norm [head_dim]

@@ -79,6 +79,7 @@ typedef struct cuda_backend {
     llmbed_cuda_latent latent;
     void *latent_scratch;
     int n_tokens;    /* of the forward in progress */
+    int cached;      /* the forward continues a cache: q is rotated by qk_rope, else by the attention kernel */
     int max_seq_len; /* longest sequence of the forward in progress (sizes the attention grid) */
 } cuda_backend;
 
@@ -333,6 +334,7 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
         LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->rope.table + (size_t)cb->rope.base_capacity * (size_t)c->head_dim, extra,
                                         (size_t)n_extra * (size_t)c->head_dim * 4, cudaMemcpyHostToDevice, cb->stream));
     cb->n_tokens = T;
+    cb->cached = host->position_offsets != NULL;
     cb->max_seq_len = 0;
     for (int s = 0; s < n; s++) {
         const int len = host->seq_offsets[s + 1] - host->seq_offsets[s];
@@ -396,7 +398,10 @@ static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op
     }
 }
 
-/* One kernel: q/k norm (when the model has it) and RoPE from the table, in place in qkv. */
+/* One kernel: q/k norm (when the model has it) and RoPE from the table, in
+ * place in qkv; only k without a cache, as the attention kernel normalises
+ * and rotates q while it holds the query tile (q then never makes a pass of
+ * its own through memory). */
 static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmbed_rmsnorm_params *q_norm,
                                   const llmbed_rmsnorm_params *k_norm, const llmbed_rope_params *q,
                                   const llmbed_rope_params *k, llmbed_error *error) {
@@ -404,7 +409,7 @@ static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmb
     const cuda_layer *w = &cb->layers[layer];
     const int normed = q_norm != NULL && k_norm != NULL;
     const llmbed_qk_norm_rope_params p = {cb->n_tokens, q->n_heads, k->n_heads, q->head_dim,
-                                          normed ? q_norm->eps : 0.0f};
+                                          normed ? q_norm->eps : 0.0f, cb->cached};
     const llmbed_cuda_qkv view = qkv_view(cb);
     LLMBED_KERNEL_TRY(llmbed_cuda_qk_norm_rope(&p, &view, normed ? w->q_norm : NULL, normed ? w->k_norm : NULL,
                                                cb->rope.table, cb->rope_rows, cb->stream, error));
@@ -413,13 +418,15 @@ static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmb
 
 static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const llmbed_attention_params *p,
                                     llmbed_error *error) {
-    (void)layer;
     cuda_backend *cb = (cuda_backend *)backend;
     const llmbed_cuda_qkv view = qkv_view(cb);
-    if (p->cache != NULL)
+    if (p->cache != NULL) {
         LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, &view, cb->attn, cb->stream, error));
-    else
-        LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, &view, cb->attn, cb->stream, error));
+        return LLMBED_OK;
+    }
+    const cuda_layer *w = &cb->layers[layer];
+    const llmbed_cuda_q_rope q_rope = {w->q_norm, backend->model->config.rms_norm_eps, cb->rope.table, cb->rope_rows};
+    LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, &view, &q_rope, cb->attn, cb->stream, error));
     return LLMBED_OK;
 }
 

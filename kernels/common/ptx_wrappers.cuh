@@ -72,6 +72,12 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::); }
 
+/* Waits until at most N of this thread's committed cp.async groups are still in flight. */
+template <int N>
+__device__ __forceinline__ void cp_async_wait_group() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 #else /* host emulation */
 
 namespace ptx_emu {
@@ -147,6 +153,8 @@ inline void cp_async_16(void *smem, const void *gmem, bool valid) {
 }
 inline void cp_async_commit() {}
 inline void cp_async_wait_all() {}
+template <int N>
+inline void cp_async_wait_group() {}
 
 #endif
 

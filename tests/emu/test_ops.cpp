@@ -191,7 +191,7 @@ TEST_CASE("op: q/k norm + RoPE in one pass, every scaling type", "[emu][ops]") {
                 Guarded<uint16_t> got((size_t)T * W);
                 if (T) std::memcpy(got.data(), qkv16.data(), qkv16.size() * 2);
                 const llmbed_cuda_qkv view = {got.data(), got.data() + H * D, got.data() + (H + KV) * D, W, W};
-                const llmbed_qk_norm_rope_params p = {T, H, KV, D, 1e-6f};
+                const llmbed_qk_norm_rope_params p = {T, H, KV, D, 1e-6f, 1};
                 REQUIRE(llmbed_cuda_qk_norm_rope(&p, &view, normed ? q_w.data() : nullptr,
                                                  normed ? k_w.data() : nullptr, table.data(), rows.data(), nullptr,
                                                  nullptr) == LLMBED_OK);
@@ -261,23 +261,51 @@ namespace {
 struct AttentionCase {
     int head_dim, n_heads, n_kv_heads;
     std::vector<int> lens;
+    bool rope_q; /* raw q, normalised and rotated by the kernel (the CUDA backend's uncached path) */
 };
+
+/* Lengths 1..max_len, n of them (a pack of many short sequences). */
+std::vector<int> short_lengths(int n, int max_len, Rng &rng) {
+    std::vector<int> lens((size_t)n);
+    for (int &l : lens) l = rng.integer(1, max_len);
+    return lens;
+}
 
 void run_attention_case(const AttentionCase &c, int causal, Rng &rng, OpReport &report) {
     Buf<int32_t> off = harness::offsets_of(c.lens);
-    const int T = off.back(), D = c.head_dim;
+    const int T = off.back(), D = c.head_dim, n_seqs = (int)c.lens.size();
     int max_len = 0;
     for (int l : c.lens) max_len = std::max(max_len, l);
     /* scale 1/sqrt(D) times a temperature of 0.7 (TempScale), so the scale path is not the default */
-    llmbed_attention_params p = {(int)c.lens.size(), off.data(), c.n_heads, c.n_kv_heads, D, causal,
+    llmbed_attention_params p = {n_seqs, off.data(), c.n_heads, c.n_kv_heads, D, causal,
                                  (float)(1.0 / std::sqrt((double)D) / 0.7), nullptr, nullptr};
     size_t nq = (size_t)T * c.n_heads * D, nkv = (size_t)T * c.n_kv_heads * D;
     Buf<float> q = rng.bf16_values(nq, -2.0f, 2.0f), k = rng.bf16_values(nkv, -2.0f, 2.0f),
-                       v = rng.bf16_values(nkv, -1.0f, 1.0f);
+               v = rng.bf16_values(nkv, -1.0f, 1.0f);
+    Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
+    /* the kernel's q norm + RoPE: table rows per token from llmbed_cpu_rope_row, as the backend builds them */
+    const int half = D / 2;
+    Buf<float> q_w = rng.bf16_values(D, 0.5f, 1.5f), inv_freq((size_t)n_seqs * half),
+               table((size_t)(T > 0 ? T : 1) * half * 2);
+    Buf<int32_t> rows(T > 0 ? T : 1);
+    if (c.rope_q) {
+        for (int s = 0; s < n_seqs; s++)
+            for (int i = 0; i < half; i++) inv_freq[(size_t)s * half + i] = (float)std::pow(10000.0, -2.0 * i / D);
+        for (int s = 0; s < n_seqs; s++)
+            for (int t = off[s]; t < off[s + 1]; t++) {
+                rows[t] = t;
+                llmbed_cpu_rope_row(t - off[s], &inv_freq[(size_t)s * half], half, 1.0f, &table[(size_t)t * half * 2]);
+            }
+        const Buf<float> raw = q;
+        const llmbed_rmsnorm_params qn = {T * c.n_heads, D, 1e-6f};
+        if (T) llmbed_cpu_rmsnorm(&qn, raw.data(), q_w.data(), q.data());
+        const llmbed_rope_params rq = {n_seqs, off.data(), c.n_heads, D, c.n_heads * D, inv_freq.data(), 1.0f, nullptr};
+        llmbed_cpu_rope(&rq, q.data());
+        for (float &x : q) x = harness::round_bf16(x); /* the kernel holds the rotated q in bf16 */
+    }
     Buf<float> want(nq);
     Buf<float> scratch(llmbed_cpu_attention_scratch_floats(&p, omp_get_max_threads()));
     if (T) llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), want.data(), scratch.data());
-    Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
     /* causal cases read the CUDA backend's fused rows [q heads | k heads | v heads], the others separate buffers */
     const int64_t qd = (int64_t)c.n_heads * D, kvd = (int64_t)c.n_kv_heads * D, W = qd + 2 * kvd;
     Buf<uint16_t> fused((size_t)(T > 0 ? T : 1) * W);
@@ -288,38 +316,61 @@ void run_attention_case(const AttentionCase &c, int causal, Rng &rng, OpReport &
     }
     const llmbed_cuda_qkv view = causal ? llmbed_cuda_qkv{fused.data(), fused.data() + qd, fused.data() + qd + kvd, W, W}
                                         : llmbed_cuda_qkv{q16.data(), k16.data(), v16.data(), qd, kvd};
+    const llmbed_cuda_q_rope q_rope = {q_w.data(), 1e-6f, table.data(), rows.data()};
     Guarded<uint16_t> got(nq);
-    REQUIRE(llmbed_cuda_attention(&p, max_len, &view, got.data(), nullptr, nullptr) == LLMBED_OK);
+    llmbed_error error{};
+    const llmbed_status st = llmbed_cuda_attention(&p, max_len, &view, c.rope_q ? &q_rope : nullptr, got.data(),
+                                                   nullptr, &error);
+    INFO(error.message);
+    REQUIRE(st == LLMBED_OK);
     harness::sync();
     REQUIRE(got.intact());
     double max_v = 0.0;
     for (float x : v) max_v = std::max(max_v, (double)std::fabs(x));
+    /* with the kernel's own rotation, a rotated q element may round to the other neighbouring bf16 than the
+     * reference's (fp32 rsqrt differences): twice the tolerance */
+    const double factor = c.rope_q ? 2.0 : 1.0;
     ErrorStats s;
     for (size_t i = 0; i < nq; i++)
-        s.add(harness::bf16_value(got[i]), want[i], kBf16Unit * (std::fabs(want[i]) + max_v), i);
+        s.add(harness::bf16_value(got[i]), want[i], factor * kBf16Unit * (std::fabs(want[i]) + max_v), i);
     report.add("D" + std::to_string(D) + " H" + std::to_string(c.n_heads) + "/" + std::to_string(c.n_kv_heads) +
-                   (causal ? " causal " : " bidir ") + harness::lens_name(c.lens),
+                   (causal ? " causal " : " bidir ") + (c.rope_q ? "+rope " : "") +
+                   (c.lens.size() > 8 ? std::to_string(c.lens.size()) + " seqs" : harness::lens_name(c.lens)),
                s);
     CHECK(s.worst_ratio <= 1.0);
 }
 
 } // namespace
 
+/* Every tile shape: single and empty sequences, partial tiles, the unmasked
+ * fast path (a 2k-token sequence: whole tiles below the diagonal), GQA
+ * groups of 1, 2, 3, 4, 8 and 16 query heads (packed 1-8 per block), many
+ * short sequences in one pack, exact and zero-padded head dims. */
 TEST_CASE("op: varlen flash attention", "[emu][ops]") {
     OpReport report{"attention", "u(|ref|+max|v|)", {}, {}};
     Rng rng(6);
     const std::vector<AttentionCase> cases = {
-        {64, 2, 2, {1}},
-        {64, 4, 2, {7}},
-        {128, 4, 1, {129}},
-        {80, 8, 1, {3, 0, 1, 70}},
-        {96, 2, 1, {0, 33, 1}},
-        {128, 8, 2, {65, 7, 1, 0, 40}},
-        {64, 1, 1, {1, 1, 1}},
-        {16, 4, 2, {1, 7, 40}},  /* small instantiations, as the tiny golden models use */
-        {8, 7, 1, {9, 1}},       /* padded into 16: rows not 16-byte aligned */
-        {12, 3, 3, {5, 33}},
-        {40, 2, 1, {17}},        /* padded into 64 */
+        {64, 2, 2, {1}, false},
+        {64, 4, 2, {7}, true},
+        {128, 4, 1, {129}, false},
+        {128, 16, 8, {130, 1}, true}, /* Qwen3-0.6B's heads */
+        {80, 8, 1, {3, 0, 1, 70}, false},
+        {96, 2, 1, {0, 33, 1}, true},
+        {128, 8, 2, {65, 7, 1, 0, 40}, false},
+        {64, 1, 1, {1, 1, 1}, false},
+        {16, 4, 2, {1, 7, 40}, true}, /* small instantiations, as the tiny golden models use */
+        {8, 7, 1, {9, 1}, false},     /* padded into 16: rows not 16-byte aligned */
+        {12, 3, 3, {5, 33}, false},
+        {40, 2, 1, {17}, true},       /* padded into 64 */
+        {16, 1, 1, {2048}, false},    /* >= 2k tokens: 32 key tiles, most unmasked */
+        {32, 2, 1, {2100, 3}, true},
+        {64, 8, 8, {70, 9}, false},   /* GQA 1, 2, 4, 8 */
+        {64, 8, 4, {70, 9}, false},
+        {64, 8, 2, {70, 9}, true},
+        {64, 8, 1, {70, 9}, false},
+        {32, 6, 2, {45, 3}, false},   /* group of 3: 21 tokens x 3 heads per block */
+        {16, 16, 1, {20, 1}, false},  /* group of 16: 8 heads per block, two blocks per group */
+        {64, 4, 2, short_lengths(120, 9, rng), true}, /* many short sequences */
     };
     for (const AttentionCase &c : cases)
         for (int causal : {1, 0}) run_attention_case(c, causal, rng, report);
@@ -328,17 +379,18 @@ TEST_CASE("op: varlen flash attention", "[emu][ops]") {
     uint16_t dummy = 0;
     llmbed_error error{};
     const llmbed_cuda_qkv none = {&dummy, &dummy, &dummy, 0, 0};
-    CHECK(llmbed_cuda_attention(&bad, 1, &none, &dummy, nullptr, &error) == LLMBED_ERR_INVALID_ARGUMENT);
+    CHECK(llmbed_cuda_attention(&bad, 1, &none, nullptr, &dummy, nullptr, &error) == LLMBED_ERR_INVALID_ARGUMENT);
     CHECK(std::string(error.message).find("attention: 1 sequences (longest 1), 4 query heads over 3") == 0);
     /* a grid beyond CUDA's limits is refused before launching, naming the op (grid.y = heads <= 65535) */
     Buf<int32_t> one_token = harness::offsets_of({1});
     llmbed_attention_params many_heads = {1, one_token.data(), 70000, 70000, 64, 1, 0.125f, nullptr, nullptr};
-    CHECK(llmbed_cuda_attention(&many_heads, 1, &none, &dummy, nullptr, &error) == LLMBED_ERR_INVALID_ARGUMENT);
+    CHECK(llmbed_cuda_attention(&many_heads, 1, &none, nullptr, &dummy, nullptr, &error) ==
+          LLMBED_ERR_INVALID_ARGUMENT);
     INFO(error.message);
     CHECK(std::string(error.message).find("attention: grid (1, 70000, 1)") == 0);
     CHECK(std::string(error.message).find("outside CUDA's limits") != std::string::npos);
     llmbed_attention_params odd_dim = {1, nullptr, 4, 2, 71, 1, 0.125f, nullptr, nullptr};
-    CHECK(llmbed_cuda_attention(&odd_dim, 1, &none, &dummy, nullptr, nullptr) == LLMBED_ERR_UNSUPPORTED);
+    CHECK(llmbed_cuda_attention(&odd_dim, 1, &none, nullptr, &dummy, nullptr, nullptr) == LLMBED_ERR_UNSUPPORTED);
     CHECK(llmbed_cuda_attention_supports_head_dim(128) == 1);
     CHECK(llmbed_cuda_attention_supports_head_dim(72) == 1);
     CHECK(llmbed_cuda_attention_supports_head_dim(256) == 0);

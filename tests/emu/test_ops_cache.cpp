@@ -97,6 +97,11 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
         {128, 8, 2, 96, 70, 0, {0, 70}, {5, 17, 1}, {70, 0, 3}},       /* ThinK off; a sequence with no cache */
         {80, 2, 2, 41, 50, 49, {0, 7, 14, 21, 28, 35, 42, 49, 50}, {1}, {50}}, /* chunks of 7, one full key left */
         {32, 3, 1, 1, 20, 20, {0, 10, 20}, {9}, {15}},                 /* one kept channel; cut inside the pruned part */
+        /* Qwen3's heads: pruned chunks of 256 (4 key tiles each), 100 recent keys, a 130-token chunk */
+        {128, 16, 8, 77, 600, 500, {0, 256, 512, 600}, {130}, {600}},
+        {64, 8, 1, 32, 200, 0, {0, 200}, {70}, {200}},                  /* GQA 8, nothing pruned */
+        {64, 4, 4, 64, 130, 130, {0, 65, 130}, {64}, {130}},            /* all pruned, every channel kept */
+        {16, 8, 2, 5, 90, 40, {0, 30, 60, 90}, {3, 65}, {90, 50}},      /* GQA 4, two splits of one cache */
     };
     for (const CachedAttentionCase &c : cases) {
         const int D = c.head_dim;
