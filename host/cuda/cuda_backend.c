@@ -26,6 +26,7 @@
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
+#include "cuda/cuda_graph.h"
 #include "cuda/cuda_latent.h"
 #include "cuda/cuda_rope.h"
 #include "kernels/attention.cuh"
@@ -78,9 +79,18 @@ typedef struct cuda_backend {
     /* NV-Embed's latent block (empty for other models) and its scratch. */
     llmbed_cuda_latent latent;
     void *latent_scratch;
-    int n_tokens;    /* of the forward in progress */
-    int cached;      /* the forward continues a cache: q is rotated by qk_rope, else by the attention kernel */
-    int max_seq_len; /* longest sequence of the forward in progress (sizes the attention grid) */
+    /* The forward in progress. An uncached forward is deferred: its ops are
+     * recorded and run as a CUDA graph (cuda_graph.h) on a padded shape, the
+     * tokens rounded up to a bucket, the sequences and pooled rows to powers
+     * of two (empty ones after the real), the longest sequence to a tile. */
+    int n_tokens;     /* rows the kernels run: the bucket when deferred */
+    int real_tokens;  /* the decoder's */
+    int padded_seqs, padded_pools;
+    int cached;       /* the forward continues a cache: q is rotated by qk_rope, else by the attention kernel */
+    int max_seq_len;  /* longest sequence (sizes the attention grid; a multiple of 64 when deferred) */
+    int deferred;
+    llmbed_cuda_graphs graphs;
+    const float *graph_table; /* the RoPE table the cached graphs read */
 } cuda_backend;
 
 /* Where the kernels find q, k and v: heads packed in the fused QKV output. */
@@ -104,6 +114,7 @@ static void cuda_destroy(llmbed_backend *backend) {
     if (cb->latent_scratch) cudaFree(cb->latent_scratch);
     llmbed_cuda_latent_free(&cb->latent);
     llmbed_cuda_rope_free(&cb->rope);
+    llmbed_cuda_graphs_free(&cb->graphs);
     if (cb->staging_in) cudaFreeHost(cb->staging_in);
     if (cb->staging_out) cudaFreeHost(cb->staging_out);
     if (cb->stream) cudaStreamDestroy(cb->stream);
@@ -282,6 +293,7 @@ static llmbed_status cuda_reserve(llmbed_backend *backend, int64_t max_tokens, l
                            cudaGetErrorString(rc));
     }
     if (cb->stream) LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream)); /* nothing still reads the old buffers */
+    llmbed_cuda_graphs_clear(&cb->graphs); /* they point into the old arena */
     if (cb->arena) cudaFree(cb->arena);
     if (cb->staging_in) cudaFreeHost(cb->staging_in);
     if (cb->staging_out) cudaFreeHost(cb->staging_out);
@@ -297,6 +309,22 @@ static llmbed_status cuda_reserve(llmbed_backend *backend, int64_t max_tokens, l
 
 /* ---------------------------------------------------------------- ops */
 
+/* Tokens a deferred forward runs: T rounded up to a multiple of the power of
+ * two q with T / 16 < q <= T / 8 (at least 64): under 1/8 more rows, a few
+ * buckets per doubling of T, never above the capacity. */
+static int token_bucket(int T, int64_t capacity) {
+    int64_t q = 64;
+    while (q * 16 <= T) q *= 2;
+    const int64_t bucket = ((int64_t)T + q - 1) / q * q;
+    return bucket > capacity ? (int)capacity : (int)bucket;
+}
+
+static int pow2_at_least(int n, int64_t capacity) {
+    int64_t p = 1;
+    while (p < n) p *= 2;
+    return p > capacity ? (int)capacity : (int)p;
+}
+
 /* Host array -> pinned staging at *cursor -> device, on the stream. */
 static llmbed_status stage(cuda_backend *cb, size_t *cursor, void *device, const void *host, size_t bytes,
                            llmbed_error *error) {
@@ -305,6 +333,18 @@ static llmbed_status stage(cuda_backend *cb, size_t *cursor, void *device, const
     memcpy(pinned, host, bytes);
     *cursor += bytes;
     LLMBED_CUDA_TRY(cudaMemcpyAsync(device, pinned, bytes, cudaMemcpyHostToDevice, cb->stream));
+    return LLMBED_OK;
+}
+
+/* n int32 values of host then `fill` up to padded, staged as one copy. */
+static llmbed_status stage_padded(cuda_backend *cb, size_t *cursor, int32_t *device, const int32_t *host, int n,
+                                  int padded, int32_t fill, llmbed_error *error) {
+    if (padded == 0 || host == NULL) return LLMBED_OK;
+    int32_t *pinned = (int32_t *)((uint8_t *)cb->staging_in + *cursor);
+    memcpy(pinned, host, (size_t)n * 4);
+    for (int i = n; i < padded; i++) pinned[i] = fill;
+    *cursor += (size_t)padded * 4;
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(device, pinned, (size_t)padded * 4, cudaMemcpyHostToDevice, cb->stream));
     return LLMBED_OK;
 }
 
@@ -317,29 +357,38 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: %d pooled rows above the capacity of %lld",
                            host->n_pools, (long long)backend->max_tokens);
     LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
-    /* the previous forward's downloads are done (pool/read_hidden synchronise), so staging is free */
-    size_t cursor = 0;
-    LLMBED_TRY(stage(cb, &cursor, cb->tokens, host->tokens, (size_t)T * 4, error));
-    LLMBED_TRY(stage(cb, &cursor, cb->offsets, host->seq_offsets, (size_t)(n + 1) * 4, error));
-    LLMBED_TRY(stage(cb, &cursor, cb->position_offsets, host->position_offsets, (size_t)n * 4, error));
-    LLMBED_TRY(stage(cb, &cursor, cb->pool_begin, host->pool_begin, (size_t)host->n_pools * 4, error));
-    LLMBED_TRY(stage(cb, &cursor, cb->pool_end, host->pool_end, (size_t)host->n_pools * 4, error));
-    /* each token's RoPE table row (and the rows of sequences with frequencies of their own), host-built */
-    int32_t *rows = (int32_t *)((uint8_t *)cb->staging_in + cursor);
-    float *extra = (float *)(rows + T);
-    int n_extra = 0;
-    LLMBED_TRY(llmbed_cuda_rope_prepare(&cb->rope, host, rows, extra, &n_extra, cb->stream, error));
-    LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->rope_rows, rows, (size_t)T * 4, cudaMemcpyHostToDevice, cb->stream));
-    if (n_extra > 0)
-        LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->rope.table + (size_t)cb->rope.base_capacity * (size_t)c->head_dim, extra,
-                                        (size_t)n_extra * (size_t)c->head_dim * 4, cudaMemcpyHostToDevice, cb->stream));
-    cb->n_tokens = T;
+    llmbed_cuda_graphs_discard(&cb->graphs);
     cb->cached = host->position_offsets != NULL;
+    cb->deferred = !cb->cached;
+    cb->real_tokens = T;
+    cb->n_tokens = cb->deferred ? token_bucket(T, backend->max_tokens) : T;
+    cb->padded_seqs = cb->deferred ? pow2_at_least(n, backend->max_tokens) : n;
+    cb->padded_pools = cb->deferred ? pow2_at_least(host->n_pools, backend->max_tokens) : host->n_pools;
     cb->max_seq_len = 0;
     for (int s = 0; s < n; s++) {
         const int len = host->seq_offsets[s + 1] - host->seq_offsets[s];
         cb->max_seq_len = len > cb->max_seq_len ? len : cb->max_seq_len;
     }
+    if (cb->deferred) cb->max_seq_len = (cb->max_seq_len + 63) / 64 * 64;
+    /* the previous forward's downloads are done (pool/read_hidden synchronise), so staging is free;
+     * padded tokens are token 0 in no sequence, padded sequences empty, padded pools empty ranges */
+    size_t cursor = 0;
+    LLMBED_TRY(stage_padded(cb, &cursor, cb->tokens, host->tokens, T, cb->n_tokens, 0, error));
+    LLMBED_TRY(stage_padded(cb, &cursor, cb->offsets, host->seq_offsets, n + 1, cb->padded_seqs + 1, T, error));
+    LLMBED_TRY(stage(cb, &cursor, cb->position_offsets, host->position_offsets, (size_t)n * 4, error));
+    LLMBED_TRY(stage_padded(cb, &cursor, cb->pool_begin, host->pool_begin, host->n_pools, cb->padded_pools, 0, error));
+    LLMBED_TRY(stage_padded(cb, &cursor, cb->pool_end, host->pool_end, host->n_pools, cb->padded_pools, 0, error));
+    /* each token's RoPE table row (and the rows of sequences with frequencies of their own), host-built */
+    int32_t *rows = (int32_t *)((uint8_t *)cb->staging_in + cursor);
+    float *extra = (float *)(rows + cb->n_tokens);
+    int n_extra = 0;
+    LLMBED_TRY(llmbed_cuda_rope_prepare(&cb->rope, host, rows, extra, &n_extra, cb->stream, error));
+    for (int t = T; t < cb->n_tokens; t++) rows[t] = 0;
+    LLMBED_CUDA_TRY(
+        cudaMemcpyAsync(cb->rope_rows, rows, (size_t)cb->n_tokens * 4, cudaMemcpyHostToDevice, cb->stream));
+    if (n_extra > 0)
+        LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->rope.table + (size_t)cb->rope.base_capacity * (size_t)c->head_dim, extra,
+                                        (size_t)n_extra * (size_t)c->head_dim * 4, cudaMemcpyHostToDevice, cb->stream));
     *view = *host;
     view->tokens = cb->tokens;
     view->seq_offsets = cb->offsets;
@@ -350,31 +399,34 @@ static llmbed_status cuda_begin_forward(llmbed_backend *backend, const llmbed_fo
     return LLMBED_OK;
 }
 
-static void cuda_end_forward(llmbed_backend *backend) { (void)backend; }
-
-static llmbed_status cuda_embedding(llmbed_backend *backend, const llmbed_embedding_params *p,
-                                    const int32_t *tokens, llmbed_error *error) {
+static void cuda_end_forward(llmbed_backend *backend) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_embedding(p, tokens, cb->token_embedding, cb->x, cb->stream, error));
+    llmbed_cuda_graphs_discard(&cb->graphs); /* a forward that failed before its rows were read */
+    cb->deferred = 0;
+}
+
+/* ---------------------------------------------- ops: eager implementations */
+
+static llmbed_status run_embedding(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    LLMBED_KERNEL_TRY(llmbed_cuda_embedding(&op->p.embedding, op->tokens, cb->token_embedding, cb->x, cb->stream, error));
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
-                                  llmbed_weight_kind weight, llmbed_act out, llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
-    const float *w = weight == LLMBED_W_FINAL_NORM ? cb->final_norm
-                     : weight == LLMBED_W_ATTN_NORM ? cb->layers[layer].attn_norm
-                                                     : cb->layers[layer].ffn_norm;
-    if (out == LLMBED_ACT_HIDDEN)
+static llmbed_status run_rmsnorm(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    const float *w = op->weight == LLMBED_W_FINAL_NORM  ? cb->final_norm
+                     : op->weight == LLMBED_W_ATTN_NORM ? cb->layers[op->layer].attn_norm
+                                                        : cb->layers[op->layer].ffn_norm;
+    const llmbed_rmsnorm_params *p = &op->p.rmsnorm;
+    if (op->out == LLMBED_ACT_HIDDEN)
         LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, w, cb->hidden, LLMBED_CUDA_F32, cb->stream, error));
     else
         LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, w, cb->xn, LLMBED_CUDA_BF16, cb->stream, error));
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op *op, llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
-    const llmbed_config *c = &backend->model->config;
+static llmbed_status run_linear(cuda_backend *cb, const llmbed_cuda_op *o, llmbed_error *error) {
+    const llmbed_config *c = &cb->base.model->config;
+    const llmbed_linear_op *op = &o->p.linear;
     const cuda_layer *w = &cb->layers[op->layer];
     const int T = op->n_tokens, C = c->hidden_size, I = c->intermediate_size;
     const int qd = c->n_heads * c->head_dim, kvd = c->n_kv_heads * c->head_dim;
@@ -402,45 +454,42 @@ static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op
  * place in qkv; only k without a cache, as the attention kernel normalises
  * and rotates q while it holds the query tile (q then never makes a pass of
  * its own through memory). */
-static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmbed_rmsnorm_params *q_norm,
-                                  const llmbed_rmsnorm_params *k_norm, const llmbed_rope_params *q,
-                                  const llmbed_rope_params *k, llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
-    const cuda_layer *w = &cb->layers[layer];
-    const int normed = q_norm != NULL && k_norm != NULL;
-    const llmbed_qk_norm_rope_params p = {cb->n_tokens, q->n_heads, k->n_heads, q->head_dim,
-                                          normed ? q_norm->eps : 0.0f, cb->cached};
+static llmbed_status run_qk_rope(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    const cuda_layer *w = &cb->layers[op->layer];
+    const llmbed_qk_norm_rope_params p = {cb->n_tokens, op->p.rope.q.n_heads, op->p.rope.k.n_heads,
+                                          op->p.rope.q.head_dim, op->qk_norm ? op->p.rope.q_norm.eps : 0.0f,
+                                          cb->cached};
     const llmbed_cuda_qkv view = qkv_view(cb);
-    LLMBED_KERNEL_TRY(llmbed_cuda_qk_norm_rope(&p, &view, normed ? w->q_norm : NULL, normed ? w->k_norm : NULL,
-                                               cb->rope.table, cb->rope_rows, cb->stream, error));
+    LLMBED_KERNEL_TRY(llmbed_cuda_qk_norm_rope(&p, &view, op->qk_norm ? w->q_norm : NULL,
+                                               op->qk_norm ? w->k_norm : NULL, cb->rope.table, cb->rope_rows,
+                                               cb->stream, error));
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const llmbed_attention_params *p,
-                                    llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
+static llmbed_status run_attention(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    const llmbed_attention_params *p = &op->p.attention;
     const llmbed_cuda_qkv view = qkv_view(cb);
     if (p->cache != NULL) {
         LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, &view, cb->attn, cb->stream, error));
         return LLMBED_OK;
     }
-    const cuda_layer *w = &cb->layers[layer];
-    const llmbed_cuda_q_rope q_rope = {w->q_norm, backend->model->config.rms_norm_eps, cb->rope.table, cb->rope_rows};
+    const cuda_layer *w = &cb->layers[op->layer];
+    const llmbed_cuda_q_rope q_rope = {w->q_norm, cb->base.model->config.rms_norm_eps, cb->rope.table,
+                                       cb->rope_rows};
     LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, &view, &q_rope, cb->attn, cb->stream, error));
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_swiglu(llmbed_backend *backend, const llmbed_swiglu_params *p, llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
+static llmbed_status run_swiglu(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    const llmbed_swiglu_params *p = &op->p.swiglu;
     /* out of place: the kernel's inputs and output are __restrict__ */
     LLMBED_KERNEL_TRY(llmbed_cuda_swiglu(p, cb->gate_up, cb->gate_up + p->intermediate, 2 * p->intermediate, cb->mlp,
                                          cb->stream, error));
     return LLMBED_OK;
 }
 
-static llmbed_status cuda_latent(llmbed_backend *backend, const llmbed_latent_attention_params *p,
-                                 llmbed_error *error) {
-    cuda_backend *cb = (cuda_backend *)backend;
+static llmbed_status run_latent(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    const llmbed_latent_attention_params *p = &op->p.latent;
     if (cb->latent_scratch == NULL)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "cuda backend: the model has no latent pooling block");
     /* pooled (T x hidden fp32) holds the block's output, copied back into hidden */
@@ -449,6 +498,141 @@ static llmbed_status cuda_latent(llmbed_backend *backend, const llmbed_latent_at
     LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->hidden, cb->pooled, (size_t)p->n_tokens * (size_t)p->hidden * 4,
                                     cudaMemcpyDeviceToDevice, cb->stream));
     return LLMBED_OK;
+}
+
+static llmbed_status run_pool(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(&op->p.pool, cb->hidden, cb->pooled, cb->n_tokens, cb->stream, error));
+    return LLMBED_OK;
+}
+
+static llmbed_status run_op(llmbed_backend *backend, const llmbed_cuda_op *op, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    switch (op->kind) {
+    case LLMBED_CUDA_OP_EMBEDDING: return run_embedding(cb, op, error);
+    case LLMBED_CUDA_OP_RMSNORM: return run_rmsnorm(cb, op, error);
+    case LLMBED_CUDA_OP_LINEAR: return run_linear(cb, op, error);
+    case LLMBED_CUDA_OP_QK_ROPE: return run_qk_rope(cb, op, error);
+    case LLMBED_CUDA_OP_ATTENTION: return run_attention(cb, op, error);
+    case LLMBED_CUDA_OP_SWIGLU: return run_swiglu(cb, op, error);
+    case LLMBED_CUDA_OP_LATENT: return run_latent(cb, op, error);
+    case LLMBED_CUDA_OP_POOL: return run_pool(cb, op, error);
+    }
+    return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cuda backend: op %d", (int)op->kind);
+}
+
+/* ------------------------------------------- ops: recorded or run at once */
+
+/* An uncached forward's ops are recorded for its graph (cuda_graph.h), with
+ * the token count of the padded bucket; others run at once. */
+static llmbed_status dispatch(cuda_backend *cb, const llmbed_cuda_op *op, llmbed_error *error) {
+    if (cb->deferred) return llmbed_cuda_graphs_record(&cb->graphs, op, error);
+    return run_op(&cb->base, op, error);
+}
+
+/* n_tokens of a decoder op -> the rows the backend runs (the bucket when padded). */
+static int rows_of(const cuda_backend *cb, int n_tokens) {
+    return cb->deferred && n_tokens == cb->real_tokens ? cb->n_tokens : n_tokens;
+}
+
+/* Ops are zeroed, then filled field by field: a struct copied whole may
+ * bring the caller's uninitialised padding bytes, and the record is hashed. */
+static void new_op(llmbed_cuda_op *op, llmbed_cuda_op_kind kind) {
+    memset(op, 0, sizeof *op);
+    op->kind = kind;
+}
+
+static void copy_rope(llmbed_rope_params *to, const llmbed_rope_params *from) {
+    to->n_seqs = from->n_seqs;
+    to->seq_offsets = from->seq_offsets;
+    to->n_heads = from->n_heads;
+    to->head_dim = from->head_dim;
+    to->row_stride = from->row_stride;
+    to->inv_freq = from->inv_freq;
+    to->attention_scaling = from->attention_scaling;
+    to->position_offsets = from->position_offsets;
+}
+
+static llmbed_status cuda_embedding(llmbed_backend *backend, const llmbed_embedding_params *p,
+                                    const int32_t *tokens, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_EMBEDDING);
+    op.p.embedding = *p;
+    op.p.embedding.n_tokens = rows_of(cb, p->n_tokens);
+    op.tokens = tokens;
+    return dispatch(cb, &op, error);
+}
+
+static llmbed_status cuda_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_params *p, int layer,
+                                  llmbed_weight_kind weight, llmbed_act out, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_RMSNORM);
+    op.p.rmsnorm = *p;
+    op.p.rmsnorm.n_rows = rows_of(cb, p->n_rows);
+    op.layer = layer, op.weight = (int)weight, op.out = (int)out;
+    return dispatch(cb, &op, error);
+}
+
+static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op *p, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_LINEAR);
+    op.p.linear = *p;
+    op.p.linear.n_tokens = rows_of(cb, p->n_tokens);
+    return dispatch(cb, &op, error);
+}
+
+static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmbed_rmsnorm_params *q_norm,
+                                  const llmbed_rmsnorm_params *k_norm, const llmbed_rope_params *q,
+                                  const llmbed_rope_params *k, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_QK_ROPE);
+    op.layer = layer;
+    op.qk_norm = q_norm != NULL && k_norm != NULL;
+    if (op.qk_norm) op.p.rope.q_norm = *q_norm, op.p.rope.k_norm = *k_norm;
+    copy_rope(&op.p.rope.q, q);
+    copy_rope(&op.p.rope.k, k);
+    return dispatch(cb, &op, error);
+}
+
+static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const llmbed_attention_params *p,
+                                    llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_ATTENTION);
+    op.layer = layer;
+    llmbed_attention_params *a = &op.p.attention;
+    a->n_seqs = cb->deferred ? cb->padded_seqs : p->n_seqs; /* empty sequences after the real ones */
+    a->seq_offsets = p->seq_offsets;
+    a->n_heads = p->n_heads;
+    a->n_kv_heads = p->n_kv_heads;
+    a->head_dim = p->head_dim;
+    a->causal = p->causal;
+    a->scale = p->scale;
+    a->cache_lens = p->cache_lens;
+    a->cache = p->cache;
+    return dispatch(cb, &op, error);
+}
+
+static llmbed_status cuda_swiglu(llmbed_backend *backend, const llmbed_swiglu_params *p, llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_SWIGLU);
+    op.p.swiglu = *p;
+    op.p.swiglu.n_tokens = rows_of(cb, p->n_tokens);
+    return dispatch(cb, &op, error);
+}
+
+static llmbed_status cuda_latent(llmbed_backend *backend, const llmbed_latent_attention_params *p,
+                                 llmbed_error *error) {
+    cuda_backend *cb = (cuda_backend *)backend;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_LATENT);
+    op.p.latent = *p;
+    op.p.latent.n_tokens = rows_of(cb, p->n_tokens);
+    return dispatch(cb, &op, error);
 }
 
 /* Device bytes (and, when scales is not NULL, n_scales floats of cb->scales)
@@ -473,8 +657,27 @@ static llmbed_status download(cuda_backend *cb, const void *rows, size_t bytes, 
 
 static llmbed_status cuda_pool(llmbed_backend *backend, const llmbed_pooling_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(p, cb->hidden, cb->pooled, cb->n_tokens, cb->stream, error));
-    return LLMBED_OK;
+    llmbed_cuda_op op;
+    new_op(&op, LLMBED_CUDA_OP_POOL);
+    op.p.pool.kind = p->kind;
+    op.p.pool.n_rows = cb->deferred ? cb->padded_pools : p->n_rows; /* empty ranges after the real ones */
+    op.p.pool.begin = p->begin;
+    op.p.pool.end = p->end;
+    op.p.pool.hidden = p->hidden;
+    return dispatch(cb, &op, error);
+}
+
+/* The forward's recorded ops, as its graph (uncached forwards), before rows are read. */
+static llmbed_status flush(cuda_backend *cb, llmbed_error *error) {
+    if (!cb->deferred) return LLMBED_OK;
+    cb->deferred = 0;
+    if (cb->graph_table != cb->rope.table) { /* the RoPE table moved: graphs hold its old address */
+        llmbed_cuda_graphs_clear(&cb->graphs);
+        cb->graph_table = cb->rope.table;
+    }
+    const uint64_t shape = (uint64_t)cb->n_tokens | (uint64_t)cb->padded_seqs << 32;
+    return llmbed_cuda_graphs_flush(&cb->graphs, shape ^ ((uint64_t)cb->max_seq_len << 20), &cb->base, run_op,
+                                    cb->stream, error);
 }
 
 /* Bytes of one stored row (llmbed_postprocess_params.precision). */
@@ -495,17 +698,23 @@ static llmbed_status cuda_postprocess(llmbed_backend *backend, const llmbed_post
     if (p->n_rows > backend->max_tokens || p->in_dims != backend->model->config.hidden_size)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "cuda backend: postprocess of %d rows of %d (capacity %lld)",
                            p->n_rows, p->in_dims, (long long)backend->max_tokens);
+    LLMBED_TRY(flush(cb, error));
     if (host_rows != NULL) {
         const size_t bytes = (size_t)p->n_rows * (size_t)p->in_dims * 4;
         memcpy(cb->staging_out, host_rows, bytes);
         LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->pooled, cb->staging_out, bytes, cudaMemcpyHostToDevice, cb->stream));
     }
-    LLMBED_KERNEL_TRY(llmbed_cuda_postprocess(p, cb->pooled, cb->x, scales != NULL ? cb->scales : NULL, cb->stream, error));
+    /* every pooled row the graph made (the padded ones are empty ranges), only the real ones come back */
+    llmbed_postprocess_params padded = *p;
+    if (host_rows == NULL && cb->padded_pools > p->n_rows) padded.n_rows = cb->padded_pools;
+    LLMBED_KERNEL_TRY(
+        llmbed_cuda_postprocess(&padded, cb->pooled, cb->x, scales != NULL ? cb->scales : NULL, cb->stream, error));
     return download(cb, cb->x, (size_t)p->n_rows * row_bytes(p), out, scales, (size_t)p->n_rows, error);
 }
 
 static llmbed_status cuda_read_hidden(llmbed_backend *backend, int n_rows, float *out, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
+    LLMBED_TRY(flush(cb, error));
     return download(cb, cb->hidden, (size_t)n_rows * (size_t)backend->model->config.hidden_size * 4, out, NULL, 0,
                     error);
 }
@@ -640,6 +849,7 @@ static llmbed_status setup(cuda_backend *cb, int64_t max_tokens, llmbed_error *e
     LLMBED_CUDA_TRY(cudaSetDevice(cb->device));
     LLMBED_CUDA_TRY(cudaStreamCreateWithFlags(&cb->stream, cudaStreamNonBlocking));
     LLMBED_TRY(llmbed_gemm_init(&cb->gemm, GEMM_WORKSPACE_BYTES, error));
+    llmbed_cuda_graphs_init(&cb->graphs);
     LLMBED_TRY(cuda_reserve(&cb->base, max_tokens, error));
     LLMBED_TRY(upload_weights(cb, error));
     /* RoPE rows for positions up to the budget (grown when a forward reaches further) */

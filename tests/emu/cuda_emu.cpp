@@ -9,6 +9,7 @@
  * divergent code): the emulator reports it and aborts, as a hang would be
  * worse in CI. */
 #include "cuda_emu.h"
+#include "emu_graph.h"
 #include "launch_log.h"
 
 #include <sys/mman.h>
@@ -314,6 +315,9 @@ const unsigned char *warp_exchange(const void *mine, size_t bytes) {
     return buffer;
 }
 
+/* Every block of an accepted launch, blocks in parallel on the OpenMP pool. */
+void run_grid(dim3 grid, dim3 block_dim, size_t shared_bytes, const std::function<void()> &body);
+
 unsigned char *dynamic_shared_memory() {
     std::vector<unsigned char> &buffer = current()->block->dynamic_shared;
     uintptr_t at = (uintptr_t)buffer.data();
@@ -335,6 +339,14 @@ void launch(dim3 grid, dim3 block_dim, size_t shared_bytes, const llmbed_launch_
         t_last_error = cudaErrorInvalidConfiguration;
         return;
     }
+    /* a captured launch owns a copy of the body (whose lambda owns copies of the arguments) */
+    if (llmbed_emu_capture([=]() { run_grid(grid, block_dim, shared_bytes, body); })) return;
+    run_grid(grid, block_dim, shared_bytes, body);
+}
+
+void run_grid(dim3 grid, dim3 block_dim, size_t shared_bytes, const std::function<void()> &body) {
+    const uint64_t threads = (uint64_t)block_dim.x * block_dim.y * block_dim.z;
+    const uint64_t blocks = (uint64_t)grid.x * grid.y * grid.z;
 #pragma omp parallel
     {
         Block block;

@@ -11,6 +11,7 @@
 
 #include "fake_cuda/cublasLt.h"
 #include "fake_cuda/cuda_runtime_api.h"
+#include "emu_graph.h"
 #include "launch_log.h"
 
 struct CUstream_st {
@@ -75,6 +76,7 @@ const char *cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorIllegalState: return "operation not permitted when stream is capturing";
     }
     return "unknown error";
 }
@@ -108,8 +110,8 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
     const llmbed_emu_launch_kind logged = kind == cudaMemcpyHostToDevice   ? LLMBED_EMU_COPY_H2D
                                           : kind == cudaMemcpyDeviceToHost ? LLMBED_EMU_COPY_D2H
                                                                            : LLMBED_EMU_COPY_D2D;
-    if (kind == cudaMemcpyHostToHost || llmbed_emu_log_copy(logged, bytes))
-        if (bytes) std::memcpy(dst, src, bytes);
+    if (kind != cudaMemcpyHostToHost && !llmbed_emu_log_copy(logged, bytes)) return cudaSuccess; /* a dry run */
+    if (bytes && !llmbed_emu_capture([=]() { std::memcpy(dst, src, bytes); })) std::memcpy(dst, src, bytes);
     return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int *device) {
@@ -232,6 +234,11 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
                          (double)m * n * type_bytes(dl->type) +
                          (desc->epilogue == CUBLASLT_EPILOGUE_BIAS ? (double)m * type_bytes(dl->type) : 0.0);
     if (!llmbed_emu_log_gemm(2.0 * m * n * k, bytes)) return CUBLAS_STATUS_SUCCESS; /* a dry run */
+    if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS && desc->bias == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+    /* the descriptor's epilogue and bias as they are now (a captured matmul runs with them later) */
+    const cublasLtEpilogue_t epilogue = desc->epilogue;
+    const void *bias_ptr = desc->bias;
+    auto run = [=]() {
     std::vector<float> fa = widen(a, al), fb = widen(b, bl);
     std::vector<float> fd((size_t)dl->ld * n, 0.0f);
     if (beta_f != 0.0f) {
@@ -241,12 +248,11 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     }
     cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha_f,
                 fa.data(), (int)al->ld, fb.data(), (int)bl->ld, beta_f, fd.data(), (int)dl->ld);
-    if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS) {
-        if (desc->bias == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+    if (epilogue == CUBLASLT_EPILOGUE_BIAS) {
         for (int j = 0; j < n; j++)
             for (int i = 0; i < m; i++)
-                fd[(size_t)j * dl->ld + i] += dl->type == CUDA_R_32F ? static_cast<const float *>(desc->bias)[i]
-                                                                      : bf16_to_f32(static_cast<const uint16_t *>(desc->bias)[i]);
+                fd[(size_t)j * dl->ld + i] += dl->type == CUDA_R_32F ? static_cast<const float *>(bias_ptr)[i]
+                                                                      : bf16_to_f32(static_cast<const uint16_t *>(bias_ptr)[i]);
     }
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
@@ -256,6 +262,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
             else
                 static_cast<uint16_t *>(d)[at] = f32_to_bf16(fd[at]);
         }
+    };
+    if (!llmbed_emu_capture(run)) run();
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -18,6 +18,7 @@ endforeach()
 add_library(llmbed_emu_kernels STATIC ${CMAKE_CURRENT_LIST_DIR}/cuda_emu.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/cuda_emu_runtime.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/launch_log.cpp
+                                      ${CMAKE_CURRENT_LIST_DIR}/emu_graph.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/emu_ledger.cpp
                                       ${CMAKE_CURRENT_LIST_DIR}/emu_cuda_backend.cpp ${LLMBED_EMU_WRAPPERS})
 target_include_directories(llmbed_emu_kernels PUBLIC ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/host
