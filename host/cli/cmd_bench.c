@@ -271,6 +271,11 @@ static int run(const bench_args *a) {
     ctx_params.n_threads = (int)a->threads;
     ctx_params.batch_tokens = a->batch_tokens;
     llmbed_error error = {0};
+    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
+        cli_error("llmbed bench: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
     st = llmbed_model_get_info(model, &info);
     if (st == LLMBED_OK && a->pooling != NULL && cli_parse_pooling(a->pooling, &params.pooling) != 0) st = LLMBED_ERR_INVALID_ARGUMENT;
     if (st == LLMBED_OK && a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) st = LLMBED_ERR_INVALID_ARGUMENT;
@@ -293,6 +298,7 @@ static int run(const bench_args *a) {
         cli_error("%s", error.message);
         goto done;
     }
+    cli_note_device(ctx);
     int dims = llmbed_embed_dims(model, &params);
     out = malloc((size_t)c.n * (size_t)dims * sizeof *out);
     latencies = malloc((size_t)c.n * sizeof *latencies);
@@ -382,7 +388,7 @@ done:
 
 int cli_bench(int argc, char **argv) {
     bench_args a = {.python = "python3", .normalize = -1, .tokens = 512, .sequences = 32, .seed = 1,
-                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32, .device = "cpu",
+                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32, .device = "auto",
                     .think_ratios = "0,0.4,0.5", .chunk_tokens = 512, .reencode = 2};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
@@ -407,10 +413,10 @@ int cli_bench(int argc, char **argv) {
         {"think-ratios", CLI_STRING, &a.think_ratios, 0, 0, "LIST", "--long: ThinK ratios (default 0,0.4,0.5)"},
         {"queries", CLI_INT, &a.queries, 0, 0, "Q", "--long: also time suffix mode for Q queries (default 0 = skip)"},
         {"reencode", CLI_INT, &a.reencode, 0, 0, "K", "--long: re-encoded baseline queries timed (default 2)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "--long: cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
-                                    "                    [--input FILE] [--compare transformers]\n"
+                                    "                    [--input FILE] [--compare transformers] [--device D]\n"
                                     "       llmbed bench --model PATH --long N [--chunk-tokens C] [--think-ratios LIST]\n"
                                     "                    [--queries Q [--reencode K]] [--device D]",
                            argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));

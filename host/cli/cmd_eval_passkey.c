@@ -268,12 +268,13 @@ static int run_passkey(const passkey_args *a) {
     cp.batch_tokens = (int64_t)largest_chunk;
     llmbed_error error = {0};
     if (st == LLMBED_OK && cli_parse_device(a->device, &cp.device, &cp.device_index) != 0) {
-        cli_error("llmbed eval passkey: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed eval passkey: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (st == LLMBED_OK) {
         st = llmbed_ctx_create(r.model, &cp, &r.ctx, &error);
         if (st != LLMBED_OK) cli_error("%s", error.message);
+        else cli_note_device(r.ctx);
     }
     llmbed_embed_params_default(&r.params);
     r.params.attention = LLMBED_ATTENTION_CAUSAL;
@@ -327,7 +328,7 @@ static int run_passkey(const passkey_args *a) {
 
 int cli_eval_passkey(int argc, char **argv) {
     passkey_args a = {.lengths = "256,512,1024,2048,4096,8192", .ratios = "0,0.25,0.4,0.5", .chunks = "512",
-                      .device = "cpu", .documents = 100, .seed = 1};
+                      .device = "auto", .documents = 100, .seed = 1};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"filler", CLI_STRING, &a.filler, 0, 0, "FILES", "comma-separated STS .tsv files: the filler sentences (required)"},
@@ -340,7 +341,7 @@ int cli_eval_passkey(int argc, char **argv) {
         {"output", CLI_STRING, &a.output, 0, 0, "FILE", "also write the results as JSON"},
         {"dump", CLI_STRING, &a.dump, 0, 0, "FILE", "write the generated documents and queries as JSONL"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines"},
     };
     const int parsed = cli_parse("eval passkey", passkey_usage, argc, argv, 3, options,
