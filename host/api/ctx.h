@@ -14,4 +14,8 @@ struct llmbed_ctx {
     char device_note[LLMBED_ERROR_MESSAGE_CAPACITY + 64]; /* why AUTO fell back to the CPU, or "" */
 };
 
+/* params, or the defaults written to *storage when params is NULL. */
+const llmbed_embed_params *llmbed_embed_params_or_default(const llmbed_embed_params *params,
+                                                          llmbed_embed_params *storage);
+
 #endif

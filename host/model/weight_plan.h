@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "llmbed.h"
-#include "model/tensor.h"
+#include "container/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
