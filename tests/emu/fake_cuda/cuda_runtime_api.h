@@ -32,6 +32,8 @@ typedef enum cudaMemcpyKind {
     cudaMemcpyDefault = 4
 } cudaMemcpyKind;
 
+typedef enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 } cudaFuncAttribute;
+
 #define cudaStreamNonBlocking 0x01
 
 #define cudaGetErrorString llmbed_emu_cudaGetErrorString
@@ -48,6 +50,7 @@ typedef enum cudaMemcpyKind {
 #define cudaFreeHost llmbed_emu_cudaFreeHost
 #define cudaMemcpy llmbed_emu_cudaMemcpy
 #define cudaMemcpyAsync llmbed_emu_cudaMemcpyAsync
+#define cudaFuncSetAttribute llmbed_emu_cudaFuncSetAttribute
 
 const char *cudaGetErrorString(cudaError_t error);
 cudaError_t cudaGetLastError(void);
@@ -63,6 +66,8 @@ cudaError_t cudaMallocHost(void **ptr, size_t bytes);
 cudaError_t cudaFreeHost(void *ptr);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
+/* MaxDynamicSharedMemorySize is recorded (a launch above 48 KB needs it); other attributes are accepted. */
+cudaError_t cudaFuncSetAttribute(const void *function, cudaFuncAttribute attribute, int value);
 
 #ifdef __cplusplus
 }
