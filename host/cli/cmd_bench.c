@@ -184,7 +184,7 @@ static const char *default_script(void) { return LLMBED_BENCH_DIR "/compare_tran
 
 /* Runs the transformers peer on the same ids and compares. */
 static int compare_transformers(const bench_args *a, const corpus *c, const float *ours, int dims, double our_seconds,
-                                const char *pooling, const char *attention, int normalize) {
+                                const char *pooling, const char *attention, int normalize, const llmbed_ctx *ctx) {
     char dir[] = "/tmp/llmbed-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         cli_error("cannot create a temp folder: %s", strerror(errno));
@@ -206,12 +206,17 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
         return LLMBED_ERR_IO;
     }
     const char *script = a->compare_script != NULL ? a->compare_script : default_script();
+    /* The peer runs where llmbed ran: the same GPU in bf16 (the CUDA backend's dtype), or the CPU in fp32. */
+    int device_index = 0;
+    char peer_device[64] = "--device cpu --dtype float32";
+    if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
+        snprintf(peer_device, sizeof peer_device, "--device cuda:%d --dtype bfloat16", device_index);
     char command[8192];
     snprintf(command, sizeof command,
              "'%s' '%s' --model '%s' --input '%s' --output '%s' --pooling %s --attention %s %s --threads %" PRId64
-             " --batch-size %" PRId64,
+             " --batch-size %" PRId64 " %s",
              a->python, script, a->model, ids_path, out_path, pooling, attention, normalize ? "--normalize" : "",
-             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch);
+             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch, peer_device);
     FILE *peer = popen(command, "r");
     double peer_seconds = -1;
     char line[1024];
@@ -358,6 +363,11 @@ static int run(const bench_args *a) {
     }
     printf("batches:             %d (budget %" PRId64 " tokens), threads %" PRId64 "\n", n_batches, a->batch_tokens,
            a->threads);
+    int device_index = 0;
+    if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
+        printf("device:              cuda:%d\n", device_index);
+    else
+        printf("device:              cpu\n");
     printf("time:                %.3f s\n", total_seconds);
     printf("throughput:          %.0f tokens/s, %.2f sequences/s\n", (double)c.total / total_seconds,
            (double)c.n / total_seconds);
@@ -368,7 +378,7 @@ static int run(const bench_args *a) {
     fflush(stdout);
     if (a->compare != NULL) {
         st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cli_pooling_name(params.pooling),
-                                                 cli_attention_name(params.attention), params.normalize);
+                                                 cli_attention_name(params.attention), params.normalize, ctx);
     }
 done:
     free(c.tokens);
