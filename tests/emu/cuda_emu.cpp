@@ -15,6 +15,7 @@
  * that never gets there): the emulator reports it, as a hang would be worse
  * in CI. */
 #include "cuda_emu_internal.h"
+#include "launch_log.h"
 
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -22,9 +23,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #if defined(__SANITIZE_ADDRESS__)
 #define LLMBED_EMU_ASAN 1
@@ -123,9 +122,7 @@ thread_local ThreadState *t_current = nullptr;
 thread_local SchedulerContext t_scheduler;
 std::atomic<uint64_t> g_seed{0};
 std::atomic<uint64_t> g_launches{0};
-/* cudaFuncSetAttribute(MaxDynamicSharedMemorySize) per kernel. */
-std::mutex g_attributes_mutex;
-std::map<const void *, size_t> g_shared_limits;
+
 
 /* Stacks are reused across launches on the same host thread; mmap keeps
  * untouched pages uncommitted. */
@@ -490,18 +487,22 @@ void set_seed(uint64_t s) {
     g_launches.store(0, std::memory_order_relaxed);
 }
 
-void launch(const LaunchSite &site, dim3 grid, dim3 block_dim, size_t dynamic_shared_bytes,
+void launch(dim3 grid, dim3 block, const std::function<void()> &body) { launch(grid, block, 0, nullptr, body); }
+
+void launch(dim3 grid, dim3 block, size_t shared_bytes, const llmbed_launch_cost *cost,
             const std::function<void()> &body) {
+    launch_at(LaunchSite{cost != nullptr ? cost->op : "?", nullptr, 0, nullptr}, grid, block, shared_bytes, cost, body);
+}
+
+void launch_at(const LaunchSite &site, dim3 grid, dim3 block_dim, size_t dynamic_shared_bytes,
+               const llmbed_launch_cost *cost, const std::function<void()> &body) {
+    if (!llmbed_emu_log_kernel(cost, grid.x, grid.y, grid.z, (int)(block_dim.x * block_dim.y * block_dim.z),
+                               dynamic_shared_bytes))
+        return; /* a dry run: recorded, not run */
     uint64_t threads = (uint64_t)block_dim.x * block_dim.y * block_dim.z;
     uint64_t blocks = (uint64_t)grid.x * grid.y * grid.z;
     if (threads == 0 || threads > 1024 || block_dim.z > 64 || blocks == 0 || grid.y > 65535 || grid.z > 65535) {
         t_last_error = cudaErrorInvalidConfiguration;
-        return;
-    }
-    if (dynamic_shared_bytes > kMaxSharedBytes ||
-        (dynamic_shared_bytes > kDefaultSharedBytes && dynamic_shared_bytes > function_shared_limit(site.function))) {
-        /* As the device: above 48 KB only after cudaFuncSetAttribute(MaxDynamicSharedMemorySize). */
-        t_last_error = cudaErrorInvalidValue;
         return;
     }
     const uint64_t launch_seed = mix(seed(), g_launches.fetch_add(1, std::memory_order_relaxed));
@@ -523,13 +524,7 @@ void launch(const LaunchSite &site, dim3 grid, dim3 block_dim, size_t dynamic_sh
     }
 }
 
-size_t function_shared_limit(const void *function) {
-    std::lock_guard<std::mutex> lock(g_attributes_mutex);
-    auto it = g_shared_limits.find(function);
-    return it != g_shared_limits.end() ? it->second : kDefaultSharedBytes;
-}
-
-unsigned char *dynamic_shared() {
+unsigned char *dynamic_shared_memory() {
     (void)current();
     return memory_dynamic_shared();
 }
@@ -544,10 +539,3 @@ cudaError_t cudaGetLastError(void) {
 
 cudaError_t cudaPeekAtLastError(void) { return emu::t_last_error; }
 
-cudaError_t cudaFuncSetAttribute(const void *function, cudaFuncAttribute attribute, int value) {
-    if (attribute != cudaFuncAttributeMaxDynamicSharedMemorySize) return cudaSuccess;
-    if (value < 0 || (size_t)value > emu::kMaxSharedBytes) return cudaErrorInvalidValue;
-    std::lock_guard<std::mutex> lock(emu::g_attributes_mutex);
-    emu::g_shared_limits[function] = (size_t)value;
-    return cudaSuccess;
-}

@@ -95,6 +95,7 @@ inline float4 make_float4(float x, float y, float z, float w) { return {x, y, z,
  * device is synchronous: a launch or copy has completed when it returns.
  * cudaGetLastError returns and clears the calling host thread's last error. */
 #include "fake_cuda/cuda_runtime_api.h"
+#include "kernels/common/kernel_api.h"
 
 /* ----------------------------------------------------- fibers, warps */
 
@@ -104,9 +105,6 @@ constexpr int kWarpSize = 32;
 constexpr unsigned kFullMask = 0xffffffffu;
 /* Largest value one lane contributes to a warp exchange (an mma A fragment is 16 bytes). */
 constexpr size_t kExchangeBytes = 32;
-/* Shared memory a block may use: 48 KB without the opt-in, 227 KB with it (sm_90). */
-constexpr size_t kDefaultSharedBytes = 48 * 1024;
-constexpr size_t kMaxSharedBytes = 227 * 1024;
 
 struct Block;
 
@@ -147,15 +145,24 @@ struct LaunchSite {
     const char *kernel; /* the launch expression's kernel, as written */
     const char *file;
     int line;
-    const void *function; /* the kernel's address (opt-in shared-memory attribute) */
+    const void *function; /* the kernel's address, or nullptr */
 };
 
 /* Runs `body` for every thread of every block; records a launch error for
  * cudaGetLastError() when the configuration is invalid. */
-void launch(const LaunchSite &site, dim3 grid, dim3 block, size_t dynamic_shared_bytes,
+void launch(dim3 grid, dim3 block, const std::function<void()> &body);
+/* The same with `shared_bytes` of dynamic shared memory per block (poison
+ * until written, as uninitialised memory is garbage on the device) and the
+ * launch's declared cost, whose op names the kernel in reports: the launch
+ * log of launch_log.h records it, and a dry run (the cost ledger) records
+ * without running. */
+void launch(dim3 grid, dim3 block, size_t shared_bytes, const llmbed_launch_cost *cost,
             const std::function<void()> &body);
-/* The calling block's dynamic shared memory (extern __shared__). */
-unsigned char *dynamic_shared();
+/* Both through here, with where the launch is written (LLMBED_LAUNCH). */
+void launch_at(const LaunchSite &site, dim3 grid, dim3 block, size_t shared_bytes, const llmbed_launch_cost *cost,
+               const std::function<void()> &body);
+/* The calling thread's block's dynamic shared memory (16-byte aligned). */
+unsigned char *dynamic_shared_memory();
 
 /* cp.async (ptx_wrappers.cuh): a 16-byte (or 4/8) copy from global to shared
  * memory that lands when a later wait covers its group; zero-filled when
@@ -287,6 +294,10 @@ inline int atomicAdd(int *address, int value) { return __atomic_fetch_add(addres
 
 /* --------------------------------------------------------------- maths */
 
+/* CUDA's device maths puts these in the global namespace. */
+using std::isinf;
+using std::isnan;
+
 /* The device's rsqrtf is within 2 ulp; the harness tolerances allow for it. */
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 
@@ -338,20 +349,10 @@ inline float __half2float(__half h) {
 
 /* -------------------------------------------------------------- launch */
 
-/* cudaFuncSetAttribute takes the kernel itself in CUDA's C++ API. */
-template <typename Function>
-cudaError_t cudaFuncSetAttribute(Function *function, cudaFuncAttribute attribute, int value) {
-    return cudaFuncSetAttribute(reinterpret_cast<const void *>(function), attribute, value);
-}
-
 /* Used by LLMBED_LAUNCH in kernels/common/cuda_compat.cuh: the stream is
  * ignored because emulated launches complete before they return. */
-#define LLMBED_EMU_LAUNCH(kernel, grid, block, shared_bytes, stream, ...)                                    \
-    ((void)(stream),                                                                                        \
-     emu::launch(emu::LaunchSite{#kernel, __FILE__, __LINE__, reinterpret_cast<const void *>(kernel)}, (grid), \
-                 (block), (shared_bytes), [&]() { kernel(__VA_ARGS__); }))
-
-/* extern __shared__ T name[]: the block's dynamic shared memory. */
-#define LLMBED_EMU_DYNAMIC_SHARED(type, name) type *name = reinterpret_cast<type *>(emu::dynamic_shared())
+#define LLMBED_EMU_LAUNCH(kernel, grid, block, stream, ...)                                                      \
+    ((void)(stream), emu::launch_at(emu::LaunchSite{#kernel, __FILE__, __LINE__, reinterpret_cast<const void *>(kernel)}, \
+                                    (grid), (block), 0, nullptr, [&]() { kernel(__VA_ARGS__); }))
 
 #endif

@@ -84,9 +84,6 @@ struct Block {
 /* The running thread, or nullptr outside a launch (host code of a kernel file). */
 ThreadState *current_or_null();
 
-/* Dynamic shared memory cudaFuncSetAttribute allowed the kernel at `function` (48 KB by default). */
-size_t function_shared_limit(const void *function);
-
 /* The running fiber parks until `barrier` opens, or (nullptr) just lets
  * another runnable thread of its block run first. */
 void park(Block *block, Barrier *barrier);

@@ -100,7 +100,7 @@ __global__ void arrival_order_kernel(int *counters, int *order) {
 }
 
 __global__ void rotate_dynamic_kernel(const int *in, int *out, bool with_barrier) {
-    LLMBED_DYNAMIC_SHARED(int, buffer);
+    int *buffer = dynamic_shared<int>();
     const int t = threadIdx.x, n = blockDim.x;
     buffer[t] = in[t] * 2;
     if (with_barrier) __syncthreads();
@@ -172,14 +172,9 @@ cudaError_t arrival_order(int blocks, int threads, int *counters, int *order) {
     return cudaGetLastError();
 }
 
-cudaError_t rotate_dynamic(const int *in, int *out, int threads, size_t shared_bytes, bool with_barrier,
-                           bool opt_in) {
-    if (opt_in) {
-        const cudaError_t rc = cudaFuncSetAttribute(rotate_dynamic_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                                    (int)shared_bytes);
-        if (rc != cudaSuccess) return rc;
-    }
-    LLMBED_LAUNCH_SHARED(rotate_dynamic_kernel, dim3(1), dim3(threads), shared_bytes, nullptr, in, out, with_barrier);
+cudaError_t rotate_dynamic(const int *in, int *out, int threads, size_t shared_bytes, bool with_barrier) {
+    const llmbed_launch_cost cost = {"rotate_dynamic", 0.0, 0.0};
+    emu::launch(dim3(1), dim3(threads), shared_bytes, &cost, [&]() { rotate_dynamic_kernel(in, out, with_barrier); });
     return cudaGetLastError();
 }
 

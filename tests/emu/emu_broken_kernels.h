@@ -44,8 +44,7 @@ cudaError_t divergent_barrier(int threads, int divergent);
  * of `threads`, one per block; counters[b] per block). */
 cudaError_t arrival_order(int blocks, int threads, int *counters, int *order);
 /* rotate through dynamic shared memory of `shared_bytes` (>= threads ints). */
-cudaError_t rotate_dynamic(const int *in, int *out, int threads, size_t shared_bytes, bool with_barrier,
-                           bool opt_in);
+cudaError_t rotate_dynamic(const int *in, int *out, int threads, size_t shared_bytes, bool with_barrier);
 
 } // namespace broken
 
