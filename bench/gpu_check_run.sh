@@ -31,14 +31,14 @@ steps=(
     "unpack|15|unpack payload.tar.xz (binaries, libraries, test data, scripts)"
     "probe|15|GPU, driver, CUDA, cuBLASLt, compute-sanitizer, torch/transformers versions"
     "gpu-tests|90|ctest label gpu: llmbed_test_gpu (ops vs CPU reference incl. chunked/ThinK and latent pooling, end-to-end goldens)"
-    "model|45|random Qwen3-0.6B-shaped model (28 layers, bf16) with numpy: scripts/make_random_model.py"
+    "model|60|random Qwen3-0.6B-shaped model (28 layers, bf16) with numpy: scripts/make_random_model.py"
     "kernels|30|bf16 peak of a cuBLASLt GEMM 8192^3; attention TFLOP/s vs the same-shape GEMMs (llmbed_gpu_kernel_bench)"
     "bench-512|70|llmbed bench --device cuda, 128 x 512 tokens, vs transformers bf16 on the same GPU (tokens/s, % of peak, cosine)"
     "bench-mixed|70|the same on mixed lengths 16..2048 (256 sequences)"
     "ledger|20|llmbed bench --ledger (predicted per op and tokens/s) vs the measured tokens/s, when the CLI has --ledger"
-    "memcheck|70|compute-sanitizer --tool memcheck over the op harness ([ops])"
-    "racecheck|70|compute-sanitizer --tool racecheck over the op harness ([ops])"
-    "synccheck|45|compute-sanitizer --tool synccheck over the op harness ([ops])"
+    "memcheck|60|compute-sanitizer --tool memcheck over the op harness ([ops])"
+    "racecheck|60|compute-sanitizer --tool racecheck over the op harness ([ops])"
+    "synccheck|40|compute-sanitizer --tool synccheck over the op harness ([ops])"
 )
 deadline=540
 
@@ -61,15 +61,26 @@ summary="$out/summary.txt" results="$out/gpu_results.txt" log="$out/steps.log"
 : >"$log"
 work=$(mktemp -d "${TMPDIR:-/tmp}/llmbed-gpu-check-XXXXXX")
 trap 'rm -rf "$work"' EXIT
+export work here
 start=$(date +%s)
 declare -A figure
 
 note() { echo "$*" | tee -a "$summary"; }
 
-# run_step NAME BUDGET COMMAND...: runs under min(budget, time left), logs, records status.
+budget_of() {
+    local s name budget
+    for s in "${steps[@]}"; do
+        IFS='|' read -r name budget _ <<<"$s"
+        [ "$name" = "$1" ] && echo "$budget" && return
+    done
+    echo 0
+}
+
+# run_step NAME COMMAND...: runs under min(its budget, time left), logs, records status.
 run_step() {
-    local name=$1 budget=$2
-    shift 2
+    local name=$1 budget
+    budget=$(budget_of "$1")
+    shift
     local now left
     now=$(date +%s)
     left=$((deadline - (now - start)))
@@ -99,9 +110,16 @@ run_step() {
 value() { awk -v k="$1" '$1 == k {print $2}' "$work/$2.out" | tail -1; }
 
 # ---------------------------------------------------------------- steps
-run_step unpack 15 tar -C "$work" -xJf "$here/payload.tar.xz"
+unpack() { # without xz(1), Python's lzma reads the archive
+    if command -v xz >/dev/null; then
+        tar -C "$work" -xJf "$here/payload.tar.xz"
+    else
+        python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' "$here/payload.tar.xz" "$work"
+    fi
+}
+run_step unpack unpack
 bin="$work/bin"
-export work bin
+export bin
 
 probe() {
     nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
@@ -123,31 +141,29 @@ export cublaslt_dir
 for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu; do
     [ -e "$d/libcuda.so.1" ] && ! ldconfig -p | grep -q 'libcuda.so.1 ' && export LD_LIBRARY_PATH="$d:$LD_LIBRARY_PATH"
 done
-run_step probe 15 probe
+run_step probe probe
 gpu_name=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1)
 export LLMBED_TEST_DATA_DIR="$work/data"
 
-run_step gpu-tests 90 "$bin/llmbed_test_gpu"
+run_step gpu-tests "$bin/llmbed_test_gpu"
 model="$work/qwen3-0.6b"
 export model
-run_step model 45 python3 "$work/scripts/make_random_model.py" --layers 28 --out "$model"
-run_step kernels 30 "$bin/llmbed_gpu_kernel_bench"
+run_step model python3 "$work/scripts/make_random_model.py" --layers 28 --out "$model"
+run_step kernels "$bin/llmbed_gpu_kernel_bench"
 bench() {
     "$bin/llmbed" bench --model "$model" --device cuda --batch-tokens 32768 --compare transformers \
         --compare-script "$work/scripts/compare_transformers.py" --python python3 --compare-batch 32 "$@"
 }
-run_step bench-512 70 bench --tokens 512 --sequences 128
-run_step bench-mixed 70 bench --mixed --sequences 256
+run_step bench-512 bench --tokens 512 --sequences 128
+run_step bench-mixed bench --mixed --sequences 256
 case "$gpu_name" in *H200*) profile=h200 ;; *A100*) profile=a100 ;; *) profile=h100 ;; esac
 if "$bin/llmbed" bench --help 2>&1 | grep -q -- '--ledger'; then
-    run_step ledger 20 "$bin/llmbed" bench --model "$model" --ledger --tokens 512 --batch-tokens 32768 --profile "$profile"
+    run_step ledger "$bin/llmbed" bench --model "$model" --ledger --tokens 512 --batch-tokens 32768 --profile "$profile"
 else
     note "$(printf '%-12s %-9s %5s  %s' ledger skipped - 'this llmbed has no bench --ledger yet')"
 fi
 for tool in memcheck racecheck synccheck; do
-    budget=70
-    [ "$tool" = synccheck ] && budget=45
-    run_step "$tool" "$budget" compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/llmbed_test_gpu" "[ops]"
+    run_step "$tool" compute-sanitizer --tool "$tool" --error-exitcode 9 "$bin/llmbed_test_gpu" "[ops]"
 done
 
 # -------------------------------------------------------------- figures

@@ -190,8 +190,9 @@ int main(int argc, char **argv) {
     p.causal = 1;
     p.scale = 1.0f / std::sqrt((float)head_dim);
     const double attention_ms = median_ms(3, 20, [&] {
-        if (llmbed_cuda_attention(&p, seq_len, q, k, v, out, nullptr) != LLMBED_OK) {
-            std::fprintf(stderr, "llmbed_cuda_attention failed: %s\n", cudaGetErrorString(cudaGetLastError()));
+        llmbed_error error;
+        if (llmbed_cuda_attention(&p, seq_len, q, k, v, out, nullptr, &error) != LLMBED_OK) {
+            std::fprintf(stderr, "llmbed_cuda_attention: %s\n", error.message);
             std::exit(1);
         }
     });

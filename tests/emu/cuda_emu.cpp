@@ -115,10 +115,11 @@ struct Fiber {
     bool waiting_block = false;        /* parked at __syncthreads (for the deadlock report) */
 };
 
+thread_local ThreadState *t_current = nullptr;
+
 namespace {
 
 thread_local cudaError_t t_last_error = cudaSuccess;
-thread_local ThreadState *t_current = nullptr;
 thread_local SchedulerContext t_scheduler;
 std::atomic<uint64_t> g_seed{0};
 std::atomic<uint64_t> g_launches{0};
@@ -352,8 +353,6 @@ void park(Block *block, Barrier *barrier) {
     }
     yield_to_scheduler(block, false);
 }
-
-ThreadState *current_or_null() { return t_current; }
 
 ThreadState *current() {
     if (!t_current) {

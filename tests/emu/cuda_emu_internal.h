@@ -81,8 +81,10 @@ struct Block {
     int running = -1; /* the fiber on the host thread now, or -1 */
 };
 
-/* The running thread, or nullptr outside a launch (host code of a kernel file). */
-ThreadState *current_or_null();
+/* The running thread, or nullptr outside a launch (host code of a kernel file).
+ * A variable, not a function: the instrumentation reads it on every access. */
+extern thread_local ThreadState *t_current;
+inline ThreadState *current_or_null() { return t_current; }
 
 /* The running fiber parks until `barrier` opens, or (nullptr) just lets
  * another runnable thread of its block run first. */

@@ -30,8 +30,6 @@
 
 namespace emu {
 
-ThreadState *current_or_null();
-
 namespace {
 
 struct ByteState {
@@ -212,9 +210,11 @@ inline void on_access(const void *p, size_t n, bool write, bool typed, uintptr_t
     HostThreadShared &h = t_shared;
     Region *r = shared_region(h, a, n);
     if (r == nullptr) return;
-    /* Interleave: another thread of the block may run before this access. */
+    /* Interleave: another thread of the block may run before this access
+     * (one access in 16: enough to reorder every barrier interval of a
+     * kernel's loop, cheap enough for CI). */
     Block *b = s->block;
-    if ((b->rng.next() & 3) == 0) {
+    if ((b->rng.next() & 15) == 0) {
         park(b, nullptr);
         s = current_or_null();
     }

@@ -10,11 +10,21 @@
 
 #include "llmbed.h"
 
-TEST_CASE("cuda device: clear error without a GPU or without CUDA", "[emu][device]") {
+namespace {
+
+llmbed_model *load_tiny_model() {
     llmbed_model *model = nullptr;
     llmbed_error error;
     const std::string path = std::string(LLMBED_TEST_DATA_DIR) + "/models/qwen3-tiny";
     REQUIRE(llmbed_model_load(path.c_str(), nullptr, &model, &error) == LLMBED_OK);
+    return model;
+}
+
+} // namespace
+
+TEST_CASE("cuda device: clear error without a GPU or without CUDA", "[emu][device]") {
+    llmbed_model *model = load_tiny_model();
+    llmbed_error error;
     llmbed_ctx_params params;
     llmbed_ctx_params_default(&params);
     params.device = LLMBED_DEVICE_CUDA;
@@ -42,10 +52,8 @@ TEST_CASE("cuda device: clear error without a GPU or without CUDA", "[emu][devic
 /* --device auto (the default): the GPU when one is usable, else the CPU with
  * a note naming why; a context on the CPU says so and embeds. */
 TEST_CASE("device auto: the default, a GPU when usable, else the CPU with a note", "[emu][device]") {
-    llmbed_model *model = nullptr;
+    llmbed_model *model = load_tiny_model();
     llmbed_error error;
-    const std::string path = std::string(LLMBED_TEST_DATA_DIR) + "/models/qwen3-tiny";
-    REQUIRE(llmbed_model_load(path.c_str(), nullptr, &model, &error) == LLMBED_OK);
     llmbed_ctx_params params;
     llmbed_ctx_params_default(&params);
     CHECK(params.device == LLMBED_DEVICE_AUTO);

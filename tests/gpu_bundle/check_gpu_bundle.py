@@ -18,25 +18,14 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from process_checks import Checks, dynamic_loader  # noqa: E402
+
+check = Checks()
+
 # What the GPU machine provides itself: glibc, and its driver and CUDA (cuBLASLt).
 PROVIDED = re.compile(r"^(ld-linux.*|libc|libm|libpthread|libdl|librt|libresolv|libutil|libcuda|libcudart|libcublas"
                       r"|libcublasLt)\.so")
-failures = []
-
-
-def check(condition, what):
-    print(("ok    " if condition else "FAIL  ") + what)
-    if not condition:
-        failures.append(what)
-
-
-def dynamic_loader():
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if "/ld-linux" in path:
-                return path
-    sys.exit("check_gpu_bundle: cannot find the dynamic loader")
 
 
 def run(argv, cwd, env_extra=None):
@@ -117,8 +106,7 @@ def main():
         check(code == 0 and "llmbed: note: device auto" in err, f"bundled embed --device auto runs (got {code}: {err})")
     finally:
         shutil.rmtree(work)
-        if failures:
-            sys.exit(f"{len(failures)} check(s) failed")
+        check.exit()
 
 
 if __name__ == "__main__":

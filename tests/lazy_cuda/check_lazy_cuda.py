@@ -29,18 +29,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from process_checks import Checks, dynamic_loader  # noqa: E402
+
+check = Checks()
+
 CUDA_LIBRARY = re.compile(r"lib(cudart|cublas|cublasLt|nccl|cuda|llmbed_cuda)\.so")
 NO_DEVICE = 24
-
-
-def dynamic_loader():
-    """The ld.so this Python runs under (its path differs across distributions)."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if "/ld-linux" in path or "/ld-musl" in path:
-                return path
-    sys.exit("check_lazy_cuda: cannot find the dynamic loader in /proc/self/maps")
 
 
 def run(argv, env_extra=None, stdin=None):
@@ -70,19 +65,9 @@ def cuda_objects(loader_log):
     return sorted({m.group(0) for m in CUDA_LIBRARY.finditer(loader_log)})
 
 
-failures = []
-
-
-def check(condition, what):
-    print(("ok    " if condition else "FAIL  ") + what)
-    if not condition:
-        failures.append(what)
-
-
 def main():
     build, model, cuda_lib_dir, rss_bound = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     cli = os.path.join(build, "llmbed")
-    module = os.path.join(build, "libllmbed_cuda.so")
     ld_so = dynamic_loader()
     hidden = [ld_so, "--inhibit-cache", cli]  # only the system folders are searched
     work = tempfile.mkdtemp(prefix="llmbed-lazy-cuda-")
@@ -145,8 +130,7 @@ def main():
         check(code == NO_DEVICE and "missing.so" in err, f"a missing module is named (got {code}: {err.strip()})")
     finally:
         shutil.rmtree(work)
-        if failures:
-            sys.exit(f"{len(failures)} check(s) failed")
+        check.exit()
 
 
 if __name__ == "__main__":
