@@ -428,7 +428,7 @@ void close_collective(ThreadState *s, WarpCollective &c) {
 void sync_warp(unsigned mask) {
     ThreadState *s = current();
     Block *block = s->block;
-    WarpCollective *c = join_collective(s, mask, (uintptr_t)__builtin_return_address(0));
+    WarpCollective *c = join_collective(s, mask, LLMBED_EMU_CALLER_PC);
     if (c != nullptr && arrive(block, c->barrier)) {
         close_collective(s, *c);
         park(block, nullptr);
@@ -447,7 +447,7 @@ const unsigned char *warp_exchange(unsigned mask, const void *mine, size_t bytes
     me.view = nullptr;
     unsigned char *staging = block->exchange.data() + (size_t)s->warp * kWarpSize * kExchangeBytes;
     std::memcpy(staging + (size_t)s->lane * kExchangeBytes, mine, bytes);
-    WarpCollective *joined = join_collective(s, mask, (uintptr_t)__builtin_return_address(0));
+    WarpCollective *joined = join_collective(s, mask, LLMBED_EMU_CALLER_PC);
     if (joined == nullptr) {
         static thread_local unsigned char poison[kWarpSize * kExchangeBytes];
         std::memset(poison, 0xff, sizeof poison);

@@ -52,7 +52,8 @@ struct AsyncCopy {
     unsigned char *dst;
     unsigned char data[16];
     unsigned bytes;
-    int group; /* commit group; -1 until committed */
+    int group;    /* commit group; -1 until committed */
+    uintptr_t pc; /* where it was issued: the write's source line in reports */
 };
 
 struct Fiber;
@@ -95,6 +96,10 @@ void memory_begin_block(Block &block);
 /* A fresh barrier interval number (unique on the host thread). */
 uint32_t memory_next_interval();
 void memory_end_block(Block &block);
+/* The code address of the call that called the function using it (a return address minus one, so
+ * addr2line names the call's line, not the next one). */
+#define LLMBED_EMU_CALLER_PC ((uintptr_t)__builtin_return_address(0) - 1)
+
 /* The calling block's dynamic shared memory. */
 unsigned char *memory_dynamic_shared();
 /* Records a write/read by the running thread that the instrumentation does

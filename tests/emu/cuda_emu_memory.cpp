@@ -286,7 +286,7 @@ void memory_async_land(void *dst, const void *data, size_t bytes, uintptr_t pc) 
 
 void cp_async(void *shared_dst, const void *global_src, size_t bytes, bool valid) {
     ThreadState *s = current();
-    const uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+    const uintptr_t pc = LLMBED_EMU_CALLER_PC;
     HostThreadShared &h = host_shared();
     char where[256];
     if (bytes != 4 && bytes != 8 && bytes != 16)
@@ -307,6 +307,7 @@ void cp_async(void *shared_dst, const void *global_src, size_t bytes, bool valid
     copy.dst = static_cast<unsigned char *>(shared_dst);
     copy.bytes = (unsigned)std::min<size_t>(bytes, sizeof copy.data);
     copy.group = -1;
+    copy.pc = pc;
     if (valid)
         std::memcpy(copy.data, global_src, copy.bytes);
     else
@@ -326,7 +327,6 @@ void cp_async_commit() {
 
 void cp_async_wait(int pending) {
     ThreadState *s = current();
-    const uintptr_t pc = (uintptr_t)__builtin_return_address(0);
     Block *b = s->block;
     std::vector<AsyncCopy> &copies = b->async_copies[(size_t)s->linear_id];
     const int next = b->async_next_group[(size_t)s->linear_id];
@@ -334,7 +334,7 @@ void cp_async_wait(int pending) {
     for (AsyncCopy &c : copies) {
         const bool lands = pending < 0 || (c.group >= 0 && c.group < next - pending);
         if (lands)
-            memory_async_land(c.dst, c.data, c.bytes, pc);
+            memory_async_land(c.dst, c.data, c.bytes, c.pc);
         else
             still.push_back(c);
     }
@@ -342,7 +342,7 @@ void cp_async_wait(int pending) {
 }
 
 void ldmatrix_row(const void *row) {
-    const uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+    const uintptr_t pc = LLMBED_EMU_CALLER_PC;
     HostThreadShared &h = host_shared();
     char where[256];
     if (!memory_is_shared(row, 16))
@@ -365,7 +365,6 @@ bool checks_enabled() {
 
 /* ------------------------------------------------ instrumentation entry */
 
-#define LLMBED_EMU_PC ((uintptr_t)__builtin_return_address(0) - 1)
 
 extern "C" {
 
@@ -376,12 +375,12 @@ void __tsan_vptr_update(void **, void *) {}
 void __tsan_vptr_read(void **) {}
 
 #define LLMBED_EMU_ACCESS(n)                                                                         \
-    void __tsan_read##n(void *p) { emu::on_access(p, n, false, true, LLMBED_EMU_PC); }              \
-    void __tsan_write##n(void *p) { emu::on_access(p, n, true, true, LLMBED_EMU_PC); }              \
-    void __tsan_unaligned_read##n(const void *p) { emu::on_access(p, n, false, false, LLMBED_EMU_PC); } \
-    void __tsan_unaligned_write##n(void *p) { emu::on_access(p, n, true, false, LLMBED_EMU_PC); }   \
-    void __tsan_volatile_read##n(void *p) { emu::on_access(p, n, false, true, LLMBED_EMU_PC); }     \
-    void __tsan_volatile_write##n(void *p) { emu::on_access(p, n, true, true, LLMBED_EMU_PC); }
+    void __tsan_read##n(void *p) { emu::on_access(p, n, false, true, LLMBED_EMU_CALLER_PC); }              \
+    void __tsan_write##n(void *p) { emu::on_access(p, n, true, true, LLMBED_EMU_CALLER_PC); }              \
+    void __tsan_unaligned_read##n(const void *p) { emu::on_access(p, n, false, false, LLMBED_EMU_CALLER_PC); } \
+    void __tsan_unaligned_write##n(void *p) { emu::on_access(p, n, true, false, LLMBED_EMU_CALLER_PC); }   \
+    void __tsan_volatile_read##n(void *p) { emu::on_access(p, n, false, true, LLMBED_EMU_CALLER_PC); }     \
+    void __tsan_volatile_write##n(void *p) { emu::on_access(p, n, true, true, LLMBED_EMU_CALLER_PC); }
 LLMBED_EMU_ACCESS(1)
 LLMBED_EMU_ACCESS(2)
 LLMBED_EMU_ACCESS(4)
@@ -389,8 +388,8 @@ LLMBED_EMU_ACCESS(8)
 LLMBED_EMU_ACCESS(16)
 #undef LLMBED_EMU_ACCESS
 
-void __tsan_read_range(void *p, unsigned long n) { emu::on_range(p, n, false, LLMBED_EMU_PC); }
-void __tsan_write_range(void *p, unsigned long n) { emu::on_range(p, n, true, LLMBED_EMU_PC); }
+void __tsan_read_range(void *p, unsigned long n) { emu::on_range(p, n, false, LLMBED_EMU_CALLER_PC); }
+void __tsan_write_range(void *p, unsigned long n) { emu::on_range(p, n, true, LLMBED_EMU_CALLER_PC); }
 
 /* Atomics run as atomics and are left out of the race detector ("outside
  * atomics"); the memory orders of device code are relaxed. */

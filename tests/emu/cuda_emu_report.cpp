@@ -38,16 +38,36 @@ struct TlsSymbol {
 std::vector<TlsSymbol> g_tls_symbols;
 bool g_tls_symbols_read = false;
 
-/* First line of a command's output, or "". */
-std::string run_first_line(const std::string &command) {
+/* The lines of a command's output. */
+std::vector<std::string> run_lines(const std::string &command) {
+    std::vector<std::string> lines;
     FILE *p = popen(command.c_str(), "r");
-    if (p == nullptr) return "";
-    char line[1024];
-    std::string out;
-    if (std::fgets(line, sizeof line, p) != nullptr) out = line;
+    if (p == nullptr) return lines;
+    char line[4096];
+    while (std::fgets(line, sizeof line, p) != nullptr) {
+        std::string text = line;
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+        lines.push_back(text);
+    }
     pclose(p);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-    return out;
+    return lines;
+}
+
+/* /build/tests/emu/../../kernels/x.cu:17 -> /src/kernels/x.cu:17 ("" for addr2line's "??"). */
+std::string resolved_line(const std::string &answer) {
+    if (answer.rfind("??", 0) == 0) return "";
+    const size_t colon = answer.rfind(':');
+    char resolved[4096];
+    if (colon != std::string::npos && realpath(answer.substr(0, colon).c_str(), resolved) != nullptr)
+        return resolved + answer.substr(colon);
+    return answer;
+}
+
+/* Emulator and wrapper headers inline into the kernel: the line to show is
+ * the kernel's own, outside them. */
+bool in_wrapper(const std::string &line) {
+    return line.find("/tests/emu/cuda_emu") != std::string::npos ||
+           line.find("/kernels/common/") != std::string::npos;
 }
 
 /* The test executable's path (a child process's /proc/self/exe is itself). */
@@ -87,8 +107,10 @@ void report(const std::string &text) {
     std::abort();
 }
 
-/* addr2line's first answer for a code address: "file:line", or with
- * `function` the function's name; "" when unknown. */
+/* What addr2line says of a code address: with `function` the function's
+ * name, else "file:line" of the innermost inlined frame and, when that is
+ * in the emulator or the PTX wrappers, " (in file:line)" of the kernel code
+ * around it; "" when unknown. */
 std::string addr2line(uintptr_t pc, bool function) {
     std::string file;
     uintptr_t offset = 0;
@@ -98,16 +120,18 @@ std::string addr2line(uintptr_t pc, bool function) {
     auto it = g_lines.find(key);
     if (it != g_lines.end()) return it->second;
     char command[1200];
-    snprintf(command, sizeof command, "addr2line %s -e '%s' 0x%" PRIxPTR " 2>/dev/null", function ? "-C -f" : "",
+    snprintf(command, sizeof command, "addr2line %s -e '%s' 0x%" PRIxPTR " 2>/dev/null", function ? "-C -f" : "-i",
              file.c_str(), offset);
-    std::string answer = run_first_line(command);
-    if (!function) {
-        /* /build/tests/emu/../../../../tests/emu/x.cpp:17 -> /src/tests/emu/x.cpp:17 */
-        const size_t colon = answer.rfind(':');
-        char resolved[4096];
-        if (colon != std::string::npos && realpath(answer.substr(0, colon).c_str(), resolved) != nullptr)
-            answer = resolved + answer.substr(colon);
-        if (answer.rfind("??", 0) == 0) answer.clear();
+    const std::vector<std::string> lines = run_lines(command);
+    std::string answer = lines.empty() ? "" : function ? lines[0] : resolved_line(lines[0]);
+    if (!function && in_wrapper(answer)) {
+        for (size_t i = 1; i < lines.size(); i++) {
+            const std::string outer = resolved_line(lines[i]);
+            if (!outer.empty() && !in_wrapper(outer)) {
+                answer += " (in " + outer + ")";
+                break;
+            }
+        }
     }
     return g_lines[key] = answer;
 }
@@ -116,10 +140,11 @@ std::string header(const Block &block) {
     char text[2048];
     const LaunchSite *site = block.site;
     const std::string function = site != nullptr ? addr2line((uintptr_t)site->function, true) : "";
-    snprintf(text, sizeof text, "kernel `%s`%s%s%s launched at %s:%d, block (%u,%u,%u), seed %" PRIu64 " (LLMBED_EMU_SEED)",
+    char where[512] = "";
+    if (site != nullptr && site->file != nullptr) snprintf(where, sizeof where, " launched at %s:%d", site->file, site->line);
+    snprintf(text, sizeof text, "kernel `%s`%s%s%s%s, block (%u,%u,%u), seed %" PRIu64 " (LLMBED_EMU_SEED)",
              site != nullptr ? site->kernel : "?", function.empty() ? "" : " (", function.c_str(),
-             function.empty() ? "" : ")", site != nullptr ? site->file : "?", site != nullptr ? site->line : 0,
-             block.index.x, block.index.y, block.index.z, seed());
+             function.empty() ? "" : ")", where, block.index.x, block.index.y, block.index.z, seed());
     return text;
 }
 
