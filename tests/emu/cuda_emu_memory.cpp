@@ -365,7 +365,9 @@ bool checks_enabled() {
 
 /* ------------------------------------------------ instrumentation entry */
 
-
+/* Only where the kernels are instrumented: a sanitizer build (ASan) declares
+ * these names as compiler built-ins of its own. */
+#if defined(LLMBED_EMU_CHECKS)
 extern "C" {
 
 void __tsan_init(void) {}
@@ -434,3 +436,4 @@ void __tsan_atomic_thread_fence(int) { __atomic_thread_fence(__ATOMIC_SEQ_CST); 
 void __tsan_atomic_signal_fence(int) {}
 
 } // extern "C"
+#endif
