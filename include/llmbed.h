@@ -187,11 +187,14 @@ llmbed_status llmbed_model_check_weights(const llmbed_model *model, llmbed_error
 
 /* -------------------------------------------------------------- contexts */
 
-typedef enum llmbed_device { LLMBED_DEVICE_CPU = 0, LLMBED_DEVICE_CUDA = 1 } llmbed_device;
+/* AUTO: the GPU cuda:device_index when it is usable (an NVIDIA driver, the
+ * CUDA backend and its libraries are there, and the GPU takes the model),
+ * else the CPU; llmbed_ctx_device_note then says why. */
+typedef enum llmbed_device { LLMBED_DEVICE_CPU = 0, LLMBED_DEVICE_CUDA = 1, LLMBED_DEVICE_AUTO = 2 } llmbed_device;
 
 typedef struct llmbed_ctx_params {
     size_t struct_size;   /* sizeof(llmbed_ctx_params) */
-    llmbed_device device; /* default CPU */
+    llmbed_device device; /* default AUTO */
     int device_index;     /* CUDA ordinal */
     int n_threads;        /* CPU threads; 0 = all cores */
     int64_t batch_tokens; /* max tokens per forward pass; 0 = default (8192) */
@@ -212,6 +215,15 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
 
 /* NULL is a no-op. Same thread as the context's users. */
 void llmbed_ctx_free(llmbed_ctx *ctx);
+
+/* The device the context runs on (CPU or CUDA, never AUTO); *device_index
+ * (when not NULL) receives the CUDA ordinal, 0 on the CPU. Any thread. */
+llmbed_device llmbed_ctx_device(const llmbed_ctx *ctx, int *device_index);
+
+/* One line saying why a context asked for LLMBED_DEVICE_AUTO runs on the CPU
+ * (the reason no GPU was usable), for the caller to show; "" otherwise. The
+ * library prints nothing itself. Lives as long as the context. Any thread. */
+const char *llmbed_ctx_device_note(const llmbed_ctx *ctx);
 
 /* Message of the last failed call on this context ("" when none). Valid until
  * the next call on the context. Same thread as the context's users. */

@@ -1,5 +1,6 @@
 /* Public context and embedding API (include/llmbed.h): argument checks and
  * the context's last-error buffer around the engine (host/engine/). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,11 +12,14 @@
 /* Default token budget per forward pass (llmbed.h: batch_tokens 0). */
 #define LLMBED_DEFAULT_BATCH_TOKENS 8192
 
+static llmbed_status create_engine(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
+                                   int64_t budget, llmbed_error *error);
+
 void llmbed_ctx_params_default(llmbed_ctx_params *params) {
     if (params == NULL) return;
     memset(params, 0, sizeof *params);
     params->struct_size = sizeof *params;
-    params->device = LLMBED_DEVICE_CPU;
+    params->device = LLMBED_DEVICE_AUTO;
     params->device_index = 0;
     params->n_threads = 0;
     params->batch_tokens = 0;
@@ -59,7 +63,8 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "ctx params: struct_size %zu, expected %zu (call llmbed_ctx_params_default)",
                            params->struct_size, sizeof(llmbed_ctx_params));
-    if (params->device != LLMBED_DEVICE_CPU && params->device != LLMBED_DEVICE_CUDA)
+    if (params->device != LLMBED_DEVICE_CPU && params->device != LLMBED_DEVICE_CUDA &&
+        params->device != LLMBED_DEVICE_AUTO)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: device %d is not an llmbed_device",
                            (int)params->device);
     if (params->n_threads < 0)
@@ -77,10 +82,8 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     llmbed_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "ctx_create: out of memory");
     const int64_t budget = params->batch_tokens > 0 ? params->batch_tokens : LLMBED_DEFAULT_BATCH_TOKENS;
-    llmbed_status st = llmbed_engine_init(&ctx->engine, model, params->device, params->device_index,
-                                          params->n_threads, budget, params->memory_limit_bytes, error);
+    llmbed_status st = create_engine(ctx, model, params, budget, error);
     if (st != LLMBED_OK) {
-        llmbed_engine_release(&ctx->engine);
         free(ctx);
         return st;
     }
@@ -88,11 +91,46 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     return LLMBED_OK;
 }
 
+/* The engine on the device asked for; AUTO tries the GPU and falls back to
+ * the CPU when none is usable (no driver, no GPU, no CUDA build or backend
+ * module, or a model the GPU kernels do not take), recording the reason. */
+static llmbed_status create_engine(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
+                                   int64_t budget, llmbed_error *error) {
+    const int automatic = params->device == LLMBED_DEVICE_AUTO;
+    ctx->device = automatic ? LLMBED_DEVICE_CUDA : params->device;
+    ctx->device_index = ctx->device == LLMBED_DEVICE_CUDA ? params->device_index : 0;
+    llmbed_error attempt;
+    llmbed_error_clear(&attempt);
+    llmbed_status st = llmbed_engine_init(&ctx->engine, model, ctx->device, ctx->device_index, params->n_threads,
+                                          budget, params->memory_limit_bytes, &attempt);
+    if (st == LLMBED_OK) return LLMBED_OK;
+    llmbed_engine_release(&ctx->engine);
+    if (!automatic || (st != LLMBED_ERR_NO_DEVICE && st != LLMBED_ERR_UNSUPPORTED)) {
+        if (error != NULL) *error = attempt;
+        return st;
+    }
+    snprintf(ctx->device_note, sizeof ctx->device_note, "device auto: no usable GPU, running on the CPU (%s)",
+             attempt.message);
+    ctx->device = LLMBED_DEVICE_CPU;
+    ctx->device_index = 0;
+    st = llmbed_engine_init(&ctx->engine, model, LLMBED_DEVICE_CPU, 0, params->n_threads, budget,
+                            params->memory_limit_bytes, error);
+    if (st != LLMBED_OK) llmbed_engine_release(&ctx->engine);
+    return st;
+}
+
 void llmbed_ctx_free(llmbed_ctx *ctx) {
     if (ctx == NULL) return;
     llmbed_engine_release(&ctx->engine);
     free(ctx);
 }
+
+llmbed_device llmbed_ctx_device(const llmbed_ctx *ctx, int *device_index) {
+    if (device_index != NULL) *device_index = ctx != NULL ? ctx->device_index : 0;
+    return ctx != NULL ? ctx->device : LLMBED_DEVICE_CPU;
+}
+
+const char *llmbed_ctx_device_note(const llmbed_ctx *ctx) { return ctx != NULL ? ctx->device_note : ""; }
 
 const char *llmbed_last_error(const llmbed_ctx *ctx) {
     return ctx != NULL ? ctx->last_error.message : "";

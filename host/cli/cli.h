@@ -24,8 +24,12 @@ int cli_parse_pooling(const char *name, llmbed_pooling *pooling);
 const char *cli_pooling_name(llmbed_pooling pooling);
 int cli_parse_attention(const char *name, llmbed_attention *attention);
 const char *cli_attention_name(llmbed_attention attention);
-/* "cpu", "cuda", "cuda:N". */
+/* "auto", "cpu", "cuda", "cuda:N". */
 int cli_parse_device(const char *text, llmbed_device *device, int *index);
+/* What --device says in every command's help. */
+#define CLI_DEVICE_HELP "auto (default: the GPU when usable, else the CPU with a note), cpu, cuda or cuda:N"
+/* Prints the context's device note (--device auto running on the CPU) on stderr. */
+void cli_note_device(const llmbed_ctx *ctx);
 
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);

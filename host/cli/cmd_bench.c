@@ -186,7 +186,7 @@ static const char *default_script(void) { return LLMBED_BENCH_DIR "/compare_tran
 
 /* Runs the transformers peer on the same ids and compares. */
 static int compare_transformers(const bench_args *a, const corpus *c, const float *ours, int dims, double our_seconds,
-                                const char *pooling, const char *attention, int normalize) {
+                                const char *pooling, const char *attention, int normalize, const llmbed_ctx *ctx) {
     char dir[] = "/tmp/llmbed-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         cli_error("cannot create a temp folder: %s", strerror(errno));
@@ -208,12 +208,17 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
         return LLMBED_ERR_IO;
     }
     const char *script = a->compare_script != NULL ? a->compare_script : default_script();
+    /* The peer runs where llmbed ran: the same GPU in bf16 (the CUDA backend's dtype), or the CPU in fp32. */
+    int device_index = 0;
+    char peer_device[64] = "--device cpu --dtype float32";
+    if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
+        snprintf(peer_device, sizeof peer_device, "--device cuda:%d --dtype bfloat16", device_index);
     char command[8192];
     snprintf(command, sizeof command,
              "'%s' '%s' --model '%s' --input '%s' --output '%s' --pooling %s --attention %s %s --threads %" PRId64
-             " --batch-size %" PRId64,
+             " --batch-size %" PRId64 " %s",
              a->python, script, a->model, ids_path, out_path, pooling, attention, normalize ? "--normalize" : "",
-             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch);
+             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch, peer_device);
     FILE *peer = popen(command, "r");
     double peer_seconds = -1;
     char line[1024];
@@ -273,6 +278,11 @@ static int run(const bench_args *a) {
     ctx_params.n_threads = (int)a->threads;
     ctx_params.batch_tokens = a->batch_tokens;
     llmbed_error error = {0};
+    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
+        cli_error("llmbed bench: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
     st = llmbed_model_get_info(model, &info);
     if (st == LLMBED_OK && a->pooling != NULL && cli_parse_pooling(a->pooling, &params.pooling) != 0) st = LLMBED_ERR_INVALID_ARGUMENT;
     if (st == LLMBED_OK && a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) st = LLMBED_ERR_INVALID_ARGUMENT;
@@ -295,6 +305,7 @@ static int run(const bench_args *a) {
         cli_error("%s", error.message);
         goto done;
     }
+    cli_note_device(ctx);
     int dims = llmbed_embed_dims(model, &params);
     out = malloc((size_t)c.n * (size_t)dims * sizeof *out);
     latencies = malloc((size_t)c.n * sizeof *latencies);
@@ -354,6 +365,11 @@ static int run(const bench_args *a) {
     }
     printf("batches:             %d (budget %" PRId64 " tokens), threads %" PRId64 "\n", n_batches, a->batch_tokens,
            a->threads);
+    int device_index = 0;
+    if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
+        printf("device:              cuda:%d\n", device_index);
+    else
+        printf("device:              cpu\n");
     printf("time:                %.3f s\n", total_seconds);
     printf("throughput:          %.0f tokens/s, %.2f sequences/s\n", (double)c.total / total_seconds,
            (double)c.n / total_seconds);
@@ -364,7 +380,7 @@ static int run(const bench_args *a) {
     fflush(stdout);
     if (a->compare != NULL) {
         st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cli_pooling_name(params.pooling),
-                                                 cli_attention_name(params.attention), params.normalize);
+                                                 cli_attention_name(params.attention), params.normalize, ctx);
     }
 done:
     free(c.tokens);
@@ -384,7 +400,7 @@ done:
 
 int cli_bench(int argc, char **argv) {
     bench_args a = {.python = "python3", .normalize = -1, .tokens = 512, .sequences = 32, .seed = 1,
-                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32, .device = "cpu",
+                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32, .device = "auto",
                     .think_ratios = "0,0.4,0.5", .chunk_tokens = 512, .reencode = 2};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
@@ -409,12 +425,12 @@ int cli_bench(int argc, char **argv) {
         {"think-ratios", CLI_STRING, &a.think_ratios, 0, 0, "LIST", "--long: ThinK ratios (default 0,0.4,0.5)"},
         {"queries", CLI_INT, &a.queries, 0, 0, "Q", "--long: also time suffix mode for Q queries (default 0 = skip)"},
         {"reencode", CLI_INT, &a.reencode, 0, 0, "K", "--long: re-encoded baseline queries timed (default 2)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "--long: cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"ledger", CLI_FLAG, &a.ledger, 1, 0, NULL, "cost ledger of one CUDA batch (dry run, no GPU needed)"},
         {"profile", CLI_STRING, &a.profile, 0, 0, "P", "--ledger: h100 (default), h200 or a100"},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
-                                    "                    [--input FILE] [--compare transformers]\n"
+                                    "                    [--input FILE] [--compare transformers] [--device D]\n"
                                     "       llmbed bench --model PATH --long N [--chunk-tokens C] [--think-ratios LIST]\n"
                                     "                    [--queries Q [--reencode K]] [--device D]\n"
                                     "       llmbed bench --model PATH --ledger [--tokens N] [--batch-tokens N] [--profile P]",

@@ -261,7 +261,7 @@ static int run(embed_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
     }
     if (a->resume && a->shard_rows == 0) {
         cli_error("llmbed embed: --resume needs --shard-rows N (a sharded output)");
@@ -364,6 +364,7 @@ static int run(embed_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
+    cli_note_device(ctx);
     if (a->document != NULL) {
         int64_t document_tokens = 0;
         st = cli_cache_document(a->document, model, &info, ctx, &params, max_tokens, &document_tokens);
@@ -457,7 +458,7 @@ done:
 }
 
 int cli_embed(int argc, char **argv) {
-    embed_args a = {.input = "-", .dtype = "float32", .text_field = "text", .device = "cpu", .normalize = -1,
+    embed_args a = {.input = "-", .dtype = "float32", .text_field = "text", .device = "auto", .normalize = -1,
                     .truncate = 1, .exclude_prompt = -1};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
@@ -475,7 +476,7 @@ int cli_embed(int argc, char **argv) {
         {"dims", CLI_INT, &a.dims, 0, 0, "N", "Matryoshka: keep the first N values, then re-normalise"},
         {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"text-field", CLI_STRING, &a.text_field, 0, 0, "NAME", "JSONL field holding the text (default text)"},
         {"id-field", CLI_STRING, &a.id_field, 0, 0, "NAME", "JSONL field copied as \"id\" into .jsonl output"},
         {"prompt", CLI_STRING, &a.prompt, 0, 0, "TEXT", "prepended to every text input"},

@@ -195,7 +195,7 @@ static int run_sts(eval_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed eval sts: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed eval sts: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_sts_file *files = NULL;
@@ -256,6 +256,7 @@ static int run_sts(eval_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
+    cli_note_device(ctx);
     const int dims = llmbed_embed_dims(model, &params);
     rows = malloc(set.n * (size_t)dims * sizeof *rows);
     cos = malloc((n_pairs ? n_pairs : 1) * sizeof *cos);
@@ -319,7 +320,7 @@ int cli_eval(int argc, char **argv) {
         cli_error("llmbed eval: unknown evaluation '%s' (known: sts, passkey, needle)", argv[2]);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
-    eval_args a = {.device = "cpu", .batch_tokens = 8192};
+    eval_args a = {.device = "auto", .batch_tokens = 8192};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"data", CLI_STRING, &a.data, 0, 0, "FILES", "comma-separated score<TAB>s1<TAB>s2 files (required)"},
@@ -331,7 +332,7 @@ int cli_eval(int argc, char **argv) {
         {"max-tokens", CLI_INT, &a.max_tokens, 0, 0, "N", "cut longer templated inputs (default: the model's limit)"},
         {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "tokens per forward (default 8192)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines"},
         CLI_METHOD_OPTION_ROWS(a.method),
     };

@@ -302,12 +302,13 @@ static int run_passkey(const passkey_args *a) {
     cp.batch_tokens = (int64_t)largest_chunk;
     llmbed_error error = {0};
     if (st == LLMBED_OK && cli_parse_device(a->device, &cp.device, &cp.device_index) != 0) {
-        cli_error("llmbed eval passkey: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed eval passkey: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (st == LLMBED_OK) {
         st = llmbed_ctx_create(r.model, &cp, &r.ctx, &error);
         if (st != LLMBED_OK) cli_error("%s", error.message);
+        else cli_note_device(r.ctx);
     }
     llmbed_embed_params_default(&r.params);
     r.params.attention = LLMBED_ATTENTION_CAUSAL;
@@ -368,7 +369,7 @@ int cli_eval_long_retrieval(int argc, char **argv, int needle) {
     passkey_args a = {.lengths = "256,512,1024,2048,4096,8192",
                       .ratios = needle ? "0,0.25,0.4,0.5,0.6" : "0,0.25,0.4,0.5",
                       .chunks = needle ? "512,2048" : "512",
-                      .device = "cpu",
+                      .device = "auto",
                       .documents = 100,
                       .seed = 1,
                       .needle = needle};
@@ -387,7 +388,7 @@ int cli_eval_long_retrieval(int argc, char **argv, int needle) {
         {"output", CLI_STRING, &a.output, 0, 0, "FILE", "also write the results as JSON"},
         {"dump", CLI_STRING, &a.dump, 0, 0, "FILE", "write the generated documents and queries as JSONL"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines"},
     };
     const int parsed = cli_parse(name, needle ? needle_usage : passkey_usage, argc, argv, 3, options,

@@ -194,7 +194,7 @@ static int run(serve_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed serve: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed serve: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         free(owned_key);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
@@ -226,6 +226,7 @@ static int run(serve_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
+    cli_note_device(ctx);
     name = model_display_name(a);
     pool = serve_pool_create((int)a->workers);
     serve_metrics metrics;
@@ -277,7 +278,7 @@ done:
 }
 
 int cli_serve(int argc, char **argv) {
-    serve_args a = {.host = "127.0.0.1", .port = 8080, .device = "cpu", .normalize = -1, .truncate = 1,
+    serve_args a = {.host = "127.0.0.1", .port = 8080, .device = "auto", .normalize = -1, .truncate = 1,
                     .exclude_prompt = -1, .max_request_bytes = 8 << 20, .max_inputs = 2048, .max_queue = 64,
                     .timeout = 30, .workers = 2};
     const cli_option options[] = {
@@ -294,7 +295,7 @@ int cli_serve(int argc, char **argv) {
         {"max-queue", CLI_INT, &a.max_queue, 0, 1, "N", "embeddings requests admitted at once; more get 429 (default 64)"},
         {"timeout", CLI_INT, &a.timeout, 0, 1, "S", "idle connection timeout and shutdown drain limit (default 30)"},
         {"workers", CLI_INT, &a.workers, 0, 1, "N", "threads parsing, tokenising and encoding (default 2)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads of the engine (0 = all cores)"},
         {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB", "activation + key/value cache memory of the engine"},
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first, weighted-mean or latent (NV-Embed)"},

@@ -46,6 +46,10 @@ const char *cli_attention_name(llmbed_attention attention) {
 
 int cli_parse_device(const char *text, llmbed_device *device, int *index) {
     *index = 0;
+    if (strcmp(text, "auto") == 0) {
+        *device = LLMBED_DEVICE_AUTO;
+        return 0;
+    }
     if (strcmp(text, "cpu") == 0) {
         *device = LLMBED_DEVICE_CPU;
         return 0;
@@ -59,6 +63,11 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index) {
     if (*end != '\0' || v < 0 || v > 1024) return -1;
     *index = (int)v;
     return 0;
+}
+
+void cli_note_device(const llmbed_ctx *ctx) {
+    const char *note = llmbed_ctx_device_note(ctx);
+    if (note[0] != '\0') fprintf(stderr, "llmbed: note: %s\n", note);
 }
 
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model) {

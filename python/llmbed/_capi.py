@@ -30,7 +30,7 @@ POOLING_NAMES = {v: k for k, v in POOLING.items()}
 ATTENTION = {"default": 0, "causal": 1, "bidirectional": 2}
 ATTENTION_NAMES = {v: k for k, v in ATTENTION.items()}
 PRECISION = {"float32": 0, "float16": 1, "int8": 2, "ubinary": 3}
-DEVICE_CPU, DEVICE_CUDA = 0, 1
+DEVICE_CPU, DEVICE_CUDA, DEVICE_AUTO = 0, 1, 2
 ERR_TOKEN_OUT_OF_RANGE, ERR_BUFFER_TOO_SMALL, ERR_SEQUENCE_TOO_LONG, ERR_INTERRUPTED = 18, 22, 30, 31
 
 
@@ -147,6 +147,8 @@ _FUNCTIONS = {
     "llmbed_ctx_params_default": (None, [POINTER(llmbed_ctx_params)]),
     "llmbed_ctx_create": (c_int, [c_void_p, POINTER(llmbed_ctx_params), POINTER(c_void_p), POINTER(llmbed_error)]),
     "llmbed_ctx_free": (None, [c_void_p]),
+    "llmbed_ctx_device": (c_int, [c_void_p, POINTER(c_int)]),
+    "llmbed_ctx_device_note": (c_char_p, [c_void_p]),
     "llmbed_last_error": (c_char_p, [c_void_p]),
     "llmbed_embed_params_default": (None, [POINTER(llmbed_embed_params)]),
     "llmbed_embed_params_resolve": (c_int, [c_void_p, POINTER(llmbed_embed_params), POINTER(llmbed_embed_params),

@@ -71,7 +71,7 @@ class ModelInfo:
     query_format: str = ""
     has_latent_pooling: bool = False
     prompts: Dict[str, str] = field(default_factory=dict)
-    device: str = "cpu"
+    device: str = "cpu"  # where the contexts run: "cpu" or "cuda:N" (device="auto" resolved)
     threads: int = 0
     batch_tokens: int = 0
     contexts: int = 1
@@ -83,14 +83,16 @@ def _text(raw: Optional[bytes]) -> str:
 
 def _parse_device(device: str):
     if not isinstance(device, str):
-        raise wrong_type(f"device: expected a str ('cpu', 'cuda' or 'cuda:N'), got {type(device).__name__}")
+        raise wrong_type(f"device: expected a str ('auto', 'cpu', 'cuda' or 'cuda:N'), got {type(device).__name__}")
+    if device == "auto":
+        return _capi.DEVICE_AUTO, 0
     if device == "cpu":
         return _capi.DEVICE_CPU, 0
     if device == "cuda":
         return _capi.DEVICE_CUDA, 0
     if device.startswith("cuda:") and device[5:].isdigit():
         return _capi.DEVICE_CUDA, int(device[5:])
-    raise invalid_argument(f"device '{device}': expected cpu, cuda or cuda:N")
+    raise invalid_argument(f"device '{device}': expected auto, cpu, cuda or cuda:N")
 
 
 def _optional_int(name: str, value, minimum: Optional[int] = None) -> Optional[int]:
@@ -153,11 +155,13 @@ class _Progress:
 class Embedder:
     """A model loaded by the C library, with contexts to embed on.
 
-    ``Embedder(path, device="cpu", threads=None, batch_tokens=None, contexts=1)``
+    ``Embedder(path, device="auto", threads=None, batch_tokens=None, contexts=1)``
 
     * ``path``: a Hugging Face folder (config.json + safetensors + tokenizer.json,
       optional sentence-transformers files) or a ``.gguf`` file.
-    * ``device``: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    * ``device``: ``"auto"`` (the GPU when one is usable, else the CPU with
+      one note on stderr saying why), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``;
+      ``info.device`` says where it runs.
     * ``threads``: CPU threads per context (None: all cores).
     * ``batch_tokens``: token budget of one forward pass (None: what
       ``llmbed embed`` uses, ``llmbed_suggested_batch_tokens``).
@@ -168,7 +172,7 @@ class Embedder:
     raises ``llmbed.ClosedError``.
     """
 
-    def __init__(self, path: Union[str, PathLike], device: str = "cpu", threads: Optional[int] = None,
+    def __init__(self, path: Union[str, PathLike], device: str = "auto", threads: Optional[int] = None,
                  batch_tokens: Optional[int] = None, contexts: int = 1):
         if not isinstance(path, (str, PathLike)):
             raise wrong_type(f"path: expected a str or os.PathLike, got {type(path).__name__}")
@@ -203,6 +207,7 @@ class Embedder:
                 check(self._lib.llmbed_ctx_create(model, byref(ctx_params), byref(ctx), byref(error)), error)
                 self._contexts.append(ctx)
                 self._pool.put(ctx)
+            device = self._resolved_device(self._contexts[0])
             self._prompts = self._read_prompts()
             self.info = ModelInfo(
                 path=self.path, architecture=raw.architecture.decode(), source_format=raw.source_format.decode(),
@@ -221,6 +226,15 @@ class Embedder:
         except BaseException:
             self.close()
             raise
+
+    def _resolved_device(self, ctx) -> str:
+        """Where `ctx` runs ("cpu" or "cuda:N"); prints the library's note when device="auto" fell back to the CPU."""
+        note = self._lib.llmbed_ctx_device_note(ctx)
+        if note:
+            print(f"llmbed: note: {note.decode()}", file=sys.stderr)
+        index = c_int(0)
+        kind = self._lib.llmbed_ctx_device(ctx, byref(index))
+        return f"cuda:{index.value}" if kind == _capi.DEVICE_CUDA else "cpu"
 
     # ------------------------------------------------------------ lifecycle
     def close(self) -> None:
