@@ -145,7 +145,7 @@ static llmbed_status cpu_embedding(llmbed_backend *backend, const llmbed_embeddi
                                    const int32_t *tokens, llmbed_error *error) {
     (void)error;
     cpu_backend *cpu = (cpu_backend *)backend;
-    llmbed_cpu_embedding(p, tokens, backend->model->weights.token_embedding, cpu->x);
+    llmbed_cpu_embedding(p, tokens, &backend->model->weights.token_embedding, cpu->x);
     return LLMBED_OK;
 }
 
@@ -172,23 +172,25 @@ static llmbed_status cpu_linear(llmbed_backend *backend, const llmbed_linear_op 
     const int q_dim = cfg->n_heads * cfg->head_dim, kv_dim = cfg->n_kv_heads * cfg->head_dim;
     switch (op->weight) {
     case LLMBED_W_QKV: {
-        const llmbed_cpu_projection qkv[3] = {{w->wq, w->bq, q_dim, 1.0f, 0, cpu->a, q_dim},
-                                              {w->wk, w->bk, kv_dim, 1.0f, 0, cpu->k, kv_dim},
-                                              {w->wv, w->bv, kv_dim, 1.0f, 0, cpu->v, kv_dim}};
+        const llmbed_cpu_projection qkv[3] = {{&w->wq, w->bq, q_dim, 1.0f, 0, cpu->a, q_dim},
+                                              {&w->wk, w->bk, kv_dim, 1.0f, 0, cpu->k, kv_dim},
+                                              {&w->wv, w->bv, kv_dim, 1.0f, 0, cpu->v, kv_dim}};
         llmbed_cpu_linear_fused(T, C, cpu->xn, 3, qkv);
         return LLMBED_OK;
     }
     case LLMBED_W_O:
-        llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, op->residual_scale, 1, cpu->x, C);
+        llmbed_cpu_linear_fused(T, q_dim, cpu->b, 1,
+                                &(llmbed_cpu_projection){&w->wo, NULL, C, op->residual_scale, 1, cpu->x, C});
         return LLMBED_OK;
     case LLMBED_W_GATE_UP: {
-        const llmbed_cpu_projection gate_up[2] = {{w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
-                                                  {w->w_up, NULL, inter, 1.0f, 0, cpu->b, inter}};
+        const llmbed_cpu_projection gate_up[2] = {{&w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
+                                                  {&w->w_up, NULL, inter, 1.0f, 0, cpu->b, inter}};
         llmbed_cpu_linear_fused(T, C, cpu->xn, 2, gate_up);
         return LLMBED_OK;
     }
     case LLMBED_W_DOWN:
-        llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, op->residual_scale, 1, cpu->x, C);
+        llmbed_cpu_linear_fused(T, inter, cpu->a, 1,
+                                &(llmbed_cpu_projection){&w->w_down, NULL, C, op->residual_scale, 1, cpu->x, C});
         return LLMBED_OK;
     default:
         return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cpu backend: weight %d is not a projection", (int)op->weight);
@@ -394,7 +396,7 @@ static const llmbed_backend_ops cpu_ops = {
 /* Every tensor the forward reads must be there: a vocab-only model has none. */
 static llmbed_status check_weights(const llmbed_model *model, llmbed_error *error) {
     const llmbed_config *cfg = &model->config;
-    if (model->weights.token_embedding == NULL || model->weights.final_norm == NULL ||
+    if (model->weights.token_embedding.data == NULL || model->weights.final_norm == NULL ||
         (cfg->n_layers > 0 && model->weights.layers == NULL))
         return llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR,
                            "%s: the model has no weights (loaded vocab_only?)", model->path ? model->path : "model");
@@ -402,15 +404,15 @@ static llmbed_status check_weights(const llmbed_model *model, llmbed_error *erro
         const llmbed_layer_weights *w = &model->weights.layers[l];
         const struct {
             const char *name;
-            const float *data;
+            const void *data;
             bool needed;
         } tensors[] = {
-            {"attn_norm", w->attn_norm, true}, {"q_proj", w->wq, true},        {"k_proj", w->wk, true},
-            {"v_proj", w->wv, true},           {"o_proj", w->wo, true},        {"q_proj.bias", w->bq, cfg->qkv_bias},
+            {"attn_norm", w->attn_norm, true},  {"q_proj", w->wq.data, true},        {"k_proj", w->wk.data, true},
+            {"v_proj", w->wv.data, true},       {"o_proj", w->wo.data, true},        {"q_proj.bias", w->bq, cfg->qkv_bias},
             {"k_proj.bias", w->bk, cfg->qkv_bias}, {"v_proj.bias", w->bv, cfg->qkv_bias},
             {"q_norm", w->q_norm, cfg->qk_norm}, {"k_norm", w->k_norm, cfg->qk_norm},
-            {"ffn_norm", w->ffn_norm, true},   {"gate_proj", w->w_gate, true}, {"up_proj", w->w_up, true},
-            {"down_proj", w->w_down, true},
+            {"ffn_norm", w->ffn_norm, true},    {"gate_proj", w->w_gate.data, true}, {"up_proj", w->w_up.data, true},
+            {"down_proj", w->w_down.data, true},
         };
         for (size_t i = 0; i < sizeof tensors / sizeof tensors[0]; i++)
             if (tensors[i].needed && tensors[i].data == NULL)

@@ -10,6 +10,7 @@
 
 #include "llmbed.h"
 #include "model/model_config.h"
+#include "model/weight.h"
 #include "op_params.h"
 
 #ifdef __cplusplus
@@ -21,7 +22,7 @@ extern "C" {
 
 /* out[T, hidden] = table[tokens[t], :] * scale. Ids must be < vocab (validated by the engine). */
 void llmbed_cpu_embedding(const llmbed_embedding_params *p, const int32_t *tokens,
-                          const float *table, float *out);
+                          const llmbed_weight *table, float *out);
 
 /* out[n_rows, dim] = x / sqrt(mean(x^2) + eps) * weight; out may alias x. */
 void llmbed_cpu_rmsnorm(const llmbed_rmsnorm_params *p, const float *x, const float *weight,
@@ -78,7 +79,7 @@ void llmbed_cpu_linear(int n_tokens, int n_in, int n_out, const float *x, const 
 
 /* One projection of a fused GEMM: y[T, n_out] (row stride ldy) from W [n_out, n_in]. */
 typedef struct llmbed_cpu_projection {
-    const float *w;
+    const llmbed_weight *w;
     const float *bias; /* [n_out] or NULL; only without accumulate */
     int n_out;
     float alpha;

@@ -32,7 +32,7 @@ static void linear_columns(int n_tokens, int n_in, const float *x, const llmbed_
         beta = 1.0f;
     }
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n_tokens, n, n_in, p->alpha, x, n_in,
-                p->w + (size_t)c_begin * n_in, n_in, beta, p->y + c_begin, p->ldy);
+                llmbed_weight_f32(p->w) + (size_t)c_begin * n_in, n_in, beta, p->y + c_begin, p->ldy);
 }
 
 void llmbed_cpu_linear_fused(int n_tokens, int n_in, const float *x, int n_proj,
@@ -58,6 +58,7 @@ void llmbed_cpu_linear_fused(int n_tokens, int n_in, const float *x, int n_proj,
 
 void llmbed_cpu_linear(int n_tokens, int n_in, int n_out, const float *x, const float *w,
                        const float *bias, float alpha, int accumulate, float *y, int ldy) {
-    const llmbed_cpu_projection p = {w, bias, n_out, alpha, accumulate, y, ldy};
+    const llmbed_weight weight = llmbed_weight_of_f32(w, n_out, n_in);
+    const llmbed_cpu_projection p = {&weight, bias, n_out, alpha, accumulate, y, ldy};
     llmbed_cpu_linear_fused(n_tokens, n_in, x, 1, &p);
 }

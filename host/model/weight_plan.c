@@ -16,16 +16,16 @@ static void format_shape(const llmbed_tensor_ref *t, char *buf, size_t cap) {
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-llmbed_status llmbed_weight_plan_add(llmbed_weight_plan *plan, float **slot, const llmbed_tensor_ref *tensor,
-                                     const char *name, int64_t rows, int64_t cols, int unpermute_heads,
-                                     llmbed_error *error) {
+static llmbed_status add(llmbed_weight_plan *plan, float **slot, llmbed_weight *matrix,
+                         const llmbed_tensor_ref *tensor, const char *name, int64_t rows, int64_t cols,
+                         int unpermute_heads, llmbed_error *error) {
     if (tensor == NULL)
         return llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR, "%s: tensor '%s' is missing", plan->file, name);
-    const bool matrix = cols > 0;
-    if (tensor->n_dims != (matrix ? 2 : 1) || tensor->shape[0] != rows || (matrix && tensor->shape[1] != cols)) {
+    const bool two_dims = cols > 0;
+    if (tensor->n_dims != (two_dims ? 2 : 1) || tensor->shape[0] != rows || (two_dims && tensor->shape[1] != cols)) {
         char actual[96], expected[64];
         format_shape(tensor, actual, sizeof actual);
-        if (matrix) snprintf(expected, sizeof expected, "[%lld, %lld]", (long long)rows, (long long)cols);
+        if (two_dims) snprintf(expected, sizeof expected, "[%lld, %lld]", (long long)rows, (long long)cols);
         else snprintf(expected, sizeof expected, "[%lld]", (long long)rows);
         return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE, "%s: tensor '%s' has shape %s, the config implies %s",
                            plan->file, name, actual, expected);
@@ -41,8 +41,20 @@ llmbed_status llmbed_weight_plan_add(llmbed_weight_plan *plan, float **slot, con
         plan->items = items;
         plan->capacity = cap;
     }
-    plan->items[plan->n_items++] = (llmbed_weight_request){slot, tensor, unpermute_heads};
+    plan->items[plan->n_items++] = (llmbed_weight_request){slot, matrix, tensor, unpermute_heads};
     return LLMBED_OK;
+}
+
+llmbed_status llmbed_weight_plan_add(llmbed_weight_plan *plan, float **slot, const llmbed_tensor_ref *tensor,
+                                     const char *name, int64_t rows, int64_t cols, int unpermute_heads,
+                                     llmbed_error *error) {
+    return add(plan, slot, NULL, tensor, name, rows, cols, unpermute_heads, error);
+}
+
+llmbed_status llmbed_weight_plan_add_matrix(llmbed_weight_plan *plan, llmbed_weight *matrix,
+                                            const llmbed_tensor_ref *tensor, const char *name, int64_t rows,
+                                            int64_t cols, int unpermute_heads, llmbed_error *error) {
+    return add(plan, NULL, matrix, tensor, name, rows, cols, unpermute_heads, error);
 }
 
 /* convert_hf_to_gguf.py LlamaModel.permute(w, n_head, n_head_kv) stores,
@@ -69,7 +81,7 @@ static llmbed_status unpermute_rows(float *w, int64_t rows, int64_t cols, int n_
  * *n_parameters and *largest_dtype (the dtype holding the most parameters,
  * summed over tensors: a Q4_1 file with a Q8_0 embedding is a Q4_1 file)
  * describe what was loaded. */
-static llmbed_status load_plan(const llmbed_weight_plan *plan, int n_threads, float **storage, int64_t *n_parameters,
+static llmbed_status load_plan(const llmbed_weight_plan *plan, int n_threads, void **storage, int64_t *n_parameters,
                                llmbed_dtype *largest_dtype, llmbed_error *error) {
     *storage = NULL;
     int64_t total = 0, params = 0;
@@ -109,7 +121,8 @@ static llmbed_status load_plan(const llmbed_weight_plan *plan, int n_threads, fl
             free(buf);
             return st;
         }
-        *r->slot = p;
+        if (r->matrix != NULL) *r->matrix = llmbed_weight_of_f32(p, r->tensor->shape[0], n / r->tensor->shape[0]);
+        else *r->slot = p;
         p += (n + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
     }
     *storage = buf;
@@ -118,7 +131,7 @@ static llmbed_status load_plan(const llmbed_weight_plan *plan, int n_threads, fl
 }
 
 llmbed_status llmbed_weight_plan_finish(llmbed_weight_plan *plan, llmbed_status planned, int n_threads,
-                                        float **storage, int64_t *n_parameters, const char **weight_dtype,
+                                        void **storage, int64_t *n_parameters, const char **weight_dtype,
                                         llmbed_error *error) {
     llmbed_dtype dtype = LLMBED_DTYPE_F32;
     llmbed_status st = planned;

@@ -23,7 +23,8 @@ TEST_CASE("embedding gathers rows and applies scale_emb", "[ops][embedding]") {
         tokens[T - 1] = vocab - 1;
         GuardedBuffer out((size_t)T * hidden);
         llmbed_embedding_params p{T, hidden, vocab, scale};
-        llmbed_cpu_embedding(&p, tokens.data(), table.data(), out.data());
+        const llmbed_weight table_f32 = llmbed_weight_of_f32(table.data(), vocab, hidden);
+        llmbed_cpu_embedding(&p, tokens.data(), &table_f32, out.data());
         std::vector<double> want((size_t)T * hidden);
         for (int t = 0; t < T; t++)
             for (int c = 0; c < hidden; c++) want[(size_t)t * hidden + c] = (double)table[(size_t)tokens[t] * hidden + c] * scale;
@@ -120,14 +121,16 @@ TEST_CASE("fused projections equal separate ones", "[ops][gemm]") {
         std::vector<std::vector<float>> w, b;
         std::vector<GuardedBuffer> fused, alone;
         std::vector<llmbed_cpu_projection> proj;
+        std::vector<llmbed_weight> weights;
         for (int n : outs) {
             w.push_back(random_floats((size_t)n * n_in, rng));
+            weights.push_back(llmbed_weight_of_f32(w.back().data(), n, n_in));
             b.push_back(random_floats(n, rng));
             fused.emplace_back((size_t)T * n);
             alone.emplace_back((size_t)T * n);
         }
         for (size_t i = 0; i < outs.size(); i++)
-            proj.push_back({w[i].data(), i == 0 ? b[i].data() : nullptr, outs[i], 1.0f, 0, fused[i].data(), outs[i]});
+            proj.push_back({&weights[i], i == 0 ? b[i].data() : nullptr, outs[i], 1.0f, 0, fused[i].data(), outs[i]});
         llmbed_cpu_linear_fused(T, n_in, x.data(), (int)proj.size(), proj.data());
         for (size_t i = 0; i < outs.size(); i++) {
             llmbed_cpu_linear(T, n_in, outs[i], x.data(), w[i].data(), i == 0 ? b[i].data() : nullptr, 1.0f, 0,
