@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 static llmbed_tokenizer *load(const char *path) {

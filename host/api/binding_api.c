@@ -4,6 +4,7 @@
  * one implementation the CLI uses too. */
 #include <string.h>
 
+#include "api/ctx.h"
 #include "common/error.h"
 #include "cpu/blas_core.h"
 #include "engine/engine.h"
@@ -68,13 +69,11 @@ llmbed_status llmbed_embed_params_resolve(const llmbed_model *model, const llmbe
     llmbed_error_clear(error);
     if (model == NULL || resolved == NULL || dims == NULL)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed_params_resolve: model, resolved and dims are required");
+    llmbed_embed_params defaults;
+    params = llmbed_embed_params_or_default(params, &defaults);
     llmbed_embed_options options;
     LLMBED_TRY(llmbed_engine_resolve_options(model, params, &options, error));
-    if (params != NULL) {
-        *resolved = *params;
-    } else {
-        llmbed_embed_params_default(resolved);
-    }
+    *resolved = *params;
     resolved->pooling = options.pooling;
     resolved->attention = options.causal ? LLMBED_ATTENTION_CAUSAL : LLMBED_ATTENTION_BIDIRECTIONAL;
     resolved->normalize = options.normalize;

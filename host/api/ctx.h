@@ -11,4 +11,8 @@ struct llmbed_ctx {
     llmbed_error last_error;
 };
 
+/* params, or the defaults written to *storage when params is NULL. */
+const llmbed_embed_params *llmbed_embed_params_or_default(const llmbed_embed_params *params,
+                                                          llmbed_embed_params *storage);
+
 #endif

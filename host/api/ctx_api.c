@@ -37,6 +37,13 @@ void llmbed_embed_params_default(llmbed_embed_params *params) {
     params->continue_document = 0;
 }
 
+const llmbed_embed_params *llmbed_embed_params_or_default(const llmbed_embed_params *params,
+                                                          llmbed_embed_params *storage) {
+    if (params != NULL) return params;
+    llmbed_embed_params_default(storage);
+    return storage;
+}
+
 llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_params *params,
                                 llmbed_ctx **out_ctx, llmbed_error *error) {
     llmbed_error_clear(error);
@@ -98,8 +105,11 @@ int llmbed_embed_dims(const llmbed_model *model, const llmbed_embed_params *para
     if (pooling == LLMBED_POOLING_LATENT) /* latent rows are pooled like mean rows */
         return params != NULL && params->dims > 0 && params->dims <= model->config.hidden_size ? params->dims
                                                                                                : model->config.hidden_size;
+    llmbed_embed_params defaults;
     llmbed_embed_options options;
-    if (llmbed_engine_resolve_options(model, params, &options, NULL) != LLMBED_OK) return 0;
+    if (llmbed_engine_resolve_options(model, llmbed_embed_params_or_default(params, &defaults), &options, NULL) !=
+        LLMBED_OK)
+        return 0;
     return options.out_dims;
 }
 
@@ -107,14 +117,18 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
                            const llmbed_embed_params *params, float *out, size_t out_capacity) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_error_clear(&ctx->last_error);
-    return llmbed_engine_embed(&ctx->engine, batch, params, out, out_capacity, &ctx->last_error);
+    llmbed_embed_params defaults;
+    return llmbed_engine_embed(&ctx->engine, batch, llmbed_embed_params_or_default(params, &defaults), out,
+                               out_capacity, &ctx->last_error);
 }
 
 llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens, const int32_t *spans,
                                  int n_spans, const llmbed_embed_params *params, float *out, size_t out_capacity) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_error_clear(&ctx->last_error);
-    return llmbed_engine_embed_spans(&ctx->engine, tokens, n_tokens, spans, n_spans, params, out, out_capacity,
+    llmbed_embed_params defaults;
+    return llmbed_engine_embed_spans(&ctx->engine, tokens, n_tokens, spans, n_spans,
+                                     llmbed_embed_params_or_default(params, &defaults), out, out_capacity,
                                      &ctx->last_error);
 }
 
@@ -130,5 +144,7 @@ llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size
                                     const llmbed_embed_params *params) {
     if (ctx == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_error_clear(&ctx->last_error);
-    return llmbed_engine_cache_document(&ctx->engine, tokens, n_tokens, params, &ctx->last_error);
+    llmbed_embed_params defaults;
+    return llmbed_engine_cache_document(&ctx->engine, tokens, n_tokens, llmbed_embed_params_or_default(params, &defaults),
+                                        &ctx->last_error);
 }

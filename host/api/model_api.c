@@ -1,9 +1,11 @@
 /* Public model API (include/llmbed.h): argument checks around the loader
- * (host/model/model_load.c) and the model's description. */
+ * (host/model/model_load.c), the tokenizer loaded beside the model from the
+ * same folder or GGUF file, and the model's description. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/error.h"
+#include "common/path.h"
 #include "model/model_load.h"
 #include "tokenizer/tokenizer.h"
 
@@ -17,6 +19,35 @@ void llmbed_model_params_default(llmbed_model_params *params) {
     params->n_adapters = 0;
     params->family = NULL;
     params->rope_scaling = NULL;
+}
+
+/* A model without a tokenizer is valid (pre-tokenised input); a broken one is not. */
+static llmbed_status finish_tokenizer(llmbed_model *m, llmbed_status st, llmbed_error *error) {
+    if (st == LLMBED_ERR_TOKENIZER_MISSING) {
+        llmbed_error_clear(error);
+        m->tokenizer = NULL;
+        return LLMBED_OK;
+    }
+    return st;
+}
+
+static llmbed_status load_into(llmbed_model *m, const char *path, const llmbed_model_params *p,
+                               llmbed_error *error) {
+    m->path = strdup(path);
+    if (m->path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    if (llmbed_path_is_dir(path)) {
+        LLMBED_TRY(llmbed_model_load_folder(m, path, p, error));
+        return finish_tokenizer(m, llmbed_tokenizer_load_folder(path, &m->tokenizer, error), error);
+    }
+    if (!llmbed_path_is_file(path))
+        return llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND,
+                           "%s: no such file or folder (expected a Hugging Face model folder or a .gguf file)", path);
+    llmbed_gguf *gguf;
+    LLMBED_TRY(llmbed_gguf_open(path, &gguf, error));
+    llmbed_status st = llmbed_model_load_gguf(m, gguf, path, p, error);
+    if (st == LLMBED_OK) st = finish_tokenizer(m, llmbed_tokenizer_load_gguf(gguf, &m->tokenizer, error), error);
+    llmbed_gguf_close(gguf); /* the tokenizer copies what it keeps */
+    return st;
 }
 
 llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *params, llmbed_model **out_model,
@@ -42,7 +73,7 @@ llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *par
                            params->n_adapters);
     llmbed_model *model = calloc(1, sizeof *model);
     if (model == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    const llmbed_status st = llmbed_model_load_into(model, path, params, error);
+    const llmbed_status st = load_into(model, path, params, error);
     if (st != LLMBED_OK) {
         llmbed_model_free(model);
         return st;

@@ -9,7 +9,6 @@
 #include <stdint.h>
 
 #include "llmbed.h"
-#include "model/model_config.h"
 #include "model/weight.h"
 #include "op_params.h"
 
@@ -30,13 +29,6 @@ void llmbed_cpu_rmsnorm(const llmbed_rmsnorm_params *p, const float *x, const fl
 
 /* In place on x[T, row_stride] (heads packed from column 0 of each row). */
 void llmbed_cpu_rope(const llmbed_rope_params *p, float *x);
-
-/* inv_freq[head_dim / 2] and the cos/sin multiplier for a sequence of
- * `seq_len` tokens, as transformers' modeling_rope_utils.py computes them for
- * config's rope scaling type (dynamic NTK depends on seq_len; others do not). */
-llmbed_status llmbed_cpu_rope_frequencies(const llmbed_config *config, int seq_len,
-                                          float *inv_freq, float *attention_scaling,
-                                          llmbed_error *error);
 
 /* Scratch floats the attention op needs when run with `n_threads` threads. */
 size_t llmbed_cpu_attention_scratch_floats(const llmbed_attention_params *p, int n_threads);

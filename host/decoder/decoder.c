@@ -24,7 +24,7 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "cpu/cpu_ops.h"
+#include "model/rope_frequencies.h"
 
 /* What the cache does during one forward. */
 typedef struct cache_step {
@@ -107,7 +107,7 @@ static llmbed_status rope_frequencies(llmbed_decoder *d, int n_seqs, const int *
                     "RoPE frequencies", error));
     *attention_scaling = 1.0f;
     for (int s = 0; s < n_seqs; s++)
-        LLMBED_TRY(llmbed_cpu_rope_frequencies(cfg, lengths[s], d->inv_freq + (size_t)s * half, attention_scaling,
+        LLMBED_TRY(llmbed_rope_frequencies(cfg, lengths[s], d->inv_freq + (size_t)s * half, attention_scaling,
                                                error));
     return LLMBED_OK;
 }

@@ -50,8 +50,6 @@ void llmbed_engine_release(llmbed_engine *engine) {
     memset(engine, 0, sizeof *engine);
 }
 
-/* Grows the backend's activations to `tokens` within the memory limit; on
- * failure the backend keeps its previous size and stays usable. */
 llmbed_status llmbed_engine_grow(llmbed_engine *engine, int64_t tokens, llmbed_error *error) {
     llmbed_backend *b = engine->backend;
     if (tokens <= b->max_tokens) return LLMBED_OK;

@@ -27,7 +27,7 @@ typedef struct llmbed_embed_options {
     int mask_prefix_tokens; /* leading tokens of every sequence left out of the pool */
 } llmbed_embed_options;
 
-/* Checks params (NULL = defaults) against the model and resolves defaults.
+/* Checks params against the model and resolves defaults.
  * INVALID_ARGUMENT for a bad struct_size/enum/dims, LAYER_OUT_OF_RANGE for layer. */
 llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
                                             const llmbed_embed_params *params,
@@ -42,10 +42,6 @@ llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
 llmbed_status llmbed_engine_validate_batch(const llmbed_model *model, const llmbed_batch *batch,
                                            int64_t *total_tokens, int64_t *longest,
                                            llmbed_error *error);
-
-/* End (exclusive) of the run of sequences starting at `first` whose tokens fit
- * in `budget`; at least first + 1, so a sequence longer than the budget runs alone. */
-int llmbed_engine_split_end(const llmbed_batch *batch, int first, int64_t budget);
 
 /* Per-context state: the backend, the decoder loop's scratch and grow-only
  * staging buffers. */
@@ -86,6 +82,10 @@ llmbed_status llmbed_engine_init(llmbed_engine *engine, const llmbed_model *mode
 
 /* Frees the backend and buffers; a zeroed engine is a no-op. */
 void llmbed_engine_release(llmbed_engine *engine);
+
+/* Grows the backend's activations to `tokens` within the memory limit; on
+ * failure the backend keeps its previous size and stays usable. */
+llmbed_status llmbed_engine_grow(llmbed_engine *engine, int64_t tokens, llmbed_error *error);
 
 /* llmbed_cache_document without the context. */
 llmbed_status llmbed_engine_cache_document(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,

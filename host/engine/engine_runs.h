@@ -7,10 +7,6 @@
 
 #include "engine/engine.h"
 
-/* Grows the backend's activations to `tokens` within the memory limit; on
- * failure the backend keeps its previous size and stays usable. */
-llmbed_status llmbed_engine_grow(llmbed_engine *engine, int64_t tokens, llmbed_error *error);
-
 /* Sequences [first, first + n) of the batch in one forward. */
 llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch *batch, int first, int n,
                                        const llmbed_embed_options *opt, float *out, llmbed_error *error);

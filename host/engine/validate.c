@@ -10,11 +10,7 @@
 llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
                                             const llmbed_embed_params *params,
                                             llmbed_embed_options *options, llmbed_error *error) {
-    llmbed_embed_params defaults;
-    if (params == NULL) {
-        llmbed_embed_params_default(&defaults);
-        params = &defaults;
-    }
+    if (params == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "embed params: NULL");
     const llmbed_config *cfg = &model->config;
     if (params->struct_size != sizeof(llmbed_embed_params))
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,

@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #include "llmbed.h"
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "model/model_config.h"
 
 #ifdef __cplusplus

@@ -22,7 +22,7 @@
 #include "common/json_file.h"
 #include "common/path.h"
 #include "model/lora.h"
-#include "model/safetensors.h"
+#include "container/safetensors.h"
 
 typedef struct lora_config {
     int r;

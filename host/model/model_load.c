@@ -1,7 +1,7 @@
 /* llmbed_model_load's two paths: a Hugging Face folder (config.json +
- * safetensors, tokenizer.json) or a GGUF file (metadata, tensors and
- * tokenizer.ggml.* in one file). Weights are checked against the config
- * and converted to fp32 once; the mapped files are closed before returning. */
+ * safetensors) or an opened GGUF file (metadata and tensors). Weights are
+ * checked against the config and converted to fp32 once. The tokenizer is
+ * loaded beside the model by host/api/model_api.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +13,6 @@
 #include "model/lora.h"
 #include "model/model_load.h"
 #include "model/rope_override.h"
-#include "tokenizer/tokenizer.h"
 
 static llmbed_status alloc_layers(llmbed_model *m, llmbed_error *error) {
     m->weights.layers = calloc((size_t)m->config.n_layers, sizeof *m->weights.layers);
@@ -23,17 +22,7 @@ static llmbed_status alloc_layers(llmbed_model *m, llmbed_error *error) {
     return LLMBED_OK;
 }
 
-/* A model without a tokenizer is valid (pre-tokenised input); a broken one is not. */
-static llmbed_status finish_tokenizer(llmbed_model *m, llmbed_status st, llmbed_error *error) {
-    if (st == LLMBED_ERR_TOKENIZER_MISSING) {
-        llmbed_error_clear(error);
-        m->tokenizer = NULL;
-        return LLMBED_OK;
-    }
-    return st;
-}
-
-static llmbed_status load_folder(llmbed_model *m, const char *folder, const llmbed_model_params *p,
+llmbed_status llmbed_model_load_folder(llmbed_model *m, const char *folder, const llmbed_model_params *p,
                                  llmbed_error *error) {
     char *config_path = llmbed_path_join(folder, "config.json");
     if (config_path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", folder);
@@ -63,18 +52,15 @@ static llmbed_status load_folder(llmbed_model *m, const char *folder, const llmb
     } else if (p->n_adapters > 0) {
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: adapters need the weights (not vocab_only)", folder);
     }
-    return finish_tokenizer(m, llmbed_tokenizer_load_folder(folder, &m->tokenizer, error), error);
+    return LLMBED_OK;
 }
 
-static llmbed_status load_gguf_file(llmbed_model *m, const char *path, const llmbed_model_params *p,
-                                    llmbed_error *error) {
-    llmbed_gguf *gguf;
-    llmbed_status st = llmbed_gguf_open(path, &gguf, error);
-    if (st != LLMBED_OK) return st;
+llmbed_status llmbed_model_load_gguf(llmbed_model *m, const llmbed_gguf *gguf, const char *path,
+                                     const llmbed_model_params *p, llmbed_error *error) {
     /* Vocab-only loads (the tokenizer's vocab.gguf files have no tensors and
      * often another architecture) keep whatever hyper-parameters are there. */
     const bool partial = p->vocab_only != 0;
-    st = llmbed_config_from_gguf(gguf, partial, &m->config, error);
+    llmbed_status st = llmbed_config_from_gguf(gguf, partial, &m->config, error);
     /* vocab_size comes from token_embd: say it is missing rather than "vocab_size 0". */
     if (st == LLMBED_OK && !p->vocab_only && llmbed_gguf_find_tensor(gguf, "token_embd.weight") == NULL)
         st = llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR, "%s: tensor 'token_embd.weight' is missing", path);
@@ -98,18 +84,5 @@ static llmbed_status load_gguf_file(llmbed_model *m, const char *path, const llm
     } else if (st == LLMBED_OK && p->n_adapters > 0) {
         st = llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: adapters need the weights (not vocab_only)", path);
     }
-    if (st == LLMBED_OK) st = finish_tokenizer(m, llmbed_tokenizer_load_gguf(gguf, &m->tokenizer, error), error);
-    llmbed_gguf_close(gguf); /* the tokenizer copies what it keeps */
     return st;
-}
-
-llmbed_status llmbed_model_load_into(llmbed_model *m, const char *path, const llmbed_model_params *p,
-                                     llmbed_error *error) {
-    m->path = strdup(path);
-    if (m->path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
-    if (llmbed_path_is_dir(path)) return load_folder(m, path, p, error);
-    if (!llmbed_path_is_file(path))
-        return llmbed_fail(error, LLMBED_ERR_FILE_NOT_FOUND,
-                           "%s: no such file or folder (expected a Hugging Face model folder or a .gguf file)", path);
-    return load_gguf_file(m, path, p, error);
 }

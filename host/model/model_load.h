@@ -4,19 +4,22 @@
 
 #include <cjson/cJSON.h>
 
+#include "container/gguf.h"
+#include "container/safetensors.h"
 #include "llmbed.h"
-#include "model/gguf.h"
 #include "model/model.h"
-#include "model/safetensors.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* Loads `path` (a Hugging Face folder or a .gguf file) into `model`, which
- * the caller allocated zeroed and frees with llmbed_model_free on failure. */
-llmbed_status llmbed_model_load_into(llmbed_model *model, const char *path, const llmbed_model_params *params,
-                                     llmbed_error *error);
+/* Loads a Hugging Face folder, or an opened GGUF file named `path`, into
+ * `model` (everything but the tokenizer), which the caller allocated zeroed,
+ * with model->path set, and frees with llmbed_model_free on failure. */
+llmbed_status llmbed_model_load_folder(llmbed_model *model, const char *folder, const llmbed_model_params *params,
+                                       llmbed_error *error);
+llmbed_status llmbed_model_load_gguf(llmbed_model *model, const llmbed_gguf *gguf, const char *path,
+                                     const llmbed_model_params *params, llmbed_error *error);
 
 /* Weights by Hugging Face names ("model." prefix optional) for model->config. */
 llmbed_status llmbed_weights_load_hf(llmbed_model *model, const llmbed_safetensors *st, const char *file,

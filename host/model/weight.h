@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/tensor.h"
+#include "container/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -10,7 +10,7 @@
 #include <stdint.h>
 
 #include "llmbed.h"
-#include "model/tensor.h"
+#include "container/tensor.h"
 #include "model/weight.h"
 
 #ifdef __cplusplus

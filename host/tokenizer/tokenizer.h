@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "llmbed.h"
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "model/model_config.h"
 #include "tokenizer/tok_spans.h"
 

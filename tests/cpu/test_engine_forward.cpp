@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cpu/cpu_ops.h"
+#include "model/rope_frequencies.h"
 #include "support/random_model.hpp"
 #include "support/test_buffers.hpp"
 
@@ -47,7 +48,7 @@ Mat reference_forward(const llmbed_model &m, const std::vector<int32_t> &ids, bo
     std::vector<float> inv_freq(half);
     float att_scale = 1;
     llmbed_error err{};
-    REQUIRE(llmbed_cpu_rope_frequencies(&c, n, inv_freq.data(), &att_scale, &err) == LLMBED_OK);
+    REQUIRE(llmbed_rope_frequencies(&c, n, inv_freq.data(), &att_scale, &err) == LLMBED_OK);
     Mat x((size_t)n * C);
     for (int t = 0; t < n; t++)
         for (int j = 0; j < C; j++) x[(size_t)t * C + j] = (double)llmbed_weight_f32(&m.weights.token_embedding)[(size_t)ids[t] * C + j] * c.scale_emb;

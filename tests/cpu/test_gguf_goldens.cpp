@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
-#include "model/gguf.h"
-#include "model/tensor.h"
+#include "container/gguf.h"
+#include "container/tensor.h"
 #include "support/golden_runner.hpp"
 #include "support/npy_reader.hpp"
 

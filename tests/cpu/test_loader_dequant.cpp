@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "model/tensor.h"
+#include "container/tensor.h"
 #include "support/tiny_model_writer.hpp"
 
 using namespace llmbed_test;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "support/tiny_model_writer.hpp"
 
 using namespace llmbed_test;

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/safetensors.h"
+#include "container/safetensors.h"
 #include "support/tiny_model_writer.hpp"
 
 using namespace llmbed_test;

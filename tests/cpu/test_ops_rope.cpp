@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cpu/cpu_ops.h"
+#include "model/rope_frequencies.h"
 #include "support/test_buffers.hpp"
 
 using namespace llmbed_test;
@@ -36,7 +37,7 @@ void check_inv_freq(const llmbed_config &c, int seq_len, const std::vector<float
     std::vector<float> got(c.head_dim / 2);
     float att = 0.0f;
     llmbed_error err{};
-    REQUIRE(llmbed_cpu_rope_frequencies(&c, seq_len, got.data(), &att, &err) == LLMBED_OK);
+    REQUIRE(llmbed_rope_frequencies(&c, seq_len, got.data(), &att, &err) == LLMBED_OK);
     double worst = 0.0;
     for (size_t i = 0; i < want.size(); i++) worst = std::fmax(worst, std::fabs(got[i] - want[i]) / want[i]);
     std::printf("rope inv_freq type %d: max relative error %.3g (tolerance 2e-6)\n", (int)c.rope_scaling.type, worst);
@@ -115,10 +116,10 @@ TEST_CASE("rope inv_freq rejects a non-positive factor and an unknown type", "[o
     llmbed_error err{};
     float inv[8], att;
     auto c = rope_config(16, 64, scaling(LLMBED_ROPE_LINEAR, 0.0f, 0));
-    CHECK(llmbed_cpu_rope_frequencies(&c, 4, inv, &att, &err) == LLMBED_ERR_BAD_CONFIG);
+    CHECK(llmbed_rope_frequencies(&c, 4, inv, &att, &err) == LLMBED_ERR_BAD_CONFIG);
     CHECK(std::string(err.message).find("rope_scaling.factor") != std::string::npos);
     c = rope_config(16, 64, scaling((llmbed_rope_type)99, 1.0f, 0));
-    CHECK(llmbed_cpu_rope_frequencies(&c, 4, inv, &att, &err) == LLMBED_ERR_UNKNOWN_ROPE);
+    CHECK(llmbed_rope_frequencies(&c, 4, inv, &att, &err) == LLMBED_ERR_UNKNOWN_ROPE);
 }
 
 TEST_CASE("rope rotates rotate_half pairs per sequence position", "[ops][rope]") {

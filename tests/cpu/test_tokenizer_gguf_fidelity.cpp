@@ -16,7 +16,7 @@
 #include "tokenizer_test_util.h"
 
 extern "C" {
-#include "model/gguf.h"
+#include "container/gguf.h"
 }
 
 namespace {

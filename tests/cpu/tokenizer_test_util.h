@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 namespace tokenizer_test {

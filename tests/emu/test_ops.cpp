@@ -18,6 +18,7 @@
 #include "emu_harness.h"
 
 #include "cpu/cpu_ops.h"
+#include "model/rope_frequencies.h"
 #include "kernels/attention.cuh"
 #include "kernels/bias.cuh"
 #include "kernels/embedding.cuh"
@@ -169,7 +170,7 @@ TEST_CASE("op: rope with every scaling type", "[emu][ops]") {
                 float attention_scaling = 1.0f;
                 for (int s = 0; s < n_seqs; s++) {
                     llmbed_error error;
-                    REQUIRE(llmbed_cpu_rope_frequencies(&config, lens[s], &inv_freq[(size_t)s * half],
+                    REQUIRE(llmbed_rope_frequencies(&config, lens[s], &inv_freq[(size_t)s * half],
                                                         &attention_scaling, &error) == LLMBED_OK);
                 }
                 /* rows wider than the rotated heads: q and k share a row in a fused layout */

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "model/config_parse.h"
-#include "model/gguf.h"
+#include "container/gguf.h"
 
 static void walk_arrays(const llmbed_gguf *g, const char *key) {
     llmbed_gguf_type type;

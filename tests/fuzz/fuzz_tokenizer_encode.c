@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "tokenizer/tokenizer.h"
 
 #ifndef LLMBED_FUZZ_TESTDATA

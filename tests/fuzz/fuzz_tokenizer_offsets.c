@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/gguf.h"
+#include "container/gguf.h"
 #include "template/template.h"
 #include "tokenizer/tokenizer.h"
 

@@ -8,7 +8,7 @@
  * Every count and length is checked against the bytes left before it is
  * used, so a hostile file can neither read out of bounds nor make us
  * allocate more than a small multiple of its own size. */
-#include "model/gguf.h"
+#include "container/gguf.h"
 
 #include <stdlib.h>
 #include <string.h>

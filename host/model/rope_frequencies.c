@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "common/error.h"
-#include "cpu/cpu_ops.h"
+#include "model/rope_frequencies.h"
 
 static void default_inv_freq(double base, int dim, double *inv_freq) {
     for (int i = 0; i < dim / 2; i++) inv_freq[i] = 1.0 / pow(base, (2.0 * i) / dim);
@@ -22,20 +22,19 @@ static double yarn_correction_dim(double num_rotations, int dim, double base, do
     return (dim * log(max_positions / (num_rotations * 2.0 * M_PI))) / (2.0 * log(base));
 }
 
-llmbed_status llmbed_cpu_rope_frequencies(const llmbed_config *config, int seq_len,
-                                          float *inv_freq, float *attention_scaling,
-                                          llmbed_error *error) {
+llmbed_status llmbed_rope_frequencies(const llmbed_config *config, int seq_len, float *inv_freq,
+                                      float *attention_scaling, llmbed_error *error) {
     const llmbed_rope_scaling *rs = &config->rope_scaling;
     const int dim = config->head_dim, half = dim / 2;
     const double factor = rs->factor;
     const double original = rs->original_max_positions > 0 ? rs->original_max_positions
                                                            : config->max_positions;
     double base = config->rope_theta;
-    double freq[LLMBED_CPU_MAX_HEAD_DIM / 2];
+    double freq[LLMBED_ROPE_MAX_HEAD_DIM / 2];
     *attention_scaling = 1.0f;
-    if (dim < 2 || dim > LLMBED_CPU_MAX_HEAD_DIM || dim % 2 != 0)
+    if (dim < 2 || dim > LLMBED_ROPE_MAX_HEAD_DIM || dim % 2 != 0)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
-                           "head_dim: %d is not an even size in [2, %d]", dim, LLMBED_CPU_MAX_HEAD_DIM);
+                           "head_dim: %d is not an even size in [2, %d]", dim, LLMBED_ROPE_MAX_HEAD_DIM);
     if (rs->type != LLMBED_ROPE_NONE && !(factor > 0.0))
         return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "rope_scaling.factor: %g is not positive",
                            factor);

@@ -2,7 +2,7 @@
  * follow gguf-py's gguf/quants.py (dequantize_blocks), which computes in
  * float32: Q8_0 x = q * d; Q4_0 x = d * (q - 8); Q4_1 x = (d * q) + m, two
  * roundings (no fused multiply-add), so results are bit-identical. */
-#include "model/tensor.h"
+#include "container/tensor.h"
 
 #include <omp.h>
 #include <string.h>

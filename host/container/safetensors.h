@@ -6,14 +6,14 @@
  * overlapping, shape x dtype size = byte length) before anyone reads it.
  * A handle holds one file, or every shard of a sharded checkpoint
  * (model.safetensors.index.json). */
-#ifndef LLMBED_MODEL_SAFETENSORS_H
-#define LLMBED_MODEL_SAFETENSORS_H
+#ifndef LLMBED_CONTAINER_SAFETENSORS_H
+#define LLMBED_CONTAINER_SAFETENSORS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "llmbed.h"
-#include "model/tensor.h"
+#include "container/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -2,8 +2,8 @@
  * Shapes use the row-major Hugging Face convention: shape[0] is the
  * outermost dimension, so a projection weight is [out_features, in_features]
  * whichever file it came from (GGUF's ne[] order is reversed at load). */
-#ifndef LLMBED_MODEL_TENSOR_H
-#define LLMBED_MODEL_TENSOR_H
+#ifndef LLMBED_CONTAINER_TENSOR_H
+#define LLMBED_CONTAINER_TENSOR_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "model/safetensors.h"
+#include "container/safetensors.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -2,15 +2,15 @@
  * file. Every length, count, offset and type read from the file is checked
  * against the file size before use. Used by the model loader and by the
  * tokenizer (tokenizer.ggml.* keys; vocab-only files with 0 tensors are valid). */
-#ifndef LLMBED_MODEL_GGUF_H
-#define LLMBED_MODEL_GGUF_H
+#ifndef LLMBED_CONTAINER_GGUF_H
+#define LLMBED_CONTAINER_GGUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "llmbed.h"
-#include "model/tensor.h"
+#include "container/tensor.h"
 
 #ifdef __cplusplus
 extern "C" {
