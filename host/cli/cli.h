@@ -25,6 +25,9 @@ int cli_parse_attention(const char *name, llmbed_attention *attention);
 const char *cli_attention_name(llmbed_attention attention);
 /* "cpu", "cuda", "cuda:N". */
 int cli_parse_device(const char *text, llmbed_device *device, int *index);
+/* --weights NAME ("native", "bf16", "f32"; NULL leaves the default) into
+ * params->weights; prints the error line naming `command` on a bad name. */
+int cli_weights_option(const char *command, const char *name, llmbed_model_params *params);
 
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);

@@ -33,6 +33,7 @@ typedef struct corpus {
 
 typedef struct bench_args {
     const char *model, *input, *compare, *compare_script, *python, *pooling, *attention, *device, *think_ratios;
+    const char *weights;
     int mixed, normalize;
     int64_t tokens, sequences, seed, batch_tokens, threads, warmup, compare_batch;
     int64_t long_tokens, chunk_tokens, queries, reencode;
@@ -253,7 +254,11 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
 
 static int run(const bench_args *a) {
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model(a->model, (int)a->threads, &model);
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.n_threads = (int)a->threads;
+    if (cli_weights_option("bench", a->weights, &model_params) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_status st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
@@ -342,6 +347,8 @@ static int run(const bench_args *a) {
     qsort(latencies, (size_t)n_batches, sizeof *latencies, compare_doubles);
     printf("model:               %s (%s, %d layers, hidden %d)\n", a->model, info.architecture, info.n_layers,
            info.hidden_size);
+    printf("weights:             %s (%s file), %.1f MiB held\n", info.weights, info.weight_dtype,
+           (double)info.weight_bytes / (1024.0 * 1024.0));
     if (a->input != NULL) {
         printf("corpus:              %s: %d sequences, %" PRId64 " tokens\n", a->input, c.n, c.total);
     } else if (a->mixed) {
@@ -393,6 +400,7 @@ int cli_bench(int argc, char **argv) {
         {"input", CLI_STRING, &a.input, 0, 0, "FILE", "use the lines of FILE (as for embed) instead"},
         {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "token budget per forward (default 8192)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
+        {"weights", CLI_STRING, &a.weights, 0, 0, "W", "CPU weights: native (default), bf16 or f32"},
         {"warmup", CLI_INT, &a.warmup, 0, 0, "N", "untimed warm-up batches (default 1)"},
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "pooling (default: the model's)"},
         {"attention", CLI_STRING, &a.attention, 0, 0, "A", "attention (default: the model's)"},

@@ -68,8 +68,11 @@ struct llmbed_model {
     int default_normalize;
     struct llmbed_tokenizer *tokenizer; /* owned; may be NULL */
     char *path;                         /* owned copy of the load path */
-    /* Every weight buffer above is carved from this one allocation. */
+    /* Every weight buffer above is carved from this one allocation of
+     * weight_bytes, matrices held as weights_mode says. */
     void *weight_storage;
+    size_t weight_bytes;
+    llmbed_weights_mode weights_mode; /* resolved: never LLMBED_WEIGHTS_DEFAULT once loaded */
     /* model_type / general.architecture as the file names it: differs from
      * llmbed_arch_name(config.arch) only for vocab-only GGUF files of other
      * architectures (e.g. "gpt2"), whose config is then partial. */

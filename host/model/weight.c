@@ -1,5 +1,7 @@
 #include "model/weight.h"
 
+#include <string.h>
+
 #include "common/fp16.h"
 
 llmbed_weight llmbed_weight_of_f32(const float *data, int64_t rows, int64_t cols) {
@@ -38,4 +40,25 @@ void llmbed_weight_rows_to_bf16(const llmbed_weight *w, int64_t row, int64_t n_r
             for (int64_t i = 0; i < n; i++) o[c + i] = llmbed_f32_to_bf16(tmp[i]);
         }
     }
+}
+
+static const char *const MODE_NAMES[] = {"default", "f32", "bf16", "native"};
+
+const char *llmbed_weights_name(llmbed_weights_mode mode) {
+    return (unsigned)mode <= LLMBED_WEIGHTS_NATIVE ? MODE_NAMES[mode] : "unknown";
+}
+
+int llmbed_weights_parse(const char *name, llmbed_weights_mode *mode) {
+    for (int i = LLMBED_WEIGHTS_F32; i <= LLMBED_WEIGHTS_NATIVE; i++)
+        if (strcmp(name, MODE_NAMES[i]) == 0) {
+            *mode = (llmbed_weights_mode)i;
+            return 0;
+        }
+    return -1;
+}
+
+llmbed_dtype llmbed_weights_held_dtype(llmbed_weights_mode mode, llmbed_dtype stored, int64_t cols) {
+    if (mode == LLMBED_WEIGHTS_BF16) return LLMBED_DTYPE_BF16;
+    if (mode == LLMBED_WEIGHTS_NATIVE && llmbed_dtype_bytes(stored, cols) != 0) return stored;
+    return LLMBED_DTYPE_F32;
 }

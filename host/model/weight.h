@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "container/tensor.h"
+#include "llmbed.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +47,17 @@ void llmbed_weight_slice_to_f32(const llmbed_weight *w, int64_t row, int64_t col
 /* out[n_rows, cols] = the same rows as bf16 bits, rounded to nearest even
  * from their fp32 values (common/fp16.h), as __float2bfloat16_rn. */
 void llmbed_weight_rows_to_bf16(const llmbed_weight *w, int64_t row, int64_t n_rows, uint16_t *out);
+
+/* "f32", "bf16", "native" ("default" for LLMBED_WEIGHTS_DEFAULT). */
+const char *llmbed_weights_name(llmbed_weights_mode mode);
+
+/* The mode a name of llmbed_weights_name stands for; -1 when none does. */
+int llmbed_weights_parse(const char *name, llmbed_weights_mode *mode);
+
+/* The dtype a matrix stored as `stored` with rows of `cols` elements is held
+ * in under `mode` (native keeps the stored dtype when every row is whole
+ * blocks, else fp32; bf16 rounds; f32 and default expand). */
+llmbed_dtype llmbed_weights_held_dtype(llmbed_weights_mode mode, llmbed_dtype stored, int64_t cols);
 
 #ifdef __cplusplus
 }

@@ -28,6 +28,8 @@ typedef struct llmbed_weight_plan {
     const char *file; /* names the checkpoint in messages */
     llmbed_weight_request *items;
     int n_items, capacity;
+    llmbed_weights_mode mode;  /* how matrices are held (DEFAULT: f32) */
+    size_t storage_bytes; /* set by llmbed_weight_plan_finish */
 } llmbed_weight_plan;
 
 /* Adds `tensor` (found under `name`, NULL when absent) with the expected

@@ -84,8 +84,10 @@ llmbed_status llmbed_weights_load_gguf(llmbed_model *m, const llmbed_gguf *gguf,
                            "%s: tensor 'rope_freqs.weight' (per-frequency RoPE factors) is not supported", file);
     /* Llama-architecture GGUFs may carry q/k/v biases; qwen2 always does. */
     if (llmbed_gguf_find_tensor(gguf, "blk.0.attn_q.bias") != NULL) m->config.qkv_bias = true;
-    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    llmbed_weight_plan plan = {file, NULL, 0, 0, m->weights_mode, 0};
     const gguf_names g = {gguf, &plan, error};
-    return llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters,
-                                     &m->weight_dtype, error);
+    LLMBED_TRY(llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters,
+                                         &m->weight_dtype, error));
+    m->weight_bytes = plan.storage_bytes;
+    return LLMBED_OK;
 }

@@ -105,9 +105,10 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
                            m->config.hidden_size,
                            embd->shape[0] == m->config.hidden_size ? ": it looks transposed" : "");
     m->config.vocab_size = (int)embd->shape[0];
-    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    llmbed_weight_plan plan = {file, NULL, 0, 0, m->weights_mode, 0};
     hf_names h = {st, prefix, &plan, error};
     LLMBED_TRY(llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters,
                                          &m->weight_dtype, error));
+    m->weight_bytes = plan.storage_bytes;
     return llmbed_weights_load_latent(m, st, file, n_threads, error);
 }

@@ -153,7 +153,7 @@ llmbed_status llmbed_weights_load_latent(llmbed_model *m, const llmbed_safetenso
                                file);
         return LLMBED_OK;
     }
-    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    llmbed_weight_plan plan = {file, NULL, 0, 0, LLMBED_WEIGHTS_F32, 0};
     latent_raw raw;
     memset(&raw, 0, sizeof raw);
     void *storage = NULL;
