@@ -15,7 +15,9 @@ sequence as if alone.
 
 Writes the rows in input order to --output (.npy float32) and prints one
 JSON line {"seconds": forward wall time without the warm-up batch,
-"tokens": ..., "sequences": ...} on stdout.
+"cpu_seconds": the process's CPU time over the same span, "tokens": ...,
+"sequences": ...} on stdout. --dtype bfloat16 runs the model in bf16 (the
+peer of llmbed --weights bf16).
 """
 import argparse
 import json
@@ -26,13 +28,13 @@ import time
 import numpy as np
 
 
-def load_model(path, causal):
+def load_model(path, causal, dtype):
     import torch
     from transformers import AutoModel
 
     # Causal runs use transformers' default attention (SDPA), as users run it;
     # bidirectional ones need eager attention to take the 4-D mask as is.
-    kwargs = {"dtype": torch.float32}
+    kwargs = {"dtype": getattr(torch, dtype)}
     if not causal:
         kwargs["attn_implementation"] = "eager"
     if path.endswith(".gguf"):
@@ -75,8 +77,8 @@ def forward(model, batch, causal):
         out = model(input_ids=ids, attention_mask=mask)
     else:
         # Every query sees every real key of its sequence; padded keys get -inf.
-        additive = torch.zeros((len(batch), 1, width, width), dtype=torch.float32)
-        additive.masked_fill_(mask[:, None, None, :] == 0, torch.finfo(torch.float32).min)
+        additive = torch.zeros((len(batch), 1, width, width), dtype=model.dtype)
+        additive.masked_fill_(mask[:, None, None, :] == 0, torch.finfo(model.dtype).min)
         out = model(input_ids=ids, attention_mask=additive)
     return out.last_hidden_state, lengths
 
@@ -91,6 +93,8 @@ def main():
     p.add_argument("--normalize", action="store_true")
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                   help="the model's dtype (bfloat16: the peer of llmbed --weights bf16)")
     a = p.parse_args()
 
     import torch
@@ -99,22 +103,23 @@ def main():
     with open(a.input) as f:
         seqs = [json.loads(line)["input_ids"] for line in f if line.strip()]
     causal = a.attention == "causal"
-    model = load_model(a.model, causal)
+    model = load_model(a.model, causal, a.dtype)
     order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
     batches = [order[i : i + a.batch_size] for i in range(0, len(order), a.batch_size)]
     out = np.zeros((len(seqs), model.config.hidden_size), dtype=np.float32)
     with torch.inference_mode():
         forward(model, [seqs[i] for i in batches[-1]], causal)  # warm-up, untimed
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for idx in batches:
             hidden, lengths = forward(model, [seqs[i] for i in idx], causal)
             rows = pool(hidden, lengths, a.pooling)
             if a.normalize:
                 rows = torch.nn.functional.normalize(rows, dim=-1)
-            out[idx] = rows.numpy()
-        seconds = time.perf_counter() - start
+            out[idx] = rows.float().numpy()
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     np.save(a.output, out)
-    print(json.dumps({"seconds": seconds, "tokens": sum(map(len, seqs)), "sequences": len(seqs)}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens": sum(map(len, seqs)),
+                      "sequences": len(seqs)}))
     return 0
 
 

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/bench_long.h"
@@ -184,8 +185,17 @@ static float *read_npy_f32(const char *path, int64_t *rows, int64_t *cols) {
 static const char *default_script(void) { return LLMBED_BENCH_DIR "/compare_transformers.py"; }
 
 /* Runs the transformers peer on the same ids and compares. */
+/* CPU time of this process (every thread): on a shared machine it does not
+ * count the time other processes hold the cores. */
+static double process_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int compare_transformers(const bench_args *a, const corpus *c, const float *ours, int dims, double our_seconds,
-                                const char *pooling, const char *attention, int normalize) {
+                                double our_cpu_seconds, const char *weights, const char *pooling,
+                                const char *attention, int normalize) {
     char dir[] = "/tmp/llmbed-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         cli_error("cannot create a temp folder: %s", strerror(errno));
@@ -210,15 +220,17 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
     char command[8192];
     snprintf(command, sizeof command,
              "'%s' '%s' --model '%s' --input '%s' --output '%s' --pooling %s --attention %s %s --threads %" PRId64
-             " --batch-size %" PRId64,
+             " --batch-size %" PRId64 " --dtype %s",
              a->python, script, a->model, ids_path, out_path, pooling, attention, normalize ? "--normalize" : "",
-             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch);
+             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch,
+             strcmp(weights, "bf16") == 0 ? "bfloat16" : "float32");
     FILE *peer = popen(command, "r");
-    double peer_seconds = -1;
+    double peer_seconds = -1, peer_cpu_seconds = -1;
     char line[1024];
     while (peer != NULL && fgets(line, sizeof line, peer) != NULL) {
-        const char *at = strstr(line, "\"seconds\":");
+        const char *at = strstr(line, "\"seconds\":"), *cpu = strstr(line, "\"cpu_seconds\":");
         if (at != NULL) peer_seconds = atof(at + 10);
+        if (cpu != NULL) peer_cpu_seconds = atof(cpu + 14);
     }
     int rc = peer != NULL ? pclose(peer) : -1;
     int64_t rows = 0, cols = 0;
@@ -247,7 +259,8 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
     free(ref);
     printf("transformers:        %.3f s, %.0f tokens/s (padded batches of %" PRId64 ")\n", peer_seconds,
            (double)c->total / peer_seconds, a->compare_batch);
-    printf("speedup vs transformers: %.2fx\n", peer_seconds / our_seconds);
+    printf("speedup vs transformers: %.2fx (by CPU time: %.2fx; peer %s)\n", peer_seconds / our_seconds,
+           peer_cpu_seconds / our_cpu_seconds, strcmp(weights, "bf16") == 0 ? "bfloat16" : "float32");
     printf("max cosine deviation:    %.3g\n", worst);
     return 0;
 }
@@ -314,7 +327,7 @@ static int run(const bench_args *a) {
     }
     for (int i = 0; i < c.n; i++) lengths[i] = c.offsets[i + 1] - c.offsets[i];
     int n_batches = llmbed_batch_plan(lengths, c.n, a->batch_tokens, order, starts);
-    double total_seconds = 0;
+    double total_seconds = 0, cpu_seconds = 0;
     for (int pass = 0; pass < 2 && st == LLMBED_OK; pass++) {
         /* pass 0 warms up on the first `warmup` batches, pass 1 is timed */
         int batches = pass == 0 ? (int)(a->warmup < n_batches ? a->warmup : n_batches) : n_batches;
@@ -327,9 +340,9 @@ static int run(const bench_args *a) {
                 offsets[j - first + 1] = offsets[j - first] + lengths[i];
             }
             const llmbed_batch batch = {.tokens = tokens, .offsets = offsets, .n_sequences = last - first};
-            double t0 = cli_now();
+            double t0 = cli_now(), c0 = process_cpu_seconds();
             st = llmbed_embed(ctx, &batch, &params, batch_out, (size_t)(last - first) * (size_t)dims);
-            double dt = cli_now() - t0;
+            double dt = cli_now() - t0, dc = process_cpu_seconds() - c0;
             if (st != LLMBED_OK) {
                 cli_error("%s", llmbed_last_error(ctx));
                 break;
@@ -337,6 +350,7 @@ static int run(const bench_args *a) {
             if (pass == 1) {
                 latencies[k] = dt;
                 total_seconds += dt;
+                cpu_seconds += dc;
                 for (int j = first; j < last; j++) {
                     memcpy(out + (size_t)order[j] * dims, batch_out + (size_t)(j - first) * dims, (size_t)dims * sizeof *out);
                 }
@@ -359,7 +373,7 @@ static int run(const bench_args *a) {
     }
     printf("batches:             %d (budget %" PRId64 " tokens), threads %" PRId64 "\n", n_batches, a->batch_tokens,
            a->threads);
-    printf("time:                %.3f s\n", total_seconds);
+    printf("time:                %.3f s (CPU time %.3f s, all threads)\n", total_seconds, cpu_seconds);
     printf("throughput:          %.0f tokens/s, %.2f sequences/s\n", (double)c.total / total_seconds,
            (double)c.n / total_seconds);
     printf("batch latency:       p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -368,7 +382,8 @@ static int run(const bench_args *a) {
     printf("peak RSS:            %.1f MiB\n", (double)cli_peak_rss_bytes() / (1024.0 * 1024.0));
     fflush(stdout);
     if (a->compare != NULL) {
-        st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cli_pooling_name(params.pooling),
+        st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cpu_seconds,
+                                                 info.weights, cli_pooling_name(params.pooling),
                                                  cli_attention_name(params.attention), params.normalize);
     }
 done:
