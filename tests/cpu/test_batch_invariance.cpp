@@ -1,7 +1,7 @@
 // Batch-invariant rows (issue 24 item 3): the same 20 sequences embedded
 // alone, then shuffled (with repeats) into token budgets that pack 1..64
-// sequences per forward, with 1 and 2 threads, every pooling the engine
-// reduces with: each row bit-identical to the sequence's row alone. A model
+// sequences per forward, with 1 and 2 threads, mean and last pooling: each
+// row bit-identical to the sequence's row alone. A model
 // of F32 safetensors and a GGUF of Q8_0/Q4_0/Q4_1/F16/BF16 blocks held
 // natively. (Resumed jobs: tests/cpu/test_cli_jobs.cpp, kill + --resume.)
 #include <catch2/catch.hpp>
@@ -53,7 +53,7 @@ void check_model(const std::string &path) {
         s.resize(1 + rng() % 40);
         for (auto &t : s) t = (int32_t)(rng() % (uint32_t)info.vocab_size);
     }
-    for (llmbed_pooling pooling : {LLMBED_POOLING_MEAN, LLMBED_POOLING_LAST, LLMBED_POOLING_WEIGHTED_MEAN}) {
+    for (llmbed_pooling pooling : {LLMBED_POOLING_MEAN, LLMBED_POOLING_LAST}) {
         llmbed_embed_params p;
         llmbed_embed_params_default(&p);
         p.pooling = pooling;
@@ -75,7 +75,7 @@ void check_model(const std::string &path) {
         for (int i : order) batch.push_back(seqs[size_t(i)]);
         int mismatches = 0, checked = 0;
         for (int threads : {1, 2}) {
-            for (int64_t budget : {40, 64, 100, 160, 400, 900, 3000}) { // ~1 .. all 64 sequences per forward
+            for (int64_t budget : {40, 100, 400, 3000}) { // ~1, 4, 19, all 64 sequences per forward
                 Ctx c(m.model, budget, threads);
                 std::vector<float> got;
                 bool guards = false;
