@@ -16,7 +16,9 @@ sequence as if alone.
 
 Writes the rows in input order to --output (.npy float32) and prints one
 JSON line {"seconds": forward wall time without the warm-up batch,
-"tokens": ..., "sequences": ...} on stdout.
+"cpu_seconds": the process's CPU time over the same span, "tokens": ...,
+"sequences": ...} on stdout. --dtype bfloat16 runs the model in bf16 (the
+peer of llmbed --weights bf16).
 """
 import argparse
 import json
@@ -94,7 +96,8 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--device", default="cpu", help="cpu, or cuda:N where llmbed ran on that GPU")
-    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"])
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
+                   help="the model's dtype (bfloat16: the peer of llmbed --weights bf16)")
     a = p.parse_args()
 
     import torch
@@ -112,16 +115,17 @@ def main():
         forward(model, [seqs[i] for i in batches[-1]], causal, a.device)  # warm-up, untimed
         if gpu:
             torch.cuda.synchronize()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for idx in batches:
             hidden, lengths = forward(model, [seqs[i] for i in idx], causal, a.device)
             rows = pool(hidden, lengths, a.pooling)
             if a.normalize:
                 rows = torch.nn.functional.normalize(rows, dim=-1)
-            out[idx] = rows.cpu().numpy()  # the host needs the rows, as llmbed's download does
-        seconds = time.perf_counter() - start
+            out[idx] = rows.float().cpu().numpy()  # the host needs the rows, as llmbed's download does
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     np.save(a.output, out)
-    print(json.dumps({"seconds": seconds, "tokens": sum(map(len, seqs)), "sequences": len(seqs)}))
+    print(json.dumps({"seconds": seconds, "cpu_seconds": cpu_seconds, "tokens": sum(map(len, seqs)),
+                      "sequences": len(seqs)}))
     return 0
 
 

@@ -94,6 +94,17 @@ typedef struct llmbed_ctx llmbed_ctx;
 
 /* ---------------------------------------------------------------- models */
 
+/* How the model holds its weight matrices (projections and the token
+ * embedding; norms and biases are always fp32) for the CPU backend. The
+ * CUDA backend converts any of them to bf16 at upload. */
+typedef enum llmbed_weights_mode {
+    LLMBED_WEIGHTS_DEFAULT = 0, /* native; f32 when LoRA adapters are merged */
+    LLMBED_WEIGHTS_F32,         /* fp32, the reference */
+    LLMBED_WEIGHTS_BF16,        /* bf16, products accumulated in fp32 (rows within cosine 0.999 of f32) */
+    LLMBED_WEIGHTS_NATIVE       /* as the file stores them (GGUF Q8_0/Q4_0/Q4_1 blocks, F16, BF16, F32),
+                                   expanded per GEMM tile to the fp32 values: rows bit-identical to f32 */
+} llmbed_weights_mode;
+
 typedef struct llmbed_model_params {
     size_t struct_size; /* sizeof(llmbed_model_params) */
     int n_threads;      /* threads for dequantisation/conversion at load; 0 = all cores */
@@ -113,6 +124,8 @@ typedef struct llmbed_model_params {
      * max_position_embeddings). For models trained short (LongEmbed's
      * comparison); NULL = the config's. Read during the call only. */
     const char *rope_scaling;
+    /* Weight representation (see llmbed_weights_mode); LoRA adapters need f32. */
+    llmbed_weights_mode weights;
 } llmbed_model_params;
 
 /* Any thread. */
@@ -172,6 +185,8 @@ typedef struct llmbed_model_info {
     int eos_token_id;          /* -1 when unknown */
     const char *query_format;  /* the family's query input format ("" when it has none) */
     int has_latent_pooling;    /* 1 for NV-Embed: LLMBED_POOLING_LATENT is available */
+    const char *weights;       /* how the weights are held: "f32", "bf16" or "native" (llmbed_weights_mode) */
+    int64_t weight_bytes;      /* bytes of weights held in host memory */
 } llmbed_model_info;
 
 /* The family names llmbed_model_params.family accepts, NULL-terminated. Any thread. */

@@ -19,6 +19,7 @@ void llmbed_model_params_default(llmbed_model_params *params) {
     params->n_adapters = 0;
     params->family = NULL;
     params->rope_scaling = NULL;
+    params->weights = LLMBED_WEIGHTS_DEFAULT;
 }
 
 /* A model without a tokenizer is valid (pre-tokenised input); a broken one is not. */
@@ -68,6 +69,9 @@ llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *par
     if (params->n_threads < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_threads %d is negative",
                            params->n_threads);
+    if ((unsigned)params->weights > LLMBED_WEIGHTS_NATIVE)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "model params: weights %d is not an llmbed_weights value", (int)params->weights);
     if (params->n_adapters < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_adapters %d is negative",
                            params->n_adapters);
@@ -123,5 +127,7 @@ llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info
     info->eos_token_id = c->eos_token_id;
     info->query_format = model->family.query_format != NULL ? model->family.query_format : "";
     info->has_latent_pooling = model->weights.latent.q_logits != NULL;
+    info->weights = llmbed_weights_name(model->weights_mode);
+    info->weight_bytes = (int64_t)model->weight_bytes;
     return LLMBED_OK;
 }

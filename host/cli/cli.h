@@ -30,6 +30,9 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index);
 #define CLI_DEVICE_HELP "auto (default: the GPU when usable, else the CPU with a note), cpu, cuda or cuda:N"
 /* Prints the context's device note (--device auto running on the CPU) on stderr. */
 void cli_note_device(const llmbed_ctx *ctx);
+/* --weights NAME ("native", "bf16", "f32"; NULL leaves the default) into
+ * params->weights; prints the error line naming `command` on a bad name. */
+int cli_weights_option(const char *command, const char *name, llmbed_model_params *params);
 
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);

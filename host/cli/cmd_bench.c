@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/bench_ledger.h"
@@ -34,7 +35,7 @@ typedef struct corpus {
 
 typedef struct bench_args {
     const char *model, *input, *compare, *compare_script, *python, *pooling, *attention, *device, *think_ratios;
-    const char *profile;
+    const char *profile, *weights;
     int mixed, normalize, ledger;
     int64_t tokens, sequences, seed, batch_tokens, threads, warmup, compare_batch;
     int64_t long_tokens, chunk_tokens, queries, reencode;
@@ -185,8 +186,17 @@ static float *read_npy_f32(const char *path, int64_t *rows, int64_t *cols) {
 static const char *default_script(void) { return LLMBED_BENCH_DIR "/compare_transformers.py"; }
 
 /* Runs the transformers peer on the same ids and compares. */
+/* CPU time of this process (every thread): on a shared machine it does not
+ * count the time other processes hold the cores. */
+static double process_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int compare_transformers(const bench_args *a, const corpus *c, const float *ours, int dims, double our_seconds,
-                                const char *pooling, const char *attention, int normalize, const llmbed_ctx *ctx) {
+                                double our_cpu_seconds, const char *weights, const char *pooling,
+                                const char *attention, int normalize, const llmbed_ctx *ctx) {
     char dir[] = "/tmp/llmbed-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         cli_error("cannot create a temp folder: %s", strerror(errno));
@@ -208,11 +218,16 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
         return LLMBED_ERR_IO;
     }
     const char *script = a->compare_script != NULL ? a->compare_script : default_script();
-    /* The peer runs where llmbed ran: the same GPU in bf16 (the CUDA backend's dtype), or the CPU in fp32. */
+    /* The peer runs where llmbed ran: the same GPU in bf16 (the CUDA backend's dtype), or the CPU in the
+     * dtype of --weights (bf16 -> bfloat16, else float32). */
     int device_index = 0;
-    char peer_device[64] = "--device cpu --dtype float32";
-    if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
+    char peer_device[64];
+    const int on_gpu = llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA;
+    const char *peer_dtype = on_gpu || strcmp(weights, "bf16") == 0 ? "bfloat16" : "float32";
+    if (on_gpu)
         snprintf(peer_device, sizeof peer_device, "--device cuda:%d --dtype bfloat16", device_index);
+    else
+        snprintf(peer_device, sizeof peer_device, "--device cpu --dtype %s", peer_dtype);
     char command[8192];
     snprintf(command, sizeof command,
              "'%s' '%s' --model '%s' --input '%s' --output '%s' --pooling %s --attention %s %s --threads %" PRId64
@@ -220,11 +235,12 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
              a->python, script, a->model, ids_path, out_path, pooling, attention, normalize ? "--normalize" : "",
              a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch, peer_device);
     FILE *peer = popen(command, "r");
-    double peer_seconds = -1;
+    double peer_seconds = -1, peer_cpu_seconds = -1;
     char line[1024];
     while (peer != NULL && fgets(line, sizeof line, peer) != NULL) {
-        const char *at = strstr(line, "\"seconds\":");
+        const char *at = strstr(line, "\"seconds\":"), *cpu = strstr(line, "\"cpu_seconds\":");
         if (at != NULL) peer_seconds = atof(at + 10);
+        if (cpu != NULL) peer_cpu_seconds = atof(cpu + 14);
     }
     int rc = peer != NULL ? pclose(peer) : -1;
     int64_t rows = 0, cols = 0;
@@ -253,14 +269,19 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
     free(ref);
     printf("transformers:        %.3f s, %.0f tokens/s (padded batches of %" PRId64 ")\n", peer_seconds,
            (double)c->total / peer_seconds, a->compare_batch);
-    printf("speedup vs transformers: %.2fx\n", peer_seconds / our_seconds);
+    printf("speedup vs transformers: %.2fx (by CPU time: %.2fx; peer %s)\n", peer_seconds / our_seconds,
+           peer_cpu_seconds / our_cpu_seconds, peer_dtype);
     printf("max cosine deviation:    %.3g\n", worst);
     return 0;
 }
 
 static int run(const bench_args *a) {
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model(a->model, (int)a->threads, &model);
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.n_threads = (int)a->threads;
+    if (cli_weights_option("bench", a->weights, &model_params) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_status st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
@@ -322,7 +343,7 @@ static int run(const bench_args *a) {
     }
     for (int i = 0; i < c.n; i++) lengths[i] = c.offsets[i + 1] - c.offsets[i];
     int n_batches = llmbed_batch_plan(lengths, c.n, a->batch_tokens, order, starts);
-    double total_seconds = 0;
+    double total_seconds = 0, cpu_seconds = 0;
     for (int pass = 0; pass < 2 && st == LLMBED_OK; pass++) {
         /* pass 0 warms up on the first `warmup` batches, pass 1 is timed */
         int batches = pass == 0 ? (int)(a->warmup < n_batches ? a->warmup : n_batches) : n_batches;
@@ -335,9 +356,9 @@ static int run(const bench_args *a) {
                 offsets[j - first + 1] = offsets[j - first] + lengths[i];
             }
             const llmbed_batch batch = {.tokens = tokens, .offsets = offsets, .n_sequences = last - first};
-            double t0 = cli_now();
+            double t0 = cli_now(), c0 = process_cpu_seconds();
             st = llmbed_embed(ctx, &batch, &params, batch_out, (size_t)(last - first) * (size_t)dims);
-            double dt = cli_now() - t0;
+            double dt = cli_now() - t0, dc = process_cpu_seconds() - c0;
             if (st != LLMBED_OK) {
                 cli_error("%s", llmbed_last_error(ctx));
                 break;
@@ -345,6 +366,7 @@ static int run(const bench_args *a) {
             if (pass == 1) {
                 latencies[k] = dt;
                 total_seconds += dt;
+                cpu_seconds += dc;
                 for (int j = first; j < last; j++) {
                     memcpy(out + (size_t)order[j] * dims, batch_out + (size_t)(j - first) * dims, (size_t)dims * sizeof *out);
                 }
@@ -355,6 +377,8 @@ static int run(const bench_args *a) {
     qsort(latencies, (size_t)n_batches, sizeof *latencies, compare_doubles);
     printf("model:               %s (%s, %d layers, hidden %d)\n", a->model, info.architecture, info.n_layers,
            info.hidden_size);
+    printf("weights:             %s (%s file), %.1f MiB held\n", info.weights, info.weight_dtype,
+           (double)info.weight_bytes / (1024.0 * 1024.0));
     if (a->input != NULL) {
         printf("corpus:              %s: %d sequences, %" PRId64 " tokens\n", a->input, c.n, c.total);
     } else if (a->mixed) {
@@ -370,7 +394,7 @@ static int run(const bench_args *a) {
         printf("device:              cuda:%d\n", device_index);
     else
         printf("device:              cpu\n");
-    printf("time:                %.3f s\n", total_seconds);
+    printf("time:                %.3f s (CPU time %.3f s, all threads)\n", total_seconds, cpu_seconds);
     printf("throughput:          %.0f tokens/s, %.2f sequences/s\n", (double)c.total / total_seconds,
            (double)c.n / total_seconds);
     printf("batch latency:       p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
@@ -379,7 +403,8 @@ static int run(const bench_args *a) {
     printf("peak RSS:            %.1f MiB\n", (double)cli_peak_rss_bytes() / (1024.0 * 1024.0));
     fflush(stdout);
     if (a->compare != NULL) {
-        st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cli_pooling_name(params.pooling),
+        st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cpu_seconds,
+                                                 info.weights, cli_pooling_name(params.pooling),
                                                  cli_attention_name(params.attention), params.normalize, ctx);
     }
 done:
@@ -411,6 +436,7 @@ int cli_bench(int argc, char **argv) {
         {"input", CLI_STRING, &a.input, 0, 0, "FILE", "use the lines of FILE (as for embed) instead"},
         {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "token budget per forward (default 8192)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
+        {"weights", CLI_STRING, &a.weights, 0, 0, "W", "CPU weights: native (default), bf16 or f32"},
         {"warmup", CLI_INT, &a.warmup, 0, 0, "N", "untimed warm-up batches (default 1)"},
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "pooling (default: the model's)"},
         {"attention", CLI_STRING, &a.attention, 0, 0, "A", "attention (default: the model's)"},

@@ -82,7 +82,7 @@ static void install_signal_handlers(void) {
 
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
-    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling, *late_chunking;
+    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling, *late_chunking, *weights;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
@@ -122,6 +122,8 @@ static char *job_identity(const embed_args *a, const llmbed_model_info *info, co
     cJSON_AddNumberToObject(job, "mask_prefix_tokens", params->mask_prefix_tokens);
     cJSON_AddStringToObject(job, "family", info->family);
     if (a->rope_scaling != NULL) cJSON_AddStringToObject(job, "rope_scaling", a->rope_scaling);
+    /* native and f32 give the same rows bit for bit (tests/cpu/test_weights.cpp): only bf16 changes them. */
+    if (strcmp(info->weights, "bf16") == 0) cJSON_AddStringToObject(job, "weights", info->weights);
     if (a->document != NULL) {
         /* Only when used (older manifests stay resumable); an edited document changes every row. */
         struct stat doc;
@@ -275,6 +277,7 @@ static int run(embed_args *a) {
     model_params.n_adapters = a->adapters.n;
     model_params.family = a->family;
     model_params.rope_scaling = a->rope_scaling;
+    if (cli_weights_option("embed", a->weights, &model_params) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_status st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
@@ -494,6 +497,8 @@ int cli_embed(int argc, char **argv) {
          "ThinK: prune this fraction of key channels from cached keys older than 32 positions, [0, 1) (0 = off)"},
         {"rope-scaling", CLI_STRING, &a.rope_scaling, 0, 0, "T:F",
          "RoPE scaling instead of the config's: none, linear:F, dynamic:F, yarn:F[:ORIG], llama3:F[:ORIG]"},
+        {"weights", CLI_STRING, &a.weights, 0, 0, "W",
+         "CPU weights: native (as the file stores them; rows = f32; default), bf16, or f32"},
         {"late-chunking", CLI_STRING, &a.late_chunking, 0, 0, "SPEC",
          "tokens:N or spans: one forward per line, one row per span of N tokens (or per JSONL \"spans\" pair)"},
         {"document", CLI_STRING, &a.document, 0, 0, "FILE",

@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "io/atomic_file.h"
+#include "model/weight.h"
 
 static const char *const pooling_names[] = {"default", "last", "mean", "first", "weighted-mean", "none", "latent"};
 static const char *const attention_names[] = {"default", "causal", "bidirectional"};
@@ -68,6 +69,13 @@ int cli_parse_device(const char *text, llmbed_device *device, int *index) {
 void cli_note_device(const llmbed_ctx *ctx) {
     const char *note = llmbed_ctx_device_note(ctx);
     if (note[0] != '\0') fprintf(stderr, "llmbed: note: %s\n", note);
+}
+
+int cli_weights_option(const char *command, const char *name, llmbed_model_params *params) {
+    if (name == NULL) return 0;
+    if (llmbed_weights_parse(name, &params->weights) == 0) return 0;
+    cli_error("llmbed %s: --weights '%s': expected native, bf16 or f32", command, name);
+    return -1;
 }
 
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model) {

@@ -76,31 +76,41 @@ static void dequant_q4_1(const uint8_t *b, float *out) {
     }
 }
 
-/* Converts elements [begin, end) (whole blocks for quantised types). */
-static void convert_range(const llmbed_tensor_ref *t, float *out, int64_t begin, int64_t end) {
-    const uint8_t *src = t->data;
-    switch (t->dtype) {
+size_t llmbed_dtype_block_elements(llmbed_dtype dtype) {
+    return (unsigned)dtype < LLMBED_DTYPE_COUNT ? LAYOUTS[dtype].block_elements : 0;
+}
+
+void llmbed_dtype_to_f32(llmbed_dtype dtype, const void *blocks, float *out, int64_t n) {
+    const uint8_t *src = blocks;
+    switch (dtype) {
     case LLMBED_DTYPE_F32:
-        memcpy(out + begin, src + (size_t)begin * 4, (size_t)(end - begin) * 4);
+        memcpy(out, src, (size_t)n * 4);
         break;
     case LLMBED_DTYPE_F16:
-        for (int64_t i = begin; i < end; i++) out[i] = llmbed_fp16_to_f32(load_u16(src + 2 * i));
+        for (int64_t i = 0; i < n; i++) out[i] = llmbed_fp16_to_f32(load_u16(src + 2 * i));
         break;
     case LLMBED_DTYPE_BF16:
-        for (int64_t i = begin; i < end; i++) out[i] = llmbed_bf16_to_f32(load_u16(src + 2 * i));
+        for (int64_t i = 0; i < n; i++) out[i] = llmbed_bf16_to_f32(load_u16(src + 2 * i));
         break;
     case LLMBED_DTYPE_Q8_0:
-        for (int64_t i = begin; i < end; i += QK) dequant_q8_0(src + (size_t)(i / QK) * (2 + QK), out + i);
+        for (int64_t i = 0; i < n; i += QK) dequant_q8_0(src + (size_t)(i / QK) * (2 + QK), out + i);
         break;
     case LLMBED_DTYPE_Q4_0:
-        for (int64_t i = begin; i < end; i += QK) dequant_q4_0(src + (size_t)(i / QK) * (2 + QK / 2), out + i);
+        for (int64_t i = 0; i < n; i += QK) dequant_q4_0(src + (size_t)(i / QK) * (2 + QK / 2), out + i);
         break;
     case LLMBED_DTYPE_Q4_1:
-        for (int64_t i = begin; i < end; i += QK) dequant_q4_1(src + (size_t)(i / QK) * (4 + QK / 2), out + i);
+        for (int64_t i = 0; i < n; i += QK) dequant_q4_1(src + (size_t)(i / QK) * (4 + QK / 2), out + i);
         break;
     case LLMBED_DTYPE_COUNT:
         break;
     }
+}
+
+/* Converts elements [begin, end) (whole blocks for quantised types). */
+static void convert_range(const llmbed_tensor_ref *t, float *out, int64_t begin, int64_t end) {
+    const dtype_layout *l = &LAYOUTS[t->dtype];
+    const uint8_t *src = (const uint8_t *)t->data + (size_t)begin / l->block_elements * l->block_bytes;
+    llmbed_dtype_to_f32(t->dtype, src, out + begin, end - begin);
 }
 
 llmbed_status llmbed_tensor_to_f32_threads(const llmbed_tensor_ref *tensor, float *out, int n_threads,

@@ -42,6 +42,13 @@ int64_t llmbed_tensor_n_elements(const llmbed_tensor_ref *tensor);
  * whole number of quantisation blocks (or is negative, or the size overflows). */
 size_t llmbed_dtype_bytes(llmbed_dtype dtype, int64_t n_elements);
 
+/* Elements per quantisation block (1 for F32/F16/BF16); 0 for an unknown dtype. */
+size_t llmbed_dtype_block_elements(llmbed_dtype dtype);
+
+/* n elements of `dtype` stored from a block boundary at `blocks` -> out[n],
+ * with the arithmetic of llmbed_tensor_to_f32 (n: whole blocks). */
+void llmbed_dtype_to_f32(llmbed_dtype dtype, const void *blocks, float *out, int64_t n);
+
 /* Converts/dequantises the whole tensor to fp32 into out[n_elements],
  * bit-exactly as gguf-py / safetensors+torch would. */
 llmbed_status llmbed_tensor_to_f32(const llmbed_tensor_ref *tensor, float *out, llmbed_error *error);

@@ -22,7 +22,6 @@
 
 #include "backend.h"
 #include "common/error.h"
-#include "common/fp16.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
@@ -155,14 +154,19 @@ static size_t layout_weights(cuda_backend *cb, uint8_t *base) {
     return off;
 }
 
-/* Converts to bf16 through the pinned staging buffer, one chunk at a time. */
-static llmbed_status upload_bf16(cuda_backend *cb, uint16_t *dst, const float *src, size_t n, llmbed_error *error) {
+/* Converts a weight of any stored representation to bf16 (round to nearest
+ * even from its fp32 values, as __float2bfloat16_rn) through the pinned
+ * staging buffer, whole rows at a time. */
+static llmbed_status upload_bf16(cuda_backend *cb, uint16_t *dst, const llmbed_weight *src, llmbed_error *error) {
     uint16_t *staging = (uint16_t *)cb->staging_in;
-    for (size_t done = 0; done < n; done += STAGING_ELEMENTS) {
-        size_t count = n - done < STAGING_ELEMENTS ? n - done : STAGING_ELEMENTS;
+    const size_t cols = (size_t)src->cols;
+    const int64_t chunk_rows = (int64_t)(STAGING_ELEMENTS / cols > 0 ? STAGING_ELEMENTS / cols : 1);
+    for (int64_t row = 0; row < src->rows; row += chunk_rows) {
+        const int64_t n_rows = src->rows - row < chunk_rows ? src->rows - row : chunk_rows;
         LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream)); /* staging is free again */
-        for (size_t i = 0; i < count; i++) staging[i] = llmbed_f32_to_bf16(src[done + i]);
-        LLMBED_CUDA_TRY(cudaMemcpyAsync(dst + done, staging, count * 2, cudaMemcpyHostToDevice, cb->stream));
+        llmbed_weight_rows_to_bf16(src, row, n_rows, staging);
+        LLMBED_CUDA_TRY(cudaMemcpyAsync(dst + (size_t)row * cols, staging, (size_t)n_rows * cols * 2,
+                                        cudaMemcpyHostToDevice, cb->stream));
     }
     return LLMBED_OK;
 }
@@ -186,18 +190,18 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
         return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "device cuda:%d: cannot allocate %zu MiB of weights: %s",
                            cb->device, bytes >> 20, cudaGetErrorString(rc));
     layout_weights(cb, (uint8_t *)cb->weights);
-    llmbed_status st = upload_bf16(cb, cb->token_embedding, m->weights.token_embedding, (size_t)c->vocab_size * C, error);
+    llmbed_status st = upload_bf16(cb, cb->token_embedding, &m->weights.token_embedding, error);
     if (st == LLMBED_OK) st = upload_f32(cb, cb->final_norm, m->weights.final_norm, C, error);
     for (int l = 0; l < c->n_layers && st == LLMBED_OK; l++) {
         const llmbed_layer_weights *w = &m->weights.layers[l];
         cuda_layer *d = &cb->layers[l];
-        st = upload_bf16(cb, d->w_qkv, w->wq, qd * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_qkv + qd * C, w->wk, kvd * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_qkv + (qd + kvd) * C, w->wv, kvd * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->wo, w->wo, C * qd, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up, w->w_gate, I * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up + I * C, w->w_up, I * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_down, w->w_down, C * I, error);
+        st = upload_bf16(cb, d->w_qkv, &w->wq, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_qkv + qd * C, &w->wk, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_qkv + (qd + kvd) * C, &w->wv, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->wo, &w->wo, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up, &w->w_gate, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up + I * C, &w->w_up, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_down, &w->w_down, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->attn_norm, w->attn_norm, C, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->ffn_norm, w->ffn_norm, C, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->q_norm, w->q_norm, D, error);

@@ -1,5 +1,5 @@
-/* The loaded model: config, fp32 weights for the CPU reference backend and
- * the defaults that sentence-transformers files or the family set. */
+/* The loaded model: config, weights for the backends and the defaults that
+ * sentence-transformers files or the family set. */
 #ifndef LLMBED_MODEL_MODEL_H
 #define LLMBED_MODEL_MODEL_H
 
@@ -8,26 +8,29 @@
 #include "llmbed.h"
 #include "model/family.h"
 #include "model/model_config.h"
+#include "model/weight.h"
 
 struct llmbed_tokenizer; /* host/tokenizer/tokenizer.h; NULL when the model ships none */
 
-/* Row-major fp32 weights, HF shapes ([out, in] for projections). Pointers
- * are NULL where the architecture has no such tensor (biases, q/k norms). */
+/* HF shapes ([out, in] for projections): matrices are typed weights
+ * (model/weight.h) in the representation chosen at load, vectors fp32.
+ * Vector pointers are NULL where the architecture has no such tensor
+ * (biases, q/k norms). */
 typedef struct llmbed_layer_weights {
-    float *attn_norm; /* [hidden] */
-    float *wq;        /* [n_heads * head_dim, hidden] */
-    float *wk;        /* [n_kv_heads * head_dim, hidden] */
-    float *wv;        /* [n_kv_heads * head_dim, hidden] */
-    float *wo;        /* [hidden, n_heads * head_dim] */
-    float *bq;        /* [n_heads * head_dim] qwen2 */
-    float *bk;        /* [n_kv_heads * head_dim] qwen2 */
-    float *bv;        /* [n_kv_heads * head_dim] qwen2 */
-    float *q_norm;    /* [head_dim] qwen3 */
-    float *k_norm;    /* [head_dim] qwen3 */
-    float *ffn_norm;  /* [hidden] */
-    float *w_gate;    /* [intermediate, hidden] */
-    float *w_up;      /* [intermediate, hidden] */
-    float *w_down;    /* [hidden, intermediate] */
+    float *attn_norm;     /* [hidden] */
+    llmbed_weight wq;     /* [n_heads * head_dim, hidden] */
+    llmbed_weight wk;     /* [n_kv_heads * head_dim, hidden] */
+    llmbed_weight wv;     /* [n_kv_heads * head_dim, hidden] */
+    llmbed_weight wo;     /* [hidden, n_heads * head_dim] */
+    float *bq;            /* [n_heads * head_dim] qwen2 */
+    float *bk;            /* [n_kv_heads * head_dim] qwen2 */
+    float *bv;            /* [n_kv_heads * head_dim] qwen2 */
+    float *q_norm;        /* [head_dim] qwen3 */
+    float *k_norm;        /* [head_dim] qwen3 */
+    float *ffn_norm;      /* [hidden] */
+    llmbed_weight w_gate; /* [intermediate, hidden] */
+    llmbed_weight w_up;   /* [intermediate, hidden] */
+    llmbed_weight w_down; /* [hidden, intermediate] */
 } llmbed_layer_weights;
 
 /* NV-Embed's latent-attention pooling block (host/model/weights_latent.c),
@@ -48,7 +51,7 @@ typedef struct llmbed_latent_weights {
 } llmbed_latent_weights;
 
 typedef struct llmbed_weights {
-    float *token_embedding; /* [vocab, hidden] */
+    llmbed_weight token_embedding; /* [vocab, hidden] */
     float *final_norm;      /* [hidden] */
     llmbed_layer_weights *layers; /* [n_layers] */
     llmbed_latent_weights latent; /* NV-Embed only */
@@ -65,8 +68,11 @@ struct llmbed_model {
     int default_normalize;
     struct llmbed_tokenizer *tokenizer; /* owned; may be NULL */
     char *path;                         /* owned copy of the load path */
-    /* Every fp32 buffer above is carved from this one allocation. */
-    float *weight_storage;
+    /* Every weight buffer above is carved from this one allocation of
+     * weight_bytes, matrices held as weights_mode says. */
+    void *weight_storage;
+    size_t weight_bytes;
+    llmbed_weights_mode weights_mode; /* resolved: never LLMBED_WEIGHTS_DEFAULT once loaded */
     /* model_type / general.architecture as the file names it: differs from
      * llmbed_arch_name(config.arch) only for vocab-only GGUF files of other
      * architectures (e.g. "gpt2"), whose config is then partial. */

@@ -31,6 +31,7 @@ ATTENTION = {"default": 0, "causal": 1, "bidirectional": 2}
 ATTENTION_NAMES = {v: k for k, v in ATTENTION.items()}
 PRECISION = {"float32": 0, "float16": 1, "int8": 2, "ubinary": 3}
 DEVICE_CPU, DEVICE_CUDA, DEVICE_AUTO = 0, 1, 2
+WEIGHTS = {"default": 0, "f32": 1, "bf16": 2, "native": 3}
 ERR_TOKEN_OUT_OF_RANGE, ERR_BUFFER_TOO_SMALL, ERR_SEQUENCE_TOO_LONG, ERR_INTERRUPTED = 18, 22, 30, 31
 
 
@@ -41,7 +42,7 @@ class llmbed_error(Structure):
 class llmbed_model_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_threads", c_int), ("vocab_only", c_int),
                 ("adapters", POINTER(c_char_p)), ("n_adapters", c_int), ("family", c_char_p),
-                ("rope_scaling", c_char_p)]
+                ("rope_scaling", c_char_p), ("weights", c_int)]
 
 
 class llmbed_model_info(Structure):
@@ -72,6 +73,8 @@ class llmbed_model_info(Structure):
         ("eos_token_id", c_int),
         ("query_format", c_char_p),
         ("has_latent_pooling", c_int),
+        ("weights", c_char_p),
+        ("weight_bytes", c_int64),
     ]
 
 

@@ -70,6 +70,8 @@ class ModelInfo:
     appends_eos: bool = False
     query_format: str = ""
     has_latent_pooling: bool = False
+    weights: str = "native"
+    weight_bytes: int = 0
     prompts: Dict[str, str] = field(default_factory=dict)
     device: str = "cpu"  # where the contexts run: "cpu" or "cuda:N" (device="auto" resolved)
     threads: int = 0
@@ -155,7 +157,7 @@ class _Progress:
 class Embedder:
     """A model loaded by the C library, with contexts to embed on.
 
-    ``Embedder(path, device="auto", threads=None, batch_tokens=None, contexts=1)``
+    ``Embedder(path, device="auto", threads=None, batch_tokens=None, contexts=1, weights="default")``
 
     * ``path``: a Hugging Face folder (config.json + safetensors + tokenizer.json,
       optional sentence-transformers files) or a ``.gguf`` file.
@@ -167,13 +169,16 @@ class Embedder:
       ``llmbed embed`` uses, ``llmbed_suggested_batch_tokens``).
     * ``contexts``: contexts in the pool, i.e. how many ``encode`` calls from
       different threads may run at once (module docstring).
+    * ``weights``: how the CPU holds the weight matrices: ``"native"`` (as the
+      file stores them, rows bit-identical to f32), ``"bf16"``, ``"f32"``;
+      ``"default"`` is native (f32 with LoRA adapters).
 
     Use as a context manager or call ``close()``; afterwards every method
     raises ``llmbed.ClosedError``.
     """
 
     def __init__(self, path: Union[str, PathLike], device: str = "auto", threads: Optional[int] = None,
-                 batch_tokens: Optional[int] = None, contexts: int = 1):
+                 batch_tokens: Optional[int] = None, contexts: int = 1, weights: str = "default"):
         if not isinstance(path, (str, PathLike)):
             raise wrong_type(f"path: expected a str or os.PathLike, got {type(path).__name__}")
         self._lib = _capi.lib()
@@ -189,6 +194,9 @@ class Embedder:
 
         model_params = _capi.filled(_capi.llmbed_model_params, "llmbed_model_params_default")
         model_params.n_threads = threads
+        if weights not in _capi.WEIGHTS:
+            raise invalid_argument(f"weights: expected one of native, bf16, f32, default; got {weights!r}")
+        model_params.weights = _capi.WEIGHTS[weights]
         error = _capi.llmbed_error()
         model = c_void_p()
         st = self._lib.llmbed_model_load(self.path.encode(), byref(model_params), byref(model), byref(error))
@@ -221,6 +229,7 @@ class Embedder:
                 default_normalize=bool(raw.default_normalize), family=_text(raw.family),
                 family_reason=_text(raw.family_reason), appends_eos=bool(raw.appends_eos),
                 query_format=_text(raw.query_format), has_latent_pooling=bool(raw.has_latent_pooling),
+                weights=_text(raw.weights), weight_bytes=raw.weight_bytes,
                 prompts=dict(self._prompts), device=device,
                 threads=threads, batch_tokens=batch_tokens, contexts=contexts)
         except BaseException:

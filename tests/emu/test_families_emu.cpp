@@ -9,6 +9,7 @@
 #include "emu_harness.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <memory>
 
@@ -56,7 +57,7 @@ TEST_CASE("emu: latent block (cuBLASLt + kernels) against the CPU reference op",
             const int d = l.latent_dim;
             harness::Buffer<float> h = rng.bf16_values((size_t)T * d, -2.0f, 2.0f), want((size_t)T * d);
             llmbed_latent_attention_params p = {T, d, l.n_heads, l.n_latents, l.ff_inner, l.eps, chunk};
-            harness::Buffer<float> scratch(llmbed_cpu_latent_attention_scratch_floats(&p));
+            harness::Buffer<float> scratch(llmbed_cpu_latent_attention_scratch_floats(&p, omp_get_max_threads()));
             llmbed_cpu_latent_attention(&p, &model->weights.latent, h.data(), want.data(), scratch.data());
             harness::Guarded<float> got(want.size());
             REQUIRE(llmbed_emu_latent_block(model.get(), T, h.data(), got.data(), chunk, &error) == LLMBED_OK);

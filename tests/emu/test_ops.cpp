@@ -61,7 +61,8 @@ TEST_CASE("op: embedding", "[emu][ops]") {
             for (int &t : tokens) t = rng.integer(0, vocab - 1);
             llmbed_embedding_params p = {n, hidden, vocab, scale};
             Buf<float> want((size_t)n * hidden);
-            llmbed_cpu_embedding(&p, tokens.data(), table.data(), want.data());
+            const llmbed_weight table_f32 = llmbed_weight_of_f32(table.data(), vocab, hidden);
+            llmbed_cpu_embedding(&p, tokens.data(), &table_f32, want.data());
             Guarded<float> got(want.size());
             REQUIRE(llmbed_cuda_embedding(&p, tokens.data(), table16.data(), got.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
