@@ -351,6 +351,7 @@ llmbed_status llmbed_detokenize(const llmbed_model *model, const int32_t *ids, s
 
 /* Which tokens of a templated text are pooled. */
 typedef enum llmbed_pool_span {
+    LLMBED_POOL_SPAN_DEFAULT = -1, /* llmbed_text_params only: the method's span, else ALL */
     LLMBED_POOL_SPAN_ALL = 0,   /* every token of the templated string */
     LLMBED_POOL_SPAN_TEXT,      /* the tokens of the (first) copy of the text */
     LLMBED_POOL_SPAN_LAST_TEXT  /* the tokens of the last copy of the text (echo embeddings) */
@@ -441,6 +442,19 @@ size_t llmbed_precision_row_bytes(llmbed_precision precision, int dims);
 llmbed_status llmbed_quantize_rows(llmbed_precision precision, const float *rows, size_t n_rows, int dims,
                                    void *out, size_t out_bytes, float *scales, llmbed_error *error);
 
+/* Names of enum values as the CLI spells them ("weighted-mean",
+ * "bidirectional", "ubinary", "last-text", "cuda"), NULL for a value not in
+ * the enum: bindings build their tables from these instead of copying the
+ * numbers (iterate from -1 while below 64). Any thread. */
+const char *llmbed_pooling_name(llmbed_pooling pooling);
+const char *llmbed_attention_name(llmbed_attention attention);
+const char *llmbed_precision_name(llmbed_precision precision);
+const char *llmbed_pool_span_name(llmbed_pool_span span);
+const char *llmbed_device_name(llmbed_device device);
+
+/* "cpu", "cuda" or "cuda:N" -> device and ordinal; INVALID_ARGUMENT otherwise. Any thread. */
+llmbed_status llmbed_device_parse(const char *text, llmbed_device *device, int *index);
+
 /* Checks `params` (NULL = defaults) against the model and writes them with
  * every DEFAULT / -1 replaced by what llmbed_embed will use (the family's
  * pooling, attention and normalisation); *dims receives the row width.
@@ -467,16 +481,70 @@ llmbed_status llmbed_model_prompt(const llmbed_model *model, const char *name, c
 llmbed_status llmbed_model_prompt_names(const llmbed_model *model, char *out, size_t capacity, size_t *n_bytes,
                                         llmbed_error *error);
 
-/* How texts become token sequences, exactly as `llmbed embed` does it. */
+typedef struct llmbed_text_stats {
+    int64_t tokens;    /* tokens embedded */
+    int64_t truncated; /* texts cut to max_tokens */
+    int64_t batches;   /* forward batches */
+    int64_t rows;      /* rows produced (one per input; late chunking: one per span) */
+    int64_t document_tokens; /* suffix mode: tokens of the cached document */
+    int64_t inputs;    /* inputs embedded so far */
+    double seconds;    /* since the call began */
+} llmbed_text_stats;
+
+/* Rows handed to a row callback (llmbed_text_params.on_rows), in input
+ * order: the rows of one window of inputs at a time. */
+typedef struct llmbed_row_batch {
+    int n_rows;
+    const int64_t *inputs;  /* [n_rows] 0-based index of the input each row comes from */
+    const int32_t *spans;   /* [2 * n_rows] late chunking: the row's token span [begin, end); else NULL */
+    const void *rows;       /* n_rows rows of llmbed_precision_row_bytes(precision, dims) bytes */
+    const float *scales;    /* [n_rows] int8 scales (x ~= q * scale); ones for the other precisions */
+    int dims;
+} llmbed_row_batch;
+
+/* A row sink: return LLMBED_OK to go on; any other status stops the call,
+ * which returns it. Called on the calling thread of the embedding call. */
+typedef llmbed_status (*llmbed_row_callback)(void *user, const llmbed_row_batch *rows);
+
+/* How texts become token sequences, exactly as `llmbed embed` does it. The
+ * same struct drives llmbed_embed_texts, llmbed_embed_ids and
+ * llmbed_embed_file; every field that changes a row is part of a sharded
+ * job's resume identity. */
 typedef struct llmbed_text_params {
     size_t struct_size;         /* sizeof(llmbed_text_params) */
     const char *prompt;         /* prepended to every text before tokenising (sentence-transformers); NULL = none */
-    int exclude_prompt;         /* -1 (default): as the folder's 1_Pooling/config.json include_prompt
-                                 * (false: the prompt's tokens stay out of the pool); 0: pool over them; 1: exclude */
+    int exclude_prompt;         /* -1 (default): the family's rule (NV-Embed, LLM2Vec and GritLM keep the
+                                 * instruction out of the pool), else the folder's 1_Pooling/config.json
+                                 * include_prompt (false: excluded); 0: pool over the prompt; 1: exclude it */
     int64_t max_tokens;         /* longest sequence; 0 (default): the model's max_positions; -1: no limit */
     int truncate;               /* 1 (default): cut longer texts keeping the special tokens, as HF tokenizers;
                                  * 0: LLMBED_ERR_SEQUENCE_TOO_LONG naming the text */
     llmbed_precision precision; /* element type of the output rows (default float32) */
+    /* Templates and methods (`--template`, `--pool-span`, `--method`): */
+    const char *template_text;  /* text around {text}, tokenised whole (llmbed_tokenize_template); NULL = none,
+                                 * or the method's */
+    llmbed_pool_span pool_span; /* LLMBED_POOL_SPAN_DEFAULT (default): the method's, else ALL */
+    const char *method;         /* a name of llmbed_method_find: its template, span and pooling where those are
+                                 * left default (tempscale needs attention_temperature); NULL = none */
+    /* Suffix mode (`--document`): document[0..document_len) is encoded once
+     * into the context's cache (causal attention; chunks and ThinK per the
+     * embed params) and every input is embedded as its continuation, pooled
+     * over its own tokens only. NULL = off. */
+    const char *document;
+    size_t document_len;
+    /* Late chunking (`--late-chunking`): 0 (default) = off; N > 0: one
+     * forward per input, one row per span of N tokens; -1: the spans given
+     * per input (`spans`; llmbed_embed_file: the JSONL "spans" field). The
+     * number of rows depends on the inputs, so they go to on_rows. */
+    int late_chunking;
+    const int32_t *const *spans; /* -1 with in-memory inputs: spans[i] holds n_spans[i] pairs [begin, end) */
+    const int *n_spans;
+    /* NULL (default): rows go to the call's `out`; else each window's rows go here instead. */
+    llmbed_row_callback on_rows;
+    void *user;               /* passed to on_rows and on_progress */
+    /* After every forward batch of llmbed_embed_texts / llmbed_embed_ids
+     * (progress bars, batch timing); NULL = none. On the calling thread. */
+    void (*on_progress)(void *user, const llmbed_text_stats *stats);
 } llmbed_text_params;
 
 /* Any thread. */
@@ -489,25 +557,33 @@ void llmbed_text_params_default(llmbed_text_params *params);
 llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length,
                                    llmbed_error *error);
 
-typedef struct llmbed_text_stats {
-    int64_t tokens;    /* tokens embedded */
-    int64_t truncated; /* texts cut to max_tokens */
-    int64_t batches;   /* forward batches */
-} llmbed_text_stats;
+
 
 /* Embeds texts[i] (UTF-8, lengths[i] bytes, need not be NUL-terminated)
  * into row i of out (n_texts rows of llmbed_precision_row_bytes(precision,
  * dims) bytes, dims from llmbed_embed_params_resolve; out_bytes is its
  * capacity); int8 fills scales[n_texts] (required then; may be NULL
- * otherwise). The texts form one window of the CLI job: tokenised (prompt
- * prepended, truncation), ordered by length and cut into batches under the
- * context's token budget, so rows equal `llmbed embed`'s for the same lines
- * of a window. Text params NULL = defaults. Pooling NONE is UNSUPPORTED here.
- * Errors name the text's index; message in llmbed_last_error(ctx). `stats`
- * may be NULL. Same thread as the context's users. */
+ * otherwise). With text_params->on_rows, rows go there instead (out, scales
+ * and out_bytes unused): required for late chunking. The texts go through
+ * the `llmbed embed` pipeline: windows of 4096 texts (or 16 MiB), each
+ * tokenised on the context's threads (prompt, template, the family's EOS,
+ * truncation), ordered by length and cut into batches under the context's
+ * token budget, so rows equal `llmbed embed`'s for the same lines, bit for
+ * bit. Text params NULL = defaults. Pooling NONE is UNSUPPORTED here. Errors
+ * name the text's index; message in llmbed_last_error(ctx). `stats` may be
+ * NULL. Same thread as the context's users. */
 llmbed_status llmbed_embed_texts(llmbed_ctx *ctx, const char *const *texts, const size_t *lengths, int n_texts,
                                  const llmbed_text_params *text_params, const llmbed_embed_params *params,
                                  void *out, size_t out_bytes, float *scales, llmbed_text_stats *stats);
+
+/* llmbed_embed_texts for pre-tokenised inputs: sequence i is ids[i][0 ..
+ * lengths[i]) (as `{"input_ids": [...]}` lines of `llmbed embed`: no
+ * tokenizer, no prompt or template, embedded as given; longer than
+ * max_tokens keeps the head with truncate, else SEQUENCE_TOO_LONG). Same
+ * batching, rows, buffers and errors. Same thread as the context's users. */
+llmbed_status llmbed_embed_ids(llmbed_ctx *ctx, const int32_t *const *ids, const size_t *lengths, int n_sequences,
+                               const llmbed_text_params *text_params, const llmbed_embed_params *params, void *out,
+                               size_t out_bytes, float *scales, llmbed_text_stats *stats);
 
 typedef struct llmbed_file_stats {
     int64_t sequences, tokens, truncated, skipped, batches; /* by this run */
@@ -518,11 +594,19 @@ typedef struct llmbed_file_stats {
     int64_t input_bytes;   /* input size, -1 when unknown (a pipe) */
     double seconds;        /* wall time of this run */
     int already_complete;  /* resume found a finished job */
+    int64_t invalid_utf8;  /* lines of this run with invalid UTF-8 (embedded with U+FFFD) */
+    int64_t document_tokens; /* suffix mode: tokens of the cached document */
 } llmbed_file_stats;
+
+/* The Arrow C stream interface (arrow.apache.org/docs/format/CStreamInterface.html),
+ * defined by Arrow's abi.h; pyarrow exports one with RecordBatchReader._export_to_c. */
+struct ArrowArrayStream;
 
 /* A batch embedding job over a file of lines: the `llmbed embed` job
  * (streaming windows, token-budget batches, tokenisation on worker threads,
- * atomic output, shards + manifest, resume). */
+ * atomic output, shards + manifest, resume). Every text param applies:
+ * templates, suffix mode, late chunking (one row per span, and a row index
+ * "<output stem>.rows.jsonl" naming each row's line and span). */
 typedef struct llmbed_file_params {
     size_t struct_size;          /* sizeof(llmbed_file_params) */
     const char *input_path;      /* text or JSONL lines (`llmbed embed --help`); "-" = stdin; a FIFO works */
@@ -541,6 +625,17 @@ typedef struct llmbed_file_params {
     const volatile int *stop;    /* non-zero: stop at the next batch (LLMBED_ERR_INTERRUPTED); may be NULL */
     void (*on_progress)(void *user, const llmbed_file_stats *stats); /* after every batch; may be NULL */
     void *user;
+    int strict_utf8;             /* 1: a line with invalid UTF-8 is rejected (default: replaced by U+FFFD, counted) */
+    void (*on_skip)(void *user, const char *message); /* per line skipped by skip_invalid; may be NULL */
+    /* Records from an Arrow stream of record batches instead of input_path
+     * (Parquet through pyarrow, no text conversion): text_field names a
+     * utf8 or large_utf8 column (a null is a bad record), id_field an
+     * optional id column; input_identity (required) names the data in the
+     * manifest. A resumed job re-reads the stream from its start and checks
+     * the records before the manifest's position by their CRC-32. The
+     * library calls the stream's callbacks on the calling thread and a
+     * reader thread, never two at once, and releases it before returning. */
+    struct ArrowArrayStream *arrow_input;
 } llmbed_file_params;
 
 /* Any thread. */

@@ -95,22 +95,36 @@ class llmbed_tokenize_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("add_special", c_int), ("parse_special", c_int)]
 
 
+class llmbed_text_stats(Structure):
+    _fields_ = [("tokens", c_int64), ("truncated", c_int64), ("batches", c_int64), ("rows", c_int64),
+                ("document_tokens", c_int64), ("inputs", c_int64), ("seconds", c_double)]
+
+
+class llmbed_row_batch(Structure):
+    _fields_ = [("n_rows", c_int), ("inputs", POINTER(c_int64)), ("spans", POINTER(c_int32)), ("rows", c_void_p),
+                ("scales", POINTER(c_float)), ("dims", c_int)]
+
+
+ROW_CALLBACK = CFUNCTYPE(c_int, c_void_p, POINTER(llmbed_row_batch))
+TEXT_PROGRESS_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(llmbed_text_stats))
+
+
 class llmbed_text_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("prompt", c_char_p), ("exclude_prompt", c_int), ("max_tokens", c_int64),
-                ("truncate", c_int), ("precision", c_int)]
-
-
-class llmbed_text_stats(Structure):
-    _fields_ = [("tokens", c_int64), ("truncated", c_int64), ("batches", c_int64)]
+                ("truncate", c_int), ("precision", c_int), ("template_text", c_char_p), ("pool_span", c_int),
+                ("method", c_char_p), ("document", c_void_p), ("document_len", c_size_t), ("late_chunking", c_int),
+                ("spans", POINTER(POINTER(c_int32))), ("n_spans", POINTER(c_int)), ("on_rows", ROW_CALLBACK),
+                ("user", c_void_p), ("on_progress", TEXT_PROGRESS_CALLBACK)]
 
 
 class llmbed_file_stats(Structure):
     _fields_ = [(name, c_int64) for name in ("sequences", "tokens", "truncated", "skipped", "batches", "resumed_rows",
                                              "rows_total", "shards", "input_offset", "input_bytes")] + [
-        ("seconds", c_double), ("already_complete", c_int)]
+        ("seconds", c_double), ("already_complete", c_int), ("invalid_utf8", c_int64), ("document_tokens", c_int64)]
 
 
 PROGRESS_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(llmbed_file_stats))
+SKIP_CALLBACK = CFUNCTYPE(None, c_void_p, c_char_p)
 
 
 class llmbed_file_params(Structure):
@@ -131,6 +145,9 @@ class llmbed_file_params(Structure):
         ("stop", POINTER(c_int)),
         ("on_progress", PROGRESS_CALLBACK),
         ("user", c_void_p),
+        ("strict_utf8", c_int),
+        ("on_skip", SKIP_CALLBACK),
+        ("arrow_input", c_void_p),
     ]
 
 

@@ -19,6 +19,7 @@ extern "C" {
 #include "cpu/cpu_ops.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "pipeline/spec.h"
 }
 #include "llmbed.h"
 #include "support/golden_compare.hpp"
@@ -388,7 +389,9 @@ TEST_CASE("a shared instruction prefix is computed once and equals recomputing i
         batch.n_sequences = (int)seqs.size();
         batch.instruction_lens = instr.data();
         std::vector<float> got(want.size());
-        REQUIRE(llmbed_engine_embed(&engine, &batch, &p, got.data(), got.size(), &error) == LLMBED_OK);
+        llmbed_embed_options options;
+        REQUIRE(llmbed_embed_options_resolve(model.get(), &p, &options, &error) == LLMBED_OK);
+        REQUIRE(llmbed_engine_run(&engine, &batch, &options, got.data(), &error) == LLMBED_OK);
         CHECK(engine.prefix_len == (int)prefix.size());
         llmbed_engine_release(&engine);
         const double err = max_abs(got, want);
