@@ -1,6 +1,7 @@
 #include "kernels/attention.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/ptx_wrappers.cuh"
 
 namespace {
@@ -172,19 +173,22 @@ __global__ void __launch_bounds__(kThreads)
     }
 }
 
-typedef llmbed_status (*attention_launcher)(const llmbed_attention_params *p, int n_tiles, const __nv_bfloat16 *q,
-                                            const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out,
-                                            cudaStream_t stream);
+typedef llmbed_status (*attention_launcher)(const llmbed_attention_params *p, int max_seq_len, int n_tiles,
+                                            const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
+                                            __nv_bfloat16 *out, cudaStream_t stream, llmbed_error *error);
 
 template <int D>
-llmbed_status launch_head_dim(const llmbed_attention_params *p, int n_tiles, const __nv_bfloat16 *q,
-                              const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out,
-                              cudaStream_t stream) {
-    auto kernel = attention_kernel<D>;
-    dim3 grid((unsigned)(n_tiles * p->n_seqs), (unsigned)p->n_heads);
-    LLMBED_LAUNCH(kernel, grid, dim3(kThreads), stream, q, k, v, out, p->seq_offsets, n_tiles, p->n_heads,
-                  p->n_kv_heads, p->head_dim, p->causal, p->scale * kLog2e);
-    return llmbed_cuda_launch_status();
+llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len, int n_tiles, const __nv_bfloat16 *q,
+                              const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out, cudaStream_t stream,
+                              llmbed_error *error) {
+    /* Upper bound from the host's view (every sequence max_seq_len long): QK^T and PV, halved when causal;
+     * q, k, v read once and out written (bf16). */
+    const double S = max_seq_len, hd = p->head_dim, heads = p->n_heads, seqs = p->n_seqs;
+    const double flops = 4 * seqs * heads * S * S * hd * (p->causal ? 0.5 : 1.0);
+    const double bytes = seqs * S * hd * 2 * (2 * heads + 2 * p->n_kv_heads);
+    const llmbed::Launch l = {{"attention", flops, bytes}, (int64_t)n_tiles * p->n_seqs, p->n_heads, 1, kThreads, 0};
+    return llmbed::launch(l, attention_kernel<D>, stream, error, q, k, v, out, p->seq_offsets, n_tiles, p->n_heads,
+                          p->n_kv_heads, p->head_dim, p->causal, p->scale * kLog2e);
 }
 
 /* Instantiated head dims, ascending: the production sizes 64, 80, 96 and 128
@@ -208,18 +212,21 @@ attention_launcher find_launcher(int head_dim) {
 
 LLMBED_KERNEL_API int llmbed_cuda_attention_supports_head_dim(int head_dim) { return find_launcher(head_dim) != nullptr; }
 
-LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_params *p, int max_seq_len, const uint16_t *q,
-                                               const uint16_t *k, const uint16_t *v, uint16_t *out,
-                                               cudaStream_t stream) {
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_params *p, int max_seq_len,
+                                                      const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                                                      uint16_t *out, cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs < 0 || max_seq_len < 0 || p->n_heads <= 0 || p->n_kv_heads <= 0 ||
-        p->n_heads % p->n_kv_heads != 0 || p->n_heads > 65535)
-        return LLMBED_ERR_INVALID_ARGUMENT;
+        p->n_heads % p->n_kv_heads != 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "attention: %d sequences (longest %d), %d query heads over %d key/value heads", p->n_seqs,
+                           max_seq_len, p->n_heads, p->n_kv_heads);
     attention_launcher launch = find_launcher(p->head_dim);
-    if (!launch) return LLMBED_ERR_UNSUPPORTED;
+    if (!launch)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention: head_dim %d (even, up to 128, is supported)",
+                           p->head_dim);
     if (p->n_seqs == 0 || max_seq_len == 0) return LLMBED_OK;
-    int64_t n_tiles = (max_seq_len + kBlockM - 1) / kBlockM;
-    if (n_tiles * p->n_seqs > 0x7fffffff) return LLMBED_ERR_INVALID_ARGUMENT;
-    return launch(p, (int)n_tiles, reinterpret_cast<const __nv_bfloat16 *>(q),
+    const int64_t n_tiles = (max_seq_len + kBlockM - 1) / kBlockM;
+    return launch(p, max_seq_len, (int)n_tiles, reinterpret_cast<const __nv_bfloat16 *>(q),
                   reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
-                  reinterpret_cast<__nv_bfloat16 *>(out), stream);
+                  reinterpret_cast<__nv_bfloat16 *>(out), stream, error);
 }

@@ -14,7 +14,7 @@
  * LLMBED_ERR_UNSUPPORTED. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_params *p, int max_seq_len,
                                                       const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                                      uint16_t *out, cudaStream_t stream);
+                                                      uint16_t *out, cudaStream_t stream, llmbed_error *error);
 
 /* 1 when head_dim has a compiled instantiation. */
 LLMBED_KERNEL_API int llmbed_cuda_attention_supports_head_dim(int head_dim);

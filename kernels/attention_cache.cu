@@ -1,6 +1,7 @@
 #include "kernels/attention_cache.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace {
 
@@ -131,17 +132,24 @@ __global__ void __launch_bounds__(THREADS)
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attention_params *p, int max_seq_len,
                                                             const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                                            uint16_t *out, cudaStream_t stream) {
+                                                            uint16_t *out, cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs <= 0 || p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 ||
         p->head_dim % 2 != 0 || !p->causal || p->cache == nullptr || max_seq_len < 0)
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    if (p->head_dim > MAX_D) return LLMBED_ERR_UNSUPPORTED;
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "attention_cache: %d sequences, heads %d/%d, head_dim %d, %s, %s", p->n_seqs, p->n_heads,
+                           p->n_kv_heads, p->head_dim, p->causal ? "causal" : "bidirectional (needs causal)",
+                           p->cache != nullptr ? "a cache" : "no cache");
+    if (p->head_dim > MAX_D)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention_cache: head_dim %d above %d", p->head_dim, MAX_D);
     if (max_seq_len == 0) return LLMBED_OK;
-    auto kernel = attention_cache_kernel;
-    const dim3 grid((unsigned)((max_seq_len + BLOCK_Q - 1) / BLOCK_Q), (unsigned)p->n_heads, (unsigned)p->n_seqs);
-    LLMBED_LAUNCH(kernel, grid, dim3(THREADS), stream, reinterpret_cast<const __nv_bfloat16 *>(q),
-                  reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
-                  reinterpret_cast<__nv_bfloat16 *>(out), p->seq_offsets, p->cache_lens, p->n_heads, p->n_kv_heads,
-                  p->head_dim, p->scale, *p->cache);
-    return llmbed_cuda_launch_status();
+    /* Upper bound from the host's view: every query reads the whole cache and its sequence's keys. */
+    const double D = p->head_dim, queries = (double)max_seq_len * p->n_seqs * p->n_heads;
+    const double keys = (double)p->cache->length + max_seq_len;
+    const llmbed::Launch l = {{"attention_cache", 4 * queries * keys * D,
+                               queries * D * 4 + (double)p->n_seqs * p->n_kv_heads * keys * D * 4},
+                              (max_seq_len + BLOCK_Q - 1) / BLOCK_Q, p->n_heads, p->n_seqs, THREADS, 0};
+    return llmbed::launch(l, attention_cache_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(q),
+                          reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
+                          reinterpret_cast<__nv_bfloat16 *>(out), p->seq_offsets, p->cache_lens, p->n_heads,
+                          p->n_kv_heads, p->head_dim, p->scale, *p->cache);
 }

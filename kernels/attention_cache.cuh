@@ -13,6 +13,7 @@
  * max_seq_len (host) bounds every sequence's length. head_dim even, <= 128. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attention_params *p, int max_seq_len,
                                                             const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                                            uint16_t *out, cudaStream_t stream);
+                                                            uint16_t *out, cudaStream_t stream,
+                                                            llmbed_error *error);
 
 #endif

@@ -1,6 +1,7 @@
 #include "kernels/kv_cache.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace {
 
@@ -48,29 +49,36 @@ __global__ void cache_compact_kernel(int n_pruned, int new_n_pruned, int length,
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p, const uint16_t *k,
                                                          const uint16_t *v, const llmbed_kv_cache_view *view,
-                                                         cudaStream_t stream) {
+                                                         cudaStream_t stream, llmbed_error *error) {
     const int rows = p->row_end - p->row_begin;
     if (rows < 0 || p->n_kv_heads <= 0 || p->head_dim <= 0 || p->position < p->n_pruned ||
         p->position + rows > view->capacity || p->position + rows - p->n_pruned > view->full_capacity)
-        return LLMBED_ERR_INVALID_ARGUMENT;
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "cache_append: %d rows at position %d (%d pruned) into a cache of %d positions, %d full keys",
+                           rows, p->position, p->n_pruned, view->capacity, view->full_capacity);
     if (rows == 0) return LLMBED_OK;
-    auto kernel = cache_append_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)rows, (unsigned)p->n_kv_heads), dim3(128), stream, k, v, p->row_begin,
-                  p->position, p->n_pruned, p->n_kv_heads, p->head_dim, (uint16_t *)view->k_full, view->full_capacity,
-                  (uint16_t *)view->v, view->capacity);
-    return llmbed_cuda_launch_status();
+    const double n = (double)rows * p->n_kv_heads * p->head_dim;
+    const llmbed::Launch l = {{"cache_append", 0.0, 8 * n}, rows, p->n_kv_heads, 1, 128, 0};
+    return llmbed::launch(l, cache_append_kernel, stream, error, k, v, p->row_begin, p->position, p->n_pruned,
+                          p->n_kv_heads, p->head_dim, (uint16_t *)view->k_full, view->full_capacity,
+                          (uint16_t *)view->v, view->capacity);
 }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_compact(const llmbed_cache_compact_params *p,
-                                                          const llmbed_kv_cache_view *view, cudaStream_t stream) {
+                                                          const llmbed_kv_cache_view *view, cudaStream_t stream,
+                                                          llmbed_error *error) {
     if (p->n_kv_heads <= 0 || p->head_dim <= 0 || p->n_pruned < 0 || p->new_n_pruned > p->length ||
         p->length > view->capacity || p->length - p->n_pruned > view->full_capacity || view->kept <= 0)
-        return LLMBED_ERR_INVALID_ARGUMENT;
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "cache_compact: prune [%d, %d) of %d positions (capacity %d, %d full, keep %d)",
+                           p->n_pruned, p->new_n_pruned, p->length, view->capacity, view->full_capacity, view->kept);
     if (p->new_n_pruned <= p->n_pruned) return LLMBED_OK;
-    auto kernel = cache_compact_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_kv_heads), dim3(256), stream, p->n_pruned, p->new_n_pruned, p->length,
-                  p->head_dim, view->kept, view->chunk_starts, view->n_chunks, view->kept_channels,
-                  view->chunk_capacity, (uint16_t *)view->k_full, view->full_capacity, (uint16_t *)view->k_pruned,
-                  view->capacity);
-    return llmbed_cuda_launch_status();
+    const double kv = p->n_kv_heads, moved = p->new_n_pruned - p->n_pruned, remaining = p->length - p->new_n_pruned;
+    /* gathered keys read and written, then the remaining full keys moved down */
+    const double bytes = kv * (moved * view->kept * 4 + remaining * p->head_dim * 4);
+    const llmbed::Launch l = {{"cache_compact", 0.0, bytes}, p->n_kv_heads, 1, 1, 256, 0};
+    return llmbed::launch(l, cache_compact_kernel, stream, error, p->n_pruned, p->new_n_pruned, p->length,
+                          p->head_dim, view->kept, (const int32_t *)view->chunk_starts, view->n_chunks,
+                          (const int32_t *)view->kept_channels, view->chunk_capacity, (uint16_t *)view->k_full,
+                          view->full_capacity, (uint16_t *)view->k_pruned, view->capacity);
 }

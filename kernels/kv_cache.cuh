@@ -11,11 +11,12 @@
  * k_full and v (device arrays of the host struct `view`). */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p, const uint16_t *k,
                                                          const uint16_t *v, const llmbed_kv_cache_view *view,
-                                                         cudaStream_t stream);
+                                                         cudaStream_t stream, llmbed_error *error);
 
 /* Positions [n_pruned, new_n_pruned): their full keys gathered to their
  * chunk's kept channels into k_pruned, then the full part shifted down. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_compact(const llmbed_cache_compact_params *p,
-                                                          const llmbed_kv_cache_view *view, cudaStream_t stream);
+                                                          const llmbed_kv_cache_view *view, cudaStream_t stream,
+                                                          llmbed_error *error);
 
 #endif

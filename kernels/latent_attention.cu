@@ -1,6 +1,7 @@
 #include "kernels/latent_attention.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/reduce.cuh"
 
 namespace {
@@ -60,42 +61,45 @@ __global__ void geglu_kernel(const float *__restrict__ y, const float *__restric
     }
 }
 
-unsigned row_blocks(int n_rows) { return (unsigned)((n_rows + kRowsPerBlock - 1) / kRowsPerBlock); }
+int64_t row_blocks(int n_rows) { return (n_rows + kRowsPerBlock - 1) / kRowsPerBlock; }
 
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_layernorm(const llmbed_layernorm_params *p, const float *x,
                                                       const float *weight, const float *bias, uint16_t *out,
                                                       const float *residual_bias, float *residual_out,
-                                                      cudaStream_t stream) {
+                                                      cudaStream_t stream, llmbed_error *error) {
     if (p->n_rows < 0 || p->dim <= 0 || !(p->eps >= 0.0f) || (residual_out != nullptr && residual_bias == nullptr))
-        return LLMBED_ERR_INVALID_ARGUMENT;
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "layernorm: %d rows of %d, eps %g%s", p->n_rows,
+                           p->dim, (double)p->eps, residual_out != nullptr && residual_bias == nullptr
+                                                       ? ", a residual output without its bias" : "");
     if (p->n_rows == 0) return LLMBED_OK;
-    auto kernel = layernorm_kernel;
-    LLMBED_LAUNCH(kernel, dim3(row_blocks(p->n_rows)), dim3(32 * kRowsPerBlock), stream, x, weight, bias,
-                  reinterpret_cast<__nv_bfloat16 *>(out), residual_bias, residual_out, p->n_rows, p->dim, p->eps);
-    return llmbed_cuda_launch_status();
+    const double n = (double)p->n_rows * p->dim;
+    const llmbed::Launch l = {{"layernorm", 8 * n, n * (4 + 2) + (residual_out != nullptr ? 4 * n : 0.0)},
+                              row_blocks(p->n_rows), 1, 1, 32 * kRowsPerBlock, 0};
+    return llmbed::launch(l, layernorm_kernel, stream, error, x, weight, bias, reinterpret_cast<__nv_bfloat16 *>(out),
+                          residual_bias, residual_out, p->n_rows, p->dim, p->eps);
 }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_softmax_rows(const llmbed_softmax_params *p, const float *logits,
-                                                         uint16_t *out, cudaStream_t stream) {
-    if (p->n_rows < 0 || p->row_len <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
+                                                         uint16_t *out, cudaStream_t stream, llmbed_error *error) {
+    if (p->n_rows < 0 || p->row_len <= 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "softmax: %d rows of %d", p->n_rows, p->row_len);
     if (p->n_rows == 0) return LLMBED_OK;
-    auto kernel = softmax_kernel;
-    LLMBED_LAUNCH(kernel, dim3(row_blocks(p->n_rows)), dim3(32 * kRowsPerBlock), stream, logits,
-                  reinterpret_cast<__nv_bfloat16 *>(out), p->n_rows, p->row_len);
-    return llmbed_cuda_launch_status();
+    const double n = (double)p->n_rows * p->row_len;
+    const llmbed::Launch l = {{"softmax", 5 * n, 6 * n}, row_blocks(p->n_rows), 1, 1, 32 * kRowsPerBlock, 0};
+    return llmbed::launch(l, softmax_kernel, stream, error, logits, reinterpret_cast<__nv_bfloat16 *>(out), p->n_rows,
+                          p->row_len);
 }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_geglu(const llmbed_geglu_params *p, const float *y, const float *bias,
-                                                  uint16_t *out, cudaStream_t stream) {
-    if (p->n_tokens < 0 || p->inner <= 0 || bias == nullptr) return LLMBED_ERR_INVALID_ARGUMENT;
+                                                  uint16_t *out, cudaStream_t stream, llmbed_error *error) {
+    if (p->n_tokens < 0 || p->inner <= 0 || bias == nullptr)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "geglu: %d tokens, inner %d%s", p->n_tokens, p->inner,
+                           bias == nullptr ? ", no bias" : "");
     const int64_t n = (int64_t)p->n_tokens * p->inner;
     if (n == 0) return LLMBED_OK;
-    int64_t blocks = (n + 255) / 256;
-    if (blocks > 65535) blocks = 65535;
-    auto kernel = geglu_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)blocks), dim3(256), stream, y, bias, reinterpret_cast<__nv_bfloat16 *>(out),
-                  n, p->inner);
-    return llmbed_cuda_launch_status();
+    const llmbed::Launch l = {{"geglu", 12.0 * n, 10.0 * n}, llmbed::blocks_for(n, 256, 65535), 1, 1, 256, 0};
+    return llmbed::launch(l, geglu_kernel, stream, error, y, bias, reinterpret_cast<__nv_bfloat16 *>(out), n,
+                          p->inner);
 }

@@ -15,14 +15,14 @@
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_layernorm(const llmbed_layernorm_params *p, const float *x,
                                                       const float *weight, const float *bias, uint16_t *out,
                                                       const float *residual_bias, float *residual_out,
-                                                      cudaStream_t stream);
+                                                      cudaStream_t stream, llmbed_error *error);
 
 /* out[n_rows, row_len] bf16 = softmax of each row of logits (fp32). */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_softmax_rows(const llmbed_softmax_params *p, const float *logits,
-                                                         uint16_t *out, cudaStream_t stream);
+                                                         uint16_t *out, cudaStream_t stream, llmbed_error *error);
 
 /* out[T, inner] bf16 = (y_a + b_a) * gelu_erf(y_g + b_g), y [T, 2 * inner] fp32, bias [2 * inner]. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_geglu(const llmbed_geglu_params *p, const float *y, const float *bias,
-                                                  uint16_t *out, cudaStream_t stream);
+                                                  uint16_t *out, cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -1,6 +1,7 @@
 #include "kernels/pooling.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace {
 
@@ -36,14 +37,16 @@ __global__ void pooling_kernel(llmbed_pool_kind kind, const int32_t *__restrict_
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_pooling(const llmbed_pooling_params *p, const float *hidden, float *out,
-                                             cudaStream_t stream) {
-    if (p->n_rows < 0 || p->hidden <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
+                                                    cudaStream_t stream, llmbed_error *error) {
+    if (p->n_rows < 0 || p->hidden <= 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "pooling: %d rows of %d", p->n_rows, p->hidden);
     if (p->kind != LLMBED_POOL_LAST && p->kind != LLMBED_POOL_MEAN && p->kind != LLMBED_POOL_FIRST &&
         p->kind != LLMBED_POOL_WEIGHTED_MEAN)
-        return LLMBED_ERR_UNSUPPORTED;
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "pooling: kind %d has no kernel", (int)p->kind);
     if (p->n_rows == 0) return LLMBED_OK;
-    auto kernel = pooling_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_rows), dim3(128), stream, p->kind, p->begin, p->end, p->hidden, hidden,
-                  out);
-    return llmbed_cuda_launch_status();
+    /* the pooled token rows are not known on the host: count one row read per output row */
+    const double out_bytes = (double)p->n_rows * p->hidden * 4;
+    const llmbed::Launch l = {{"pooling", (double)p->n_rows * p->hidden, 2 * out_bytes + 8.0 * p->n_rows},
+                              p->n_rows, 1, 1, 128, 0};
+    return llmbed::launch(l, pooling_kernel, stream, error, p->kind, p->begin, p->end, p->hidden, hidden, out);
 }

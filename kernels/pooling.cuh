@@ -8,6 +8,6 @@
 /* hidden [T, p->hidden] fp32 -> out [n_rows, p->hidden] fp32; p->begin and
  * p->end are device pointers. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_pooling(const llmbed_pooling_params *p, const float *hidden, float *out,
-                                                    cudaStream_t stream);
+                                                    cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -1,6 +1,7 @@
 #include "kernels/postprocess.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/reduce.cuh"
 
 namespace {
@@ -23,11 +24,13 @@ __global__ void postprocess_kernel(const float *__restrict__ in, float *__restri
 
 } // namespace
 
-LLMBED_KERNEL_API llmbed_status llmbed_cuda_postprocess(const llmbed_postprocess_params *p, const float *in, float *out,
-                                                 cudaStream_t stream) {
-    if (p->n_rows < 0 || p->dims <= 0 || p->dims > p->in_dims) return LLMBED_ERR_INVALID_ARGUMENT;
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_postprocess(const llmbed_postprocess_params *p, const float *in,
+                                                        float *out, cudaStream_t stream, llmbed_error *error) {
+    if (p->n_rows < 0 || p->dims <= 0 || p->dims > p->in_dims)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "postprocess: %d rows of %d to %d dims", p->n_rows,
+                           p->in_dims, p->dims);
     if (p->n_rows == 0) return LLMBED_OK;
-    auto kernel = postprocess_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_rows), dim3(128), stream, in, out, p->in_dims, p->dims, p->normalize);
-    return llmbed_cuda_launch_status();
+    const double n = (double)p->n_rows * p->dims;
+    const llmbed::Launch l = {{"postprocess", 3 * n, 8 * n}, p->n_rows, 1, 1, 128, 0};
+    return llmbed::launch(l, postprocess_kernel, stream, error, in, out, p->in_dims, p->dims, p->normalize);
 }

@@ -6,6 +6,6 @@
 
 /* in [n_rows, in_dims] -> out [n_rows, dims] fp32; zero rows stay zero. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_postprocess(const llmbed_postprocess_params *p, const float *in,
-                                                        float *out, cudaStream_t stream);
+                                                        float *out, cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -1,6 +1,7 @@
 #include "kernels/quantize.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/reduce.cuh"
 
 namespace {
@@ -44,38 +45,35 @@ __global__ void quantize_ubinary_kernel(const float *__restrict__ in, uint8_t *_
     }
 }
 
-unsigned grid_for(int64_t n) {
-    int64_t blocks = (n + 255) / 256;
-    return (unsigned)(blocks > 65535 ? 65535 : blocks);
-}
-
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_quantize_f16(const llmbed_quantize_params *p, const float *in, uint16_t *out,
-                                                  cudaStream_t stream) {
-    if (p->n_rows < 0 || p->dims <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
-    int64_t n = (int64_t)p->n_rows * p->dims;
+                                                         cudaStream_t stream, llmbed_error *error) {
+    if (p->n_rows < 0 || p->dims <= 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "quantize: %d rows of %d", p->n_rows, p->dims);
+    const int64_t n = (int64_t)p->n_rows * p->dims;
     if (n == 0) return LLMBED_OK;
-    auto kernel = quantize_f16_kernel;
-    LLMBED_LAUNCH(kernel, dim3(grid_for(n)), dim3(256), stream, in, reinterpret_cast<__half *>(out), n);
-    return llmbed_cuda_launch_status();
+    const llmbed::Launch l = {{"quantize f16", 0.0, 6.0 * n}, llmbed::blocks_for(n, 256, 65535), 1, 1, 256, 0};
+    return llmbed::launch(l, quantize_f16_kernel, stream, error, in, reinterpret_cast<__half *>(out), n);
 }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_quantize_int8(const llmbed_quantize_params *p, const float *in, int8_t *out,
-                                                   float *scales, cudaStream_t stream) {
-    if (p->n_rows < 0 || p->dims <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
+                                                          float *scales, cudaStream_t stream, llmbed_error *error) {
+    if (p->n_rows < 0 || p->dims <= 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "quantize: %d rows of %d", p->n_rows, p->dims);
     if (p->n_rows == 0) return LLMBED_OK;
-    auto kernel = quantize_int8_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_rows), dim3(128), stream, in, out, scales, p->dims);
-    return llmbed_cuda_launch_status();
+    const double n = (double)p->n_rows * p->dims;
+    const llmbed::Launch l = {{"quantize int8", 2 * n, 5 * n + 4.0 * p->n_rows}, p->n_rows, 1, 1, 128, 0};
+    return llmbed::launch(l, quantize_int8_kernel, stream, error, in, out, scales, p->dims);
 }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_quantize_ubinary(const llmbed_quantize_params *p, const float *in,
-                                                      uint8_t *out, cudaStream_t stream) {
-    if (p->n_rows < 0 || p->dims <= 0) return LLMBED_ERR_INVALID_ARGUMENT;
-    int64_t n = (int64_t)p->n_rows * ((p->dims + 7) / 8);
+                                                             uint8_t *out, cudaStream_t stream, llmbed_error *error) {
+    if (p->n_rows < 0 || p->dims <= 0)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "quantize: %d rows of %d", p->n_rows, p->dims);
+    const int64_t n = (int64_t)p->n_rows * ((p->dims + 7) / 8);
     if (n == 0) return LLMBED_OK;
-    auto kernel = quantize_ubinary_kernel;
-    LLMBED_LAUNCH(kernel, dim3(grid_for(n)), dim3(256), stream, in, out, p->n_rows, p->dims);
-    return llmbed_cuda_launch_status();
+    const llmbed::Launch l = {{"quantize ubinary", 0.0, 4.0 * p->n_rows * p->dims + (double)n},
+                              llmbed::blocks_for(n, 256, 65535), 1, 1, 256, 0};
+    return llmbed::launch(l, quantize_ubinary_kernel, stream, error, in, out, p->n_rows, p->dims);
 }

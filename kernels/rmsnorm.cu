@@ -2,6 +2,7 @@
 
 #include "kernels/common/convert.cuh"
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/reduce.cuh"
 
 namespace {
@@ -34,44 +35,56 @@ __global__ void rmsnorm_kernel(In *x, const float *__restrict__ delta, float del
 
 template <typename In, typename Out, bool ADD>
 llmbed_status launch(const llmbed_rmsnorm_params *p, const void *x, const float *delta, float delta_scale,
-                     const float *weight, void *out, cudaStream_t stream) {
-    auto kernel = rmsnorm_kernel<In, Out, ADD>;
-    dim3 grid((unsigned)((p->n_rows + kRowsPerBlock - 1) / kRowsPerBlock));
+                     const float *weight, void *out, cudaStream_t stream, llmbed_error *error) {
+    const double n = (double)p->n_rows * p->dim;
+    /* x read (and with ADD: delta read, x written), out written; ~4 flops per element */
+    const double bytes = n * (sizeof(In) + sizeof(Out)) + (ADD ? n * 8 : 0.0) + p->dim * 4.0;
+    const llmbed::Launch l = {{ADD ? "add + rmsnorm" : "rmsnorm", 4 * n, bytes},
+                              (p->n_rows + kRowsPerBlock - 1) / kRowsPerBlock, 1, 1, 32 * kRowsPerBlock, 0};
     In *xi = const_cast<In *>(static_cast<const In *>(x));
-    Out *o = static_cast<Out *>(out);
-    LLMBED_LAUNCH(kernel, grid, dim3(32 * kRowsPerBlock), stream, xi, delta, delta_scale, weight, o, p->n_rows,
-                  p->dim, p->eps);
-    return llmbed_cuda_launch_status();
+    return llmbed::launch(l, rmsnorm_kernel<In, Out, ADD>, stream, error, xi, delta, delta_scale, weight,
+                          static_cast<Out *>(out), p->n_rows, p->dim, p->eps);
 }
 
-bool bad_params(const llmbed_rmsnorm_params *p) { return p->n_rows < 0 || p->dim <= 0 || !(p->eps >= 0.0f); }
+llmbed_status bad_params(const llmbed_rmsnorm_params *p, llmbed_error *error) {
+    if (p->n_rows < 0 || p->dim <= 0 || !(p->eps >= 0.0f))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "rmsnorm: %d rows of %d, eps %g", p->n_rows, p->dim,
+                           (double)p->eps);
+    return LLMBED_OK;
+}
+
+llmbed_status unsupported(llmbed_cuda_dtype x, llmbed_cuda_dtype out, llmbed_error *error) {
+    return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "rmsnorm: no kernel for dtypes %d -> %d", (int)x, (int)out);
+}
 
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_rmsnorm(const llmbed_rmsnorm_params *p, const void *x,
-                                             llmbed_cuda_dtype x_dtype, const float *weight, void *out,
-                                             llmbed_cuda_dtype out_dtype, cudaStream_t stream) {
-    if (bad_params(p)) return LLMBED_ERR_INVALID_ARGUMENT;
+                                                    llmbed_cuda_dtype x_dtype, const float *weight, void *out,
+                                                    llmbed_cuda_dtype out_dtype, cudaStream_t stream,
+                                                    llmbed_error *error) {
+    LLMBED_TRY(bad_params(p, error));
     if (p->n_rows == 0) return LLMBED_OK;
     if (x_dtype == LLMBED_CUDA_F32 && out_dtype == LLMBED_CUDA_F32)
-        return launch<float, float, false>(p, x, nullptr, 1.0f, weight, out, stream);
+        return launch<float, float, false>(p, x, nullptr, 1.0f, weight, out, stream, error);
     if (x_dtype == LLMBED_CUDA_F32 && out_dtype == LLMBED_CUDA_BF16)
-        return launch<float, __nv_bfloat16, false>(p, x, nullptr, 1.0f, weight, out, stream);
+        return launch<float, __nv_bfloat16, false>(p, x, nullptr, 1.0f, weight, out, stream, error);
     if (x_dtype == LLMBED_CUDA_BF16 && out_dtype == LLMBED_CUDA_BF16)
-        return launch<__nv_bfloat16, __nv_bfloat16, false>(p, x, nullptr, 1.0f, weight, out, stream);
+        return launch<__nv_bfloat16, __nv_bfloat16, false>(p, x, nullptr, 1.0f, weight, out, stream, error);
     if (x_dtype == LLMBED_CUDA_BF16 && out_dtype == LLMBED_CUDA_F32)
-        return launch<__nv_bfloat16, float, false>(p, x, nullptr, 1.0f, weight, out, stream);
-    return LLMBED_ERR_UNSUPPORTED;
+        return launch<__nv_bfloat16, float, false>(p, x, nullptr, 1.0f, weight, out, stream, error);
+    return unsupported(x_dtype, out_dtype, error);
 }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_add_rmsnorm(const llmbed_rmsnorm_params *p, float *residual,
-                                                 const float *delta, float delta_scale, const float *weight,
-                                                 void *out, llmbed_cuda_dtype out_dtype, cudaStream_t stream) {
-    if (bad_params(p)) return LLMBED_ERR_INVALID_ARGUMENT;
+                                                        const float *delta, float delta_scale, const float *weight,
+                                                        void *out, llmbed_cuda_dtype out_dtype, cudaStream_t stream,
+                                                        llmbed_error *error) {
+    LLMBED_TRY(bad_params(p, error));
     if (p->n_rows == 0) return LLMBED_OK;
     if (out_dtype == LLMBED_CUDA_F32)
-        return launch<float, float, true>(p, residual, delta, delta_scale, weight, out, stream);
+        return launch<float, float, true>(p, residual, delta, delta_scale, weight, out, stream, error);
     if (out_dtype == LLMBED_CUDA_BF16)
-        return launch<float, __nv_bfloat16, true>(p, residual, delta, delta_scale, weight, out, stream);
-    return LLMBED_ERR_UNSUPPORTED;
+        return launch<float, __nv_bfloat16, true>(p, residual, delta, delta_scale, weight, out, stream, error);
+    return unsupported(LLMBED_CUDA_F32, out_dtype, error);
 }

@@ -10,7 +10,8 @@
  * weight [dim] fp32. out may alias x when both have the same dtype. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_rmsnorm(const llmbed_rmsnorm_params *p, const void *x,
                                                     llmbed_cuda_dtype x_dtype, const float *weight, void *out,
-                                                    llmbed_cuda_dtype out_dtype, cudaStream_t stream);
+                                                    llmbed_cuda_dtype out_dtype, cudaStream_t stream,
+                                                    llmbed_error *error);
 
 /* residual += delta * delta_scale (MiniCPM's scale_depth / sqrt(layers), else 1),
  * then out = rmsnorm(residual) * weight. residual and delta [n_rows, dim] fp32;
@@ -18,6 +19,7 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_rmsnorm(const llmbed_rmsnorm_params 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_add_rmsnorm(const llmbed_rmsnorm_params *p, float *residual,
                                                         const float *delta, float delta_scale,
                                                         const float *weight, void *out,
-                                                        llmbed_cuda_dtype out_dtype, cudaStream_t stream);
+                                                        llmbed_cuda_dtype out_dtype, cudaStream_t stream,
+                                                        llmbed_error *error);
 
 #endif

@@ -1,6 +1,7 @@
 #include "kernels/rope.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 #include "kernels/common/seq_lookup.cuh"
 
 namespace {
@@ -31,14 +32,17 @@ __global__ void rope_kernel(__nv_bfloat16 *x, const int32_t *__restrict__ seq_of
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_rope(const llmbed_rope_params *p, int n_tokens, uint16_t *x,
-                                          cudaStream_t stream) {
+                                                 cudaStream_t stream, llmbed_error *error) {
     if (n_tokens < 0 || p->n_seqs <= 0 || p->n_heads <= 0 || p->head_dim <= 0 || p->head_dim % 2 != 0 ||
         p->row_stride < p->n_heads * p->head_dim)
-        return LLMBED_ERR_INVALID_ARGUMENT;
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "rope: %d tokens in %d sequences, %d heads of %d (even), row stride %d", n_tokens,
+                           p->n_seqs, p->n_heads, p->head_dim, p->row_stride);
     if (n_tokens == 0) return LLMBED_OK;
-    auto kernel = rope_kernel;
-    __nv_bfloat16 *xb = reinterpret_cast<__nv_bfloat16 *>(x);
-    LLMBED_LAUNCH(kernel, dim3((unsigned)n_tokens), dim3(128), stream, xb, p->seq_offsets, p->n_seqs, p->n_heads,
-                  p->head_dim, p->row_stride, p->inv_freq, p->attention_scaling, p->position_offsets);
-    return llmbed_cuda_launch_status();
+    const double n = (double)n_tokens * p->n_heads * p->head_dim;
+    /* bf16 in place; cos/sin per pair (counted as ~6 flops per element) */
+    const llmbed::Launch l = {{"rope", 6 * n, 4 * n}, n_tokens, 1, 1, 128, 0};
+    return llmbed::launch(l, rope_kernel, stream, error, reinterpret_cast<__nv_bfloat16 *>(x), p->seq_offsets,
+                          p->n_seqs, p->n_heads, p->head_dim, p->row_stride, p->inv_freq, p->attention_scaling,
+                          p->position_offsets);
 }

@@ -9,6 +9,6 @@
 /* x [T, row_stride] bf16, heads packed from column 0; p->seq_offsets and
  * p->inv_freq are device pointers. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_rope(const llmbed_rope_params *p, int n_tokens, uint16_t *x,
-                                                 cudaStream_t stream);
+                                                 cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -9,6 +9,6 @@
  * gate + intermediate); out [T, intermediate] bf16. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_swiglu(const llmbed_swiglu_params *p, const uint16_t *gate,
                                                    const uint16_t *up, int in_row_stride, uint16_t *out,
-                                                   cudaStream_t stream);
+                                                   cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -1,10 +1,19 @@
 #include "kernels/think_select.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/launch.cuh"
 
 namespace {
 
 constexpr int kMaxHeadDim = 256;
+
+/* A strict total order (host/cpu/think_select.c ranks the same way): a higher
+ * score first, ties to the lower index, NaN below every number; so exactly
+ * `kept` channels are kept and their slots stay inside [0, kept). */
+__device__ __forceinline__ bool ranks_above(float a, int a_index, float b, int b_index) {
+    if (isnan(a) || isnan(b)) return !isnan(a) || (isnan(b) && a_index < b_index);
+    return a > b || (a == b && a_index < b_index);
+}
 
 /* One block per kv head, thread c for channel c: its score from the
  * observation queries of the group and the chunk's keys (fp32 sums over
@@ -33,7 +42,7 @@ __global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, const _
     __syncthreads();
     if (c < head_dim) {
         int above = 0;
-        for (int o = 0; o < head_dim; o++) above += score[o] > score[c] || (score[o] == score[c] && o < c);
+        for (int o = 0; o < head_dim; o++) above += ranks_above(score[o], o, score[c], c);
         keep[c] = above < kept;
     }
     __syncthreads();
@@ -48,16 +57,24 @@ __global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, const _
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p, const uint16_t *q,
                                                          const uint16_t *k, const llmbed_kv_cache_view *view,
-                                                         cudaStream_t stream) {
+                                                         cudaStream_t stream, llmbed_error *error) {
     if (p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 || p->row_end <= p->row_begin ||
         p->n_observed < 1 || p->n_observed > p->row_end - p->row_begin || p->kept < 1 || p->kept > p->head_dim ||
         p->chunk < 0 || p->chunk >= p->chunk_capacity)
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    if (p->head_dim > kMaxHeadDim) return LLMBED_ERR_UNSUPPORTED;
-    auto kernel = think_select_kernel;
-    LLMBED_LAUNCH(kernel, dim3((unsigned)p->n_kv_heads), dim3(kMaxHeadDim), stream,
-                  reinterpret_cast<const __nv_bfloat16 *>(q), reinterpret_cast<const __nv_bfloat16 *>(k), p->n_heads,
-                  p->n_kv_heads, p->head_dim, p->row_begin, p->row_end, p->n_observed, p->kept, p->chunk,
-                  p->chunk_capacity, view->kept_channels);
-    return llmbed_cuda_launch_status();
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "think_select: heads %d/%d, head_dim %d, rows [%d, %d), %d observed, keep %d, chunk %d of %d",
+                           p->n_heads, p->n_kv_heads, p->head_dim, p->row_begin, p->row_end, p->n_observed, p->kept,
+                           p->chunk, p->chunk_capacity);
+    if (p->head_dim > kMaxHeadDim)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "think_select: head_dim %d above %d", p->head_dim,
+                           kMaxHeadDim);
+    const double D = p->head_dim, rows = p->row_end - p->row_begin;
+    const double q_reads = (double)p->n_observed * p->n_heads * D, k_reads = rows * p->n_kv_heads * D;
+    const llmbed::Launch l = {{"think_select", 2 * (q_reads + k_reads) + p->n_kv_heads * D * D,
+                               2 * (q_reads + k_reads) + 4.0 * p->n_kv_heads * p->kept},
+                              p->n_kv_heads, 1, 1, kMaxHeadDim, 0};
+    return llmbed::launch(l, think_select_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(q),
+                          reinterpret_cast<const __nv_bfloat16 *>(k), p->n_heads, p->n_kv_heads, p->head_dim,
+                          p->row_begin, p->row_end, p->n_observed, p->kept, p->chunk, p->chunk_capacity,
+                          view->kept_channels);
 }

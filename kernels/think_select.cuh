@@ -8,6 +8,6 @@
  * chunk, :] (device), head_dim up to 256. */
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p, const uint16_t *q,
                                                          const uint16_t *k, const llmbed_kv_cache_view *view,
-                                                         cudaStream_t stream);
+                                                         cudaStream_t stream, llmbed_error *error);
 
 #endif

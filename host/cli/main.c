@@ -15,6 +15,7 @@ static const char *const usage_text =
     "  info       print a model's architecture and embedding defaults\n"
     "  bench      measure throughput on synthetic or given inputs\n"
     "  eval sts   Spearman/Pearson of embedding cosines against STS/SICK gold scores\n"
+    "  serve      OpenAI-compatible embeddings server (POST /v1/embeddings)\n"
     "\n"
     "Run 'llmbed <command> --help' for a command's options. MODEL PATH is a Hugging Face\n"
     "folder (config.json + *.safetensors) or a .gguf file.\n"
@@ -45,6 +46,7 @@ int main(int argc, char **argv) {
     if (strcmp(command, "info") == 0) return cli_info(argc, argv);
     if (strcmp(command, "bench") == 0) return cli_bench(argc, argv);
     if (strcmp(command, "eval") == 0) return cli_eval(argc, argv);
+    if (strcmp(command, "serve") == 0) return cli_serve(argc, argv);
     cli_error("unknown command '%s' (see llmbed --help)", command);
     return LLMBED_ERR_INVALID_ARGUMENT;
 }

@@ -5,6 +5,10 @@
 
 #include "llmbed.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #if defined(__GNUC__)
 #define LLMBED_PRINTF_LIKE(fmt_index, first_arg) __attribute__((format(printf, fmt_index, first_arg)))
 #else
@@ -18,6 +22,10 @@ llmbed_status llmbed_fail(llmbed_error *error, llmbed_status status, const char 
 
 /* Clears `error` to LLMBED_OK with an empty message (NULL is a no-op). */
 void llmbed_error_clear(llmbed_error *error);
+
+#ifdef __cplusplus
+}
+#endif
 
 /* Evaluates a call returning llmbed_status and returns its status from the
  * enclosing function unless it is LLMBED_OK. */

@@ -4,7 +4,18 @@
  * and the `kept` highest-scoring channels, ties to the lower index, stored
  * in ascending order. Sums in double: the selection must not depend on the
  * summation order where scores differ in the last float bits. */
+#include <math.h>
+
 #include "cpu/cpu_ops.h"
+
+/* The ranking is a strict total order, so exactly `kept` channels are kept
+ * whatever the scores: a higher score first, ties to the lower index, and a
+ * NaN score (a NaN/inf activation upstream) below every number. The kernel
+ * (kernels/think_select.cu) ranks by the same rule. */
+static int ranks_above(double a, int a_index, double b, int b_index) {
+    if (isnan(a) || isnan(b)) return !isnan(a) || (isnan(b) && a_index < b_index);
+    return a > b || (a == b && a_index < b_index);
+}
 
 void llmbed_cpu_think_select(const llmbed_think_select_params *p, const float *q, const float *k,
                              const llmbed_kv_cache_view *view) {
@@ -31,7 +42,7 @@ void llmbed_cpu_think_select(const llmbed_think_select_params *p, const float *q
         int n_out = 0;
         for (int c = 0; c < D; c++) {
             int above = 0;
-            for (int o = 0; o < D; o++) above += score[o] > score[c] || (score[o] == score[c] && o < c);
+            for (int o = 0; o < D; o++) above += ranks_above(score[o], o, score[c], c);
             if (above < p->kept) out[n_out++] = c;
         }
     }

@@ -15,6 +15,7 @@
 
 #include "backend.h"
 #include "common/error.h"
+#include "common/fp16.h"
 #include "cpu/cpu_ops.h"
 #include "cuda/cuda_check.h"
 #include "cuda/cuda_gemm.h"
@@ -35,7 +36,7 @@
 #define STAGING_ELEMENTS ((size_t)1 << 22) /* bf16 weight elements converted per upload chunk */
 
 typedef struct cuda_layer {
-    uint16_t *wq, *wk, *wv, *wo, *w_gate, *w_up, *w_down; /* bf16 */
+    uint16_t *wq, *wk, *wv, *wo, *w_gate_up, *w_down; /* bf16; w_gate_up [2I, C]: gate rows, then up rows */
     float *attn_norm, *ffn_norm, *q_norm, *k_norm, *bq, *bk, *bv;
 } cuda_layer;
 
@@ -51,7 +52,7 @@ typedef struct cuda_backend {
     /* Activation arena, [max_tokens, ...] each. */
     void *arena;
     float *x, *hidden, *pooled;
-    uint16_t *xn, *q, *k, *v, *attn, *gate, *up;
+    uint16_t *xn, *q, *k, *v, *attn, *gate_up, *mlp; /* gate_up [T, 2I] (gate | up), mlp [T, I] */
     int32_t *tokens, *offsets, *position_offsets, *pool_begin, *pool_end;
     float *inv_freq;
     /* Pinned staging: inputs up, outputs down, both sized from max_tokens
@@ -72,15 +73,6 @@ typedef struct cuda_backend {
 } cuda_backend;
 
 static size_t align_up(size_t n) { return (n + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN; }
-
-/* fp32 -> bf16 bits, round to nearest even (NaN -> 0x7fff), as __float2bfloat16_rn. */
-static uint16_t f32_to_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
 
 static void cuda_destroy(llmbed_backend *backend) {
     cuda_backend *cb = (cuda_backend *)backend;
@@ -123,8 +115,7 @@ static size_t layout_weights(cuda_backend *cb, uint8_t *base) {
         d->wk = (uint16_t *)carve(base, &off, kvd * C * 2);
         d->wv = (uint16_t *)carve(base, &off, kvd * C * 2);
         d->wo = (uint16_t *)carve(base, &off, C * qd * 2);
-        d->w_gate = (uint16_t *)carve(base, &off, I * C * 2);
-        d->w_up = (uint16_t *)carve(base, &off, I * C * 2);
+        d->w_gate_up = (uint16_t *)carve(base, &off, 2 * I * C * 2);
         d->w_down = (uint16_t *)carve(base, &off, C * I * 2);
         d->attn_norm = (float *)carve(base, &off, C * 4);
         d->ffn_norm = (float *)carve(base, &off, C * 4);
@@ -143,7 +134,7 @@ static llmbed_status upload_bf16(cuda_backend *cb, uint16_t *dst, const float *s
     for (size_t done = 0; done < n; done += STAGING_ELEMENTS) {
         size_t count = n - done < STAGING_ELEMENTS ? n - done : STAGING_ELEMENTS;
         LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream)); /* staging is free again */
-        for (size_t i = 0; i < count; i++) staging[i] = f32_to_bf16(src[done + i]);
+        for (size_t i = 0; i < count; i++) staging[i] = llmbed_f32_to_bf16(src[done + i]);
         LLMBED_CUDA_TRY(cudaMemcpyAsync(dst + done, staging, count * 2, cudaMemcpyHostToDevice, cb->stream));
     }
     return LLMBED_OK;
@@ -177,8 +168,8 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
         if (st == LLMBED_OK) st = upload_bf16(cb, d->wk, w->wk, kvd * C, error);
         if (st == LLMBED_OK) st = upload_bf16(cb, d->wv, w->wv, kvd * C, error);
         if (st == LLMBED_OK) st = upload_bf16(cb, d->wo, w->wo, C * qd, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate, w->w_gate, I * C, error);
-        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_up, w->w_up, I * C, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up, w->w_gate, I * C, error);
+        if (st == LLMBED_OK) st = upload_bf16(cb, d->w_gate_up + I * C, w->w_up, I * C, error);
         if (st == LLMBED_OK) st = upload_bf16(cb, d->w_down, w->w_down, C * I, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->attn_norm, w->attn_norm, C, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->ffn_norm, w->ffn_norm, C, error);
@@ -216,8 +207,8 @@ static size_t layout_arena(cuda_backend *cb, size_t T, uint8_t *base) {
     cb->k = (uint16_t *)carve(base, &off, T * kvd * 2);
     cb->v = (uint16_t *)carve(base, &off, T * kvd * 2);
     cb->attn = (uint16_t *)carve(base, &off, T * qd * 2);
-    cb->gate = (uint16_t *)carve(base, &off, T * I * 2);
-    cb->up = (uint16_t *)carve(base, &off, T * I * 2);
+    cb->gate_up = (uint16_t *)carve(base, &off, T * 2 * I * 2);
+    cb->mlp = (uint16_t *)carve(base, &off, T * I * 2);
     cb->tokens = (int32_t *)carve(base, &off, T * 4);
     cb->offsets = (int32_t *)carve(base, &off, (T + 1) * 4);
     cb->position_offsets = (int32_t *)carve(base, &off, T * 4);
@@ -329,7 +320,7 @@ static void cuda_end_forward(llmbed_backend *backend) { (void)backend; }
 static llmbed_status cuda_embedding(llmbed_backend *backend, const llmbed_embedding_params *p,
                                     const int32_t *tokens, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_embedding(p, tokens, cb->token_embedding, cb->x, cb->stream));
+    LLMBED_KERNEL_TRY(llmbed_cuda_embedding(p, tokens, cb->token_embedding, cb->x, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -340,9 +331,9 @@ static llmbed_status cuda_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_
                      : weight == LLMBED_W_ATTN_NORM ? cb->layers[layer].attn_norm
                                                      : cb->layers[layer].ffn_norm;
     if (out == LLMBED_ACT_HIDDEN)
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->hidden, LLMBED_CUDA_F32, cb->stream));
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->hidden, LLMBED_CUDA_F32, cb->stream, error));
     else
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->xn, LLMBED_CUDA_BF16, cb->stream));
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(p, cb->x, LLMBED_CUDA_F32, w, cb->xn, LLMBED_CUDA_BF16, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -356,20 +347,21 @@ static llmbed_status cuda_linear(llmbed_backend *backend, const llmbed_linear_op
     cudaStream_t s = cb->stream;
     switch (op->weight) {
     case LLMBED_W_QKV:
-        LLMBED_TRY(llmbed_gemm_run(g, T, C, qd, cb->xn, w->wq, cb->q, 0, 1.0f, 0.0f, s, error));
-        LLMBED_TRY(llmbed_gemm_run(g, T, C, kvd, cb->xn, w->wk, cb->k, 0, 1.0f, 0.0f, s, error));
-        LLMBED_TRY(llmbed_gemm_run(g, T, C, kvd, cb->xn, w->wv, cb->v, 0, 1.0f, 0.0f, s, error));
-        if (w->bq) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, qd, cb->q, w->bq, s));
-        if (w->bk) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->k, w->bk, s));
-        if (w->bv) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->v, w->bv, s));
+        LLMBED_TRY(llmbed_gemm_run(g, "gemm q", T, C, qd, cb->xn, w->wq, cb->q, 0, 1.0f, 0.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(g, "gemm k", T, C, kvd, cb->xn, w->wk, cb->k, 0, 1.0f, 0.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(g, "gemm v", T, C, kvd, cb->xn, w->wv, cb->v, 0, 1.0f, 0.0f, s, error));
+        if (w->bq) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, qd, cb->q, w->bq, s, error));
+        if (w->bk) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->k, w->bk, s, error));
+        if (w->bv) LLMBED_KERNEL_TRY(llmbed_cuda_add_bias(T, kvd, cb->v, w->bv, s, error));
         return LLMBED_OK;
     case LLMBED_W_O:
-        return llmbed_gemm_run(g, T, qd, C, cb->attn, w->wo, cb->x, 1, op->residual_scale, 1.0f, s, error);
+        return llmbed_gemm_run(g, "gemm o", T, qd, C, cb->attn, w->wo, cb->x, 1, op->residual_scale, 1.0f, s, error);
     case LLMBED_W_GATE_UP:
-        LLMBED_TRY(llmbed_gemm_run(g, T, C, I, cb->xn, w->w_gate, cb->gate, 0, 1.0f, 0.0f, s, error));
-        return llmbed_gemm_run(g, T, C, I, cb->xn, w->w_up, cb->up, 0, 1.0f, 0.0f, s, error);
+        return llmbed_gemm_run(g, "gemm gate_up", T, C, 2 * I, cb->xn, w->w_gate_up, cb->gate_up, 0, 1.0f, 0.0f, s,
+                               error);
     case LLMBED_W_DOWN:
-        return llmbed_gemm_run(g, T, I, C, cb->gate, w->w_down, cb->x, 1, op->residual_scale, 1.0f, s, error);
+        return llmbed_gemm_run(g, "gemm down", T, I, C, cb->mlp, w->w_down, cb->x, 1, op->residual_scale, 1.0f, s,
+                               error);
     default:
         return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cuda backend: weight %d is not a projection", (int)op->weight);
     }
@@ -382,11 +374,11 @@ static llmbed_status cuda_qk_rope(llmbed_backend *backend, int layer, const llmb
     const cuda_layer *w = &cb->layers[layer];
     cudaStream_t s = cb->stream;
     if (q_norm != NULL)
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(q_norm, cb->q, LLMBED_CUDA_BF16, w->q_norm, cb->q, LLMBED_CUDA_BF16, s));
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(q_norm, cb->q, LLMBED_CUDA_BF16, w->q_norm, cb->q, LLMBED_CUDA_BF16, s, error));
     if (k_norm != NULL)
-        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(k_norm, cb->k, LLMBED_CUDA_BF16, w->k_norm, cb->k, LLMBED_CUDA_BF16, s));
-    LLMBED_KERNEL_TRY(llmbed_cuda_rope(q, cb->n_tokens, cb->q, s));
-    LLMBED_KERNEL_TRY(llmbed_cuda_rope(k, cb->n_tokens, cb->k, s));
+        LLMBED_KERNEL_TRY(llmbed_cuda_rmsnorm(k_norm, cb->k, LLMBED_CUDA_BF16, w->k_norm, cb->k, LLMBED_CUDA_BF16, s, error));
+    LLMBED_KERNEL_TRY(llmbed_cuda_rope(q, cb->n_tokens, cb->q, s, error));
+    LLMBED_KERNEL_TRY(llmbed_cuda_rope(k, cb->n_tokens, cb->k, s, error));
     return LLMBED_OK;
 }
 
@@ -395,15 +387,17 @@ static llmbed_status cuda_attention(llmbed_backend *backend, int layer, const ll
     (void)layer;
     cuda_backend *cb = (cuda_backend *)backend;
     if (p->cache != NULL)
-        LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream));
+        LLMBED_KERNEL_TRY(llmbed_cuda_attention_cache(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream, error));
     else
-        LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream));
+        LLMBED_KERNEL_TRY(llmbed_cuda_attention(p, cb->max_seq_len, cb->q, cb->k, cb->v, cb->attn, cb->stream, error));
     return LLMBED_OK;
 }
 
 static llmbed_status cuda_swiglu(llmbed_backend *backend, const llmbed_swiglu_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_swiglu(p, cb->gate, cb->up, p->intermediate, cb->gate, cb->stream));
+    /* out of place: the kernel's inputs and output are __restrict__ */
+    LLMBED_KERNEL_TRY(llmbed_cuda_swiglu(p, cb->gate_up, cb->gate_up + p->intermediate, 2 * p->intermediate, cb->mlp,
+                                         cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -423,7 +417,12 @@ static llmbed_status cuda_latent(llmbed_backend *backend, const llmbed_latent_at
 /* Device rows -> pinned staging -> out, then the one synchronise of a forward. */
 static llmbed_status download(cuda_backend *cb, const float *rows, size_t n_floats, float *out, llmbed_error *error) {
     LLMBED_CUDA_TRY(cudaMemcpyAsync(cb->staging_out, rows, n_floats * 4, cudaMemcpyDeviceToHost, cb->stream));
-    LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream));
+    const cudaError_t rc = cudaStreamSynchronize(cb->stream);
+    if (rc != cudaSuccess)
+        return llmbed_fail(error, LLMBED_ERR_CUDA,
+                           "device cuda:%d: a kernel or copy of this forward failed: %s (LLMBED_CUDA_SYNC=1 "
+                           "synchronises after every launch and names the op)",
+                           cb->device, cudaGetErrorString(rc));
     memcpy(out, cb->staging_out, n_floats * 4);
     return LLMBED_OK;
 }
@@ -431,7 +430,7 @@ static llmbed_status download(cuda_backend *cb, const float *rows, size_t n_floa
 static llmbed_status cuda_pool(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
                                llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(p, cb->hidden, cb->pooled, cb->stream));
+    LLMBED_KERNEL_TRY(llmbed_cuda_pooling(p, cb->hidden, cb->pooled, cb->stream, error));
     return download(cb, cb->pooled, (size_t)p->n_rows * (size_t)p->hidden, out, error);
 }
 
@@ -520,21 +519,21 @@ static void cuda_cache_view(llmbed_backend *backend, int layer, const llmbed_cac
 static llmbed_status cuda_cache_append(llmbed_backend *backend, const llmbed_kv_cache_view *view,
                                        const llmbed_cache_append_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_cache_append(p, cb->k, cb->v, view, cb->stream));
+    LLMBED_KERNEL_TRY(llmbed_cuda_cache_append(p, cb->k, cb->v, view, cb->stream, error));
     return LLMBED_OK;
 }
 
 static llmbed_status cuda_think_select(llmbed_backend *backend, const llmbed_kv_cache_view *view,
                                        const llmbed_think_select_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_think_select(p, cb->q, cb->k, view, cb->stream));
+    LLMBED_KERNEL_TRY(llmbed_cuda_think_select(p, cb->q, cb->k, view, cb->stream, error));
     return LLMBED_OK;
 }
 
 static llmbed_status cuda_cache_compact(llmbed_backend *backend, const llmbed_kv_cache_view *view,
                                         const llmbed_cache_compact_params *p, llmbed_error *error) {
     cuda_backend *cb = (cuda_backend *)backend;
-    LLMBED_KERNEL_TRY(llmbed_cuda_cache_compact(p, view, cb->stream));
+    LLMBED_KERNEL_TRY(llmbed_cuda_cache_compact(p, view, cb->stream, error));
     return LLMBED_OK;
 }
 
@@ -570,7 +569,7 @@ static llmbed_status setup(cuda_backend *cb, int64_t max_tokens, llmbed_error *e
     LLMBED_TRY(cuda_reserve(&cb->base, max_tokens, error));
     LLMBED_TRY(upload_weights(cb, error));
     if (cb->base.model->weights.latent.q_logits == NULL) return LLMBED_OK;
-    LLMBED_TRY(llmbed_cuda_latent_upload(&cb->latent, cb->base.model, error));
+    LLMBED_TRY(llmbed_cuda_latent_upload(&cb->latent, cb->base.model, cb->stream, error));
     const size_t bytes = llmbed_cuda_latent_scratch_bytes(&cb->latent, LATENT_ROWS_PER_PASS);
     const cudaError_t rc = cudaMalloc(&cb->latent_scratch, bytes);
     if (rc != cudaSuccess)

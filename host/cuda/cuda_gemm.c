@@ -92,15 +92,31 @@ static llmbed_status find_plan(llmbed_gemm *gemm, int n_tokens, int n_in, int n_
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_gemm_run(llmbed_gemm *gemm, int n_tokens, int n_in, int n_out, const uint16_t *x,
-                              const uint16_t *w, void *y, int out_f32, float alpha, float beta,
+/* 2 T n_in n_out flops; x and W read, y written (and read with beta != 0). */
+static llmbed_launch_cost gemm_cost(const char *op, int n_tokens, int n_in, int n_out, int out_f32, float beta) {
+    const double T = n_tokens, y_bytes = (double)n_tokens * n_out * (out_f32 ? 4 : 2);
+    const llmbed_launch_cost cost = {op, 2.0 * T * n_in * n_out,
+                                     T * n_in * 2 + (double)n_in * n_out * 2 + y_bytes * (beta != 0.0f ? 2 : 1)};
+    return cost;
+}
+
+llmbed_status llmbed_gemm_run(llmbed_gemm *gemm, const char *op, int n_tokens, int n_in, int n_out,
+                              const uint16_t *x, const uint16_t *w, void *y, int out_f32, float alpha, float beta,
                               cudaStream_t stream, llmbed_error *error) {
     if (n_tokens == 0) return LLMBED_OK;
     llmbed_gemm_plan *plan;
     llmbed_status st = find_plan(gemm, n_tokens, n_in, n_out, out_f32, &plan, error);
     if (st != LLMBED_OK) return st;
+    const llmbed_launch_cost cost = gemm_cost(op, n_tokens, n_in, n_out, out_f32, beta);
+    LLMBED_DECLARE_COST(&cost);
     LLMBED_CUBLAS_TRY(cublasLtMatmul(gemm->handle, plan->desc, &alpha, w, plan->w_layout, x, plan->x_layout, &beta, y,
                                      plan->y_layout, y, plan->y_layout, &plan->algo, gemm->workspace,
                                      gemm->workspace_bytes, stream));
+    if (llmbed_cuda_sync_each_launch()) {
+        const cudaError_t rc = cudaStreamSynchronize(stream);
+        if (rc != cudaSuccess)
+            return llmbed_fail(error, LLMBED_ERR_CUDA, "%s: asynchronous fault of a %d x %d -> %d GEMM (LLMBED_CUDA_SYNC): %s",
+                               op, n_tokens, n_in, n_out, cudaGetErrorString(rc));
+    }
     return LLMBED_OK;
 }

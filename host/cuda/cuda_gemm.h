@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/common/kernel_api.h"
 #include "llmbed.h"
 
 #define LLMBED_GEMM_CACHE_SIZE 64
@@ -33,9 +34,10 @@ typedef struct llmbed_gemm {
 llmbed_status llmbed_gemm_init(llmbed_gemm *gemm, size_t workspace_bytes, llmbed_error *error);
 void llmbed_gemm_free(llmbed_gemm *gemm);
 
-/* y = alpha * x W^T (+ beta * y): beta 1 accumulates into an fp32 y. */
-llmbed_status llmbed_gemm_run(llmbed_gemm *gemm, int n_tokens, int n_in, int n_out, const uint16_t *x,
-                              const uint16_t *w, void *y, int out_f32, float alpha, float beta,
+/* y = alpha * x W^T (+ beta * y): beta 1 accumulates into an fp32 y. `op`
+ * (a static string) names the product in the cost ledger and in errors. */
+llmbed_status llmbed_gemm_run(llmbed_gemm *gemm, const char *op, int n_tokens, int n_in, int n_out,
+                              const uint16_t *x, const uint16_t *w, void *y, int out_f32, float alpha, float beta,
                               cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/fp16.h"
 #include "cuda/cuda_check.h"
 #include "kernels/latent_attention.cuh"
 
@@ -11,25 +12,27 @@
 
 static size_t latent_align(size_t n) { return (n + LATENT_ALIGN - 1) / LATENT_ALIGN * LATENT_ALIGN; }
 
-static uint16_t latent_bf16(float f) { /* round to nearest even, as __float2bfloat16_rn */
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fff;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
-}
-
-static llmbed_status put_bf16(uint16_t *dst, const float *src, size_t n, llmbed_error *error) {
+/* On the backend's stream (a non-blocking stream does not wait for the
+ * legacy default stream that plain cudaMemcpy uses); the host copy is freed
+ * once the stream has consumed it. */
+static llmbed_status put_bf16(uint16_t *dst, const float *src, size_t n, cudaStream_t stream, llmbed_error *error) {
     uint16_t *host = (uint16_t *)malloc(n * sizeof *host);
     if (host == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "latent upload: out of host memory");
-    for (size_t i = 0; i < n; i++) host[i] = latent_bf16(src[i]);
-    cudaError_t rc = cudaMemcpy(dst, host, n * 2, cudaMemcpyHostToDevice);
+    for (size_t i = 0; i < n; i++) host[i] = llmbed_f32_to_bf16(src[i]);
+    cudaError_t rc = cudaMemcpyAsync(dst, host, n * 2, cudaMemcpyHostToDevice, stream);
+    if (rc == cudaSuccess) rc = cudaStreamSynchronize(stream);
     free(host);
     LLMBED_CUDA_TRY(rc);
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_cuda_latent_upload(llmbed_cuda_latent *l, const llmbed_model *model, llmbed_error *error) {
+static llmbed_status put_f32(float *dst, const float *src, size_t n, cudaStream_t stream, llmbed_error *error) {
+    LLMBED_CUDA_TRY(cudaMemcpyAsync(dst, src, n * 4, cudaMemcpyHostToDevice, stream));
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_cuda_latent_upload(llmbed_cuda_latent *l, const llmbed_model *model, cudaStream_t stream,
+                                        llmbed_error *error) {
     memset(l, 0, sizeof *l);
     const llmbed_latent_weights *w = &model->weights.latent;
     if (w->q_logits == NULL) return LLMBED_OK;
@@ -58,16 +61,17 @@ llmbed_status llmbed_cuda_latent_upload(llmbed_cuda_latent *l, const llmbed_mode
     LATENT_CARVE(b1, float, 8);
     LATENT_CARVE(b2, float, 9);
 #undef LATENT_CARVE
-    LLMBED_TRY(put_bf16(l->q_logits, w->q_logits, hr * d, error));
-    LLMBED_TRY(put_bf16(l->v_out, w->v_out, d * hr, error));
-    LLMBED_TRY(put_bf16(l->w1, w->w1, 2 * F * d, error));
-    LLMBED_TRY(put_bf16(l->w2, w->w2, d * F, error));
-    LLMBED_CUDA_TRY(cudaMemcpy(l->norm_w, w->norm_w, d * 4, cudaMemcpyHostToDevice));
-    LLMBED_CUDA_TRY(cudaMemcpy(l->norm_b, w->norm_b, d * 4, cudaMemcpyHostToDevice));
-    LLMBED_CUDA_TRY(cudaMemcpy(l->ff_norm_w, w->ff_norm_w, d * 4, cudaMemcpyHostToDevice));
-    LLMBED_CUDA_TRY(cudaMemcpy(l->ff_norm_b, w->ff_norm_b, d * 4, cudaMemcpyHostToDevice));
-    LLMBED_CUDA_TRY(cudaMemcpy(l->b1, w->b1, 2 * F * 4, cudaMemcpyHostToDevice));
-    LLMBED_CUDA_TRY(cudaMemcpy(l->b2, w->b2, d * 4, cudaMemcpyHostToDevice));
+    LLMBED_TRY(put_bf16(l->q_logits, w->q_logits, hr * d, stream, error));
+    LLMBED_TRY(put_bf16(l->v_out, w->v_out, d * hr, stream, error));
+    LLMBED_TRY(put_bf16(l->w1, w->w1, 2 * F * d, stream, error));
+    LLMBED_TRY(put_bf16(l->w2, w->w2, d * F, stream, error));
+    LLMBED_TRY(put_f32(l->norm_w, w->norm_w, d, stream, error));
+    LLMBED_TRY(put_f32(l->norm_b, w->norm_b, d, stream, error));
+    LLMBED_TRY(put_f32(l->ff_norm_w, w->ff_norm_w, d, stream, error));
+    LLMBED_TRY(put_f32(l->ff_norm_b, w->ff_norm_b, d, stream, error));
+    LLMBED_TRY(put_f32(l->b1, w->b1, 2 * F, stream, error));
+    LLMBED_TRY(put_f32(l->b2, w->b2, d, stream, error));
+    LLMBED_CUDA_TRY(cudaStreamSynchronize(stream));
     return LLMBED_OK;
 }
 
@@ -108,15 +112,15 @@ llmbed_status llmbed_cuda_latent_run(llmbed_gemm *gemm, const llmbed_cuda_latent
         const llmbed_layernorm_params ln = {n, d, l->eps};
         const llmbed_softmax_params sm = {n * l->n_heads, l->n_latents};
         const llmbed_geglu_params gp = {n, F};
-        LLMBED_KERNEL_TRY(llmbed_cuda_layernorm(&ln, H, l->norm_w, l->norm_b, xn, NULL, NULL, s));
-        LLMBED_TRY(llmbed_gemm_run(gemm, n, d, hr, xn, l->q_logits, logits, 1, 1.0f, 0.0f, s, error));
-        LLMBED_KERNEL_TRY(llmbed_cuda_softmax_rows(&sm, logits, prob, s));
+        LLMBED_KERNEL_TRY(llmbed_cuda_layernorm(&ln, H, l->norm_w, l->norm_b, xn, NULL, NULL, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent q", n, d, hr, xn, l->q_logits, logits, 1, 1.0f, 0.0f, s, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_softmax_rows(&sm, logits, prob, s, error));
         LLMBED_CUDA_TRY(cudaMemcpyAsync(H1, H, (size_t)n * d * 4, cudaMemcpyDeviceToDevice, s));
-        LLMBED_TRY(llmbed_gemm_run(gemm, n, hr, d, prob, l->v_out, H1, 1, 1.0f, 1.0f, s, error));
-        LLMBED_KERNEL_TRY(llmbed_cuda_layernorm(&ln, H1, l->ff_norm_w, l->ff_norm_b, xn, l->b2, H1, s));
-        LLMBED_TRY(llmbed_gemm_run(gemm, n, d, 2 * F, xn, l->w1, y, 1, 1.0f, 0.0f, s, error));
-        LLMBED_KERNEL_TRY(llmbed_cuda_geglu(&gp, y, l->b1, g, s));
-        LLMBED_TRY(llmbed_gemm_run(gemm, n, F, d, g, l->w2, H1, 1, 1.0f, 1.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent v", n, hr, d, prob, l->v_out, H1, 1, 1.0f, 1.0f, s, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_layernorm(&ln, H1, l->ff_norm_w, l->ff_norm_b, xn, l->b2, H1, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent w1", n, d, 2 * F, xn, l->w1, y, 1, 1.0f, 0.0f, s, error));
+        LLMBED_KERNEL_TRY(llmbed_cuda_geglu(&gp, y, l->b1, g, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent w2", n, F, d, g, l->w2, H1, 1, 1.0f, 1.0f, s, error));
     }
     return LLMBED_OK;
 }

@@ -25,7 +25,8 @@ typedef struct llmbed_cuda_latent {
 } llmbed_cuda_latent;
 
 /* Uploads model's latent block (a zeroed `latent` stays empty when the model has none). */
-llmbed_status llmbed_cuda_latent_upload(llmbed_cuda_latent *latent, const llmbed_model *model, llmbed_error *error);
+llmbed_status llmbed_cuda_latent_upload(llmbed_cuda_latent *latent, const llmbed_model *model, cudaStream_t stream,
+                                        llmbed_error *error);
 void llmbed_cuda_latent_free(llmbed_cuda_latent *latent);
 
 /* Device scratch bytes for chunks of `chunk_tokens` rows. */

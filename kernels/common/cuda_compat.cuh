@@ -21,9 +21,18 @@
 
 #include "kernels/common/kernel_api.h"
 
-/* Status of the launch just issued: LLMBED_ERR_CUDA when the runtime refused it. */
-static inline llmbed_status llmbed_cuda_launch_status(void) {
-    return cudaGetLastError() == cudaSuccess ? LLMBED_OK : LLMBED_ERR_CUDA;
+/* A block's dynamic shared memory (the launch's shared_bytes), 16-byte aligned. */
+#if defined(__CUDACC__)
+template <typename T>
+__device__ __forceinline__ T *dynamic_shared() {
+    extern __shared__ __align__(16) unsigned char llmbed_dynamic_shared[];
+    return reinterpret_cast<T *>(llmbed_dynamic_shared);
 }
+#else
+template <typename T>
+inline T *dynamic_shared() {
+    return reinterpret_cast<T *>(emu::dynamic_shared_memory());
+}
+#endif
 
 #endif

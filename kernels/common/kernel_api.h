@@ -1,14 +1,17 @@
 /* What host code needs to call the kernel launchers: plain C, so
  * the C files of host/cuda include the kernels' .cuh headers directly.
  *
- * Conventions for every launcher `llmbed_cuda_<op>(params, pointers..., stream)`:
- * the params struct lives in host memory and its scalar fields are read on
- * the host; its pointer fields (seq_offsets, inv_freq, ...) and every other
- * pointer argument are device pointers. The launch is asynchronous on
- * `stream`. Returns LLMBED_ERR_INVALID_ARGUMENT for inconsistent sizes,
- * LLMBED_ERR_UNSUPPORTED for shapes without an instantiation and
- * LLMBED_ERR_CUDA when the runtime rejects the launch. bf16 and fp16 tensors
- * are passed as uint16_t bit patterns. */
+ * Conventions for every launcher
+ * `llmbed_cuda_<op>(params, pointers..., stream, error)`: the params struct
+ * lives in host memory and its scalar fields are read on the host; its
+ * pointer fields (seq_offsets, inv_freq, ...) and every other pointer
+ * argument are device pointers. The launch is asynchronous on `stream`.
+ * Returns LLMBED_ERR_INVALID_ARGUMENT for inconsistent sizes or a grid
+ * beyond CUDA's limits, LLMBED_ERR_UNSUPPORTED for shapes without an
+ * instantiation and LLMBED_ERR_CUDA when the runtime rejects the launch,
+ * with a message in `error` (may be NULL) naming the op
+ * (kernels/common/launch.cuh). bf16 and fp16 tensors are passed as uint16_t
+ * bit patterns. */
 #ifndef LLMBED_KERNELS_COMMON_KERNEL_API_H
 #define LLMBED_KERNELS_COMMON_KERNEL_API_H
 
@@ -16,6 +19,22 @@
 
 #include "llmbed.h"
 #include "op_params.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* What one launch costs, declared by its launcher from its parameters (the
+ * cost ledger, `llmbed bench --ledger`, sums these against a device's
+ * roofline): floating-point operations and bytes of global memory read and
+ * written, each input read once and each output written once. */
+typedef struct llmbed_launch_cost {
+    const char *op; /* a static name: "rmsnorm", "attention", "gemm qkv", ... */
+    double flops;
+    double bytes;
+} llmbed_launch_cost;
+#ifdef __cplusplus
+}
+#endif
 
 #if defined(LLMBED_CUDA_EMU)
 typedef struct CUstream_st *cudaStream_t;

@@ -9,6 +9,7 @@
  * divergent code): the emulator reports it and aborts, as a hang would be
  * worse in CI. */
 #include "cuda_emu.h"
+#include "launch_log.h"
 
 #include <sys/mman.h>
 #include <ucontext.h>
@@ -108,6 +109,8 @@ struct Block {
     /* [warp][parity][lane][kExchangeBytes] */
     std::vector<unsigned char> exchange;
     unsigned progress = 0; /* barriers opened + fibers finished */
+    std::vector<unsigned char> dynamic_shared; /* 16 spare bytes for the alignment */
+    size_t dynamic_shared_bytes = 0;
     Fiber *running = nullptr;
 #ifdef LLMBED_EMU_ASAN
     void *scheduler_fake_stack = nullptr;
@@ -233,6 +236,7 @@ void run_block(Block &block, dim3 grid, dim3 block_dim, uint3 block_idx) {
     block.exchange.assign((size_t)n_warps * 2 * kWarpSize * kExchangeBytes, 0);
     block.block_barrier = Barrier();
     block.progress = 0;
+    block.dynamic_shared.assign(block.dynamic_shared_bytes + 16, 0xFF);
     for (int i = 0; i < n; i++) {
         Fiber &f = block.fibers[i];
         ThreadState &s = f.state;
@@ -310,7 +314,21 @@ const unsigned char *warp_exchange(const void *mine, size_t bytes) {
     return buffer;
 }
 
+unsigned char *dynamic_shared_memory() {
+    std::vector<unsigned char> &buffer = current()->block->dynamic_shared;
+    uintptr_t at = (uintptr_t)buffer.data();
+    return buffer.data() + ((16 - at % 16) % 16);
+}
+
 void launch(dim3 grid, dim3 block_dim, const std::function<void()> &body) {
+    launch(grid, block_dim, 0, nullptr, body);
+}
+
+void launch(dim3 grid, dim3 block_dim, size_t shared_bytes, const llmbed_launch_cost *cost,
+            const std::function<void()> &body) {
+    if (!llmbed_emu_log_kernel(cost, grid.x, grid.y, grid.z, (int)(block_dim.x * block_dim.y * block_dim.z),
+                               shared_bytes))
+        return; /* a dry run: recorded, not run */
     uint64_t threads = (uint64_t)block_dim.x * block_dim.y * block_dim.z;
     uint64_t blocks = (uint64_t)grid.x * grid.y * grid.z;
     if (threads == 0 || threads > 1024 || block_dim.z > 64 || blocks == 0 || grid.y > 65535 || grid.z > 65535) {
@@ -322,6 +340,7 @@ void launch(dim3 grid, dim3 block_dim, const std::function<void()> &body) {
         Block block;
         block.body = &body;
         block.n_threads = (int)threads;
+        block.dynamic_shared_bytes = shared_bytes;
 #pragma omp for schedule(dynamic)
         for (int64_t b = 0; b < (int64_t)blocks; b++) {
             uint3 idx;

@@ -52,6 +52,7 @@ struct dim3 {
  * device is synchronous: a launch or copy has completed when it returns.
  * cudaGetLastError returns and clears the calling host thread's last error. */
 #include "fake_cuda/cuda_runtime_api.h"
+#include "kernels/common/kernel_api.h"
 
 /* ----------------------------------------------------- fibers, warps */
 
@@ -95,6 +96,14 @@ int warp_lanes();
 /* Runs `body` for every thread of every block; records a launch error for
  * cudaGetLastError() when the configuration is invalid. */
 void launch(dim3 grid, dim3 block, const std::function<void()> &body);
+/* The same with `shared_bytes` of dynamic shared memory per block (filled
+ * with 0xFF at block start, as uninitialised memory is garbage on the
+ * device) and the launch's declared cost: the launch log of launch_log.h
+ * records it, and a dry run (the cost ledger) records without running. */
+void launch(dim3 grid, dim3 block, size_t shared_bytes, const llmbed_launch_cost *cost,
+            const std::function<void()> &body);
+/* The calling thread's block's dynamic shared memory (16-byte aligned). */
+unsigned char *dynamic_shared_memory();
 
 template <typename T>
 T exchange_read(const unsigned char *slots, int lane) {
@@ -170,6 +179,10 @@ inline float atomicAdd(float *address, float value) {
 inline int atomicAdd(int *address, int value) { return __atomic_fetch_add(address, value, __ATOMIC_RELAXED); }
 
 /* --------------------------------------------------------------- maths */
+
+/* CUDA's device maths puts these in the global namespace. */
+using std::isinf;
+using std::isnan;
 
 /* The device's rsqrtf is within 2 ulp; the harness tolerances allow for it. */
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }

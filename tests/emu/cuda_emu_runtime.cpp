@@ -11,6 +11,7 @@
 
 #include "fake_cuda/cublasLt.h"
 #include "fake_cuda/cuda_runtime_api.h"
+#include "launch_log.h"
 
 struct CUstream_st {
     int unused;
@@ -46,6 +47,8 @@ uint16_t f32_to_bf16(float f) {
     u += 0x7fffu + ((u >> 16) & 1u);
     return (uint16_t)(u >> 16);
 }
+
+size_t type_bytes(cudaDataType_t type) { return type == CUDA_R_32F ? 4 : 2; }
 
 /* A column-major matrix widened to fp32 (same shape and ld). */
 std::vector<float> widen(const void *p, const llmbed_emu_lt_layout *l) {
@@ -99,8 +102,27 @@ cudaError_t cudaFree(void *ptr) {
 }
 cudaError_t cudaMallocHost(void **ptr, size_t bytes) { return cudaMalloc(ptr, bytes); }
 cudaError_t cudaFreeHost(void *ptr) { return cudaFree(ptr); }
-cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind) {
-    if (bytes) std::memcpy(dst, src, bytes);
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    const llmbed_emu_launch_kind logged = kind == cudaMemcpyHostToDevice   ? LLMBED_EMU_COPY_H2D
+                                          : kind == cudaMemcpyDeviceToHost ? LLMBED_EMU_COPY_D2H
+                                                                           : LLMBED_EMU_COPY_D2D;
+    if (kind == cudaMemcpyHostToHost || llmbed_emu_log_copy(logged, bytes))
+        if (bytes) std::memcpy(dst, src, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int *device) {
+    *device = 0;
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
+    if (device != 0) return cudaErrorInvalidDevice;
+    if (attr != cudaDevAttrMaxSharedMemoryPerBlockOptin) return cudaErrorInvalidValue;
+    *value = 163 * 1024;
+    return cudaSuccess;
+}
+cudaError_t llmbed_emu_cudaFuncSetAttributeC(const void *func, cudaFuncAttribute attr, int value) {
+    if (func == nullptr || attr != cudaFuncAttributeMaxDynamicSharedMemorySize || value < 0 || value > 163 * 1024)
+        return cudaErrorInvalidValue;
     return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t) {
@@ -191,6 +213,10 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     float alpha_f, beta_f;
     std::memcpy(&alpha_f, alpha, 4);
     std::memcpy(&beta_f, beta, 4);
+    const double bytes = (double)m * k * type_bytes(al->type) + (double)k * n * type_bytes(bl->type) +
+                         (beta_f != 0.0f ? (double)m * n * type_bytes(cl->type) : 0.0) +
+                         (double)m * n * type_bytes(dl->type);
+    if (!llmbed_emu_log_gemm(2.0 * m * n * k, bytes)) return CUBLAS_STATUS_SUCCESS; /* a dry run */
     std::vector<float> fa = widen(a, al), fb = widen(b, bl);
     std::vector<float> fd((size_t)dl->ld * n, 0.0f);
     if (beta_f != 0.0f) {

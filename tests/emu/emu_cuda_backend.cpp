@@ -30,7 +30,7 @@ extern "C" llmbed_status llmbed_emu_latent_block(const struct llmbed_model *mode
     void *scratch = nullptr;
     float *d_in = nullptr, *d_out = nullptr;
     const size_t bytes = (size_t)n_tokens * model->config.hidden_size * 4;
-    llmbed_status st = llmbed_cuda_latent_upload(&latent, model, error);
+    llmbed_status st = llmbed_cuda_latent_upload(&latent, model, nullptr, error);
     if (st == LLMBED_OK) st = llmbed_gemm_init(&gemm, (size_t)1 << 20, error);
     if (st == LLMBED_OK && (cudaMalloc(&scratch, llmbed_cuda_latent_scratch_bytes(&latent, chunk_tokens)) != cudaSuccess ||
                             cudaMalloc((void **)&d_in, bytes + 4) != cudaSuccess ||

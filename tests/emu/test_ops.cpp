@@ -62,7 +62,7 @@ TEST_CASE("op: embedding", "[emu][ops]") {
             Buf<float> want((size_t)n * hidden);
             llmbed_cpu_embedding(&p, tokens.data(), table.data(), want.data());
             Guarded<float> got(want.size());
-            REQUIRE(llmbed_cuda_embedding(&p, tokens.data(), table16.data(), got.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_embedding(&p, tokens.data(), table16.data(), got.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(got.intact());
             ErrorStats s;
@@ -87,7 +87,7 @@ TEST_CASE("op: rmsnorm, fused residual add, q/k norm", "[emu][ops]") {
 
             Guarded<float> out32(n);
             REQUIRE(llmbed_cuda_rmsnorm(&p, x.data(), LLMBED_CUDA_F32, w.data(), out32.data(), LLMBED_CUDA_F32,
-                                        nullptr) == LLMBED_OK);
+                                        nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(out32.intact());
             ErrorStats s32;
@@ -100,7 +100,7 @@ TEST_CASE("op: rmsnorm, fused residual add, q/k norm", "[emu][ops]") {
             Guarded<uint16_t> inplace(n);
             std::memcpy(inplace.data(), xb.data(), n * 2);
             REQUIRE(llmbed_cuda_rmsnorm(&p, inplace.data(), LLMBED_CUDA_BF16, w.data(), inplace.data(),
-                                        LLMBED_CUDA_BF16, nullptr) == LLMBED_OK);
+                                        LLMBED_CUDA_BF16, nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(inplace.intact());
             ErrorStats sb;
@@ -119,7 +119,7 @@ TEST_CASE("op: rmsnorm, fused residual add, q/k norm", "[emu][ops]") {
             std::memcpy(residual.data(), x.data(), n * 4);
             Guarded<uint16_t> normed(n);
             REQUIRE(llmbed_cuda_add_rmsnorm(&p, residual.data(), delta.data(), delta_scale, w.data(), normed.data(),
-                                            LLMBED_CUDA_BF16, nullptr) == LLMBED_OK);
+                                            LLMBED_CUDA_BF16, nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(residual.intact());
             REQUIRE(normed.intact());
@@ -135,7 +135,7 @@ TEST_CASE("op: rmsnorm, fused residual add, q/k norm", "[emu][ops]") {
     }
     llmbed_rmsnorm_params bad = {4, 0, 1e-6f};
     float dummy = 0.0f;
-    CHECK(llmbed_cuda_rmsnorm(&bad, &dummy, LLMBED_CUDA_F32, &dummy, &dummy, LLMBED_CUDA_F32, nullptr) ==
+    CHECK(llmbed_cuda_rmsnorm(&bad, &dummy, LLMBED_CUDA_F32, &dummy, &dummy, LLMBED_CUDA_F32, nullptr, nullptr) ==
           LLMBED_ERR_INVALID_ARGUMENT);
 }
 
@@ -186,7 +186,7 @@ TEST_CASE("op: rope with every scaling type", "[emu][ops]") {
                 Guarded<uint16_t> got((size_t)T * row_stride);
                 Buf<uint16_t> xb = harness::to_bf16(x);
                 if (T) std::memcpy(got.data(), xb.data(), xb.size() * 2);
-                REQUIRE(llmbed_cuda_rope(&p, T, got.data(), nullptr) == LLMBED_OK);
+                REQUIRE(llmbed_cuda_rope(&p, T, got.data(), nullptr, nullptr) == LLMBED_OK);
                 harness::sync();
                 REQUIRE(got.intact());
                 ErrorStats s;
@@ -231,7 +231,7 @@ TEST_CASE("op: swiglu", "[emu][ops]") {
                 Guarded<uint16_t> got((size_t)T * I);
                 const uint16_t *gp = fused ? gu16.data() : g16.data();
                 const uint16_t *upp = fused ? gu16.data() + I : u16.data();
-                REQUIRE(llmbed_cuda_swiglu(&p, gp, upp, stride, got.data(), nullptr) == LLMBED_OK);
+                REQUIRE(llmbed_cuda_swiglu(&p, gp, upp, stride, got.data(), nullptr, nullptr) == LLMBED_OK);
                 harness::sync();
                 REQUIRE(got.intact());
                 ErrorStats s;
@@ -254,7 +254,7 @@ TEST_CASE("op: bias add (Qwen2 q/k/v)", "[emu][ops]") {
             Guarded<uint16_t> got(x.size());
             Buf<uint16_t> x16 = harness::to_bf16(x);
             std::memcpy(got.data(), x16.data(), x16.size() * 2);
-            REQUIRE(llmbed_cuda_add_bias(rows, cols, got.data(), bias.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_add_bias(rows, cols, got.data(), bias.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(got.intact());
             ErrorStats s;
@@ -294,8 +294,9 @@ void run_attention_case(const AttentionCase &c, int causal, Rng &rng, OpReport &
     if (T) llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), want.data(), scratch.data());
     Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
     Guarded<uint16_t> got(nq);
-    REQUIRE(llmbed_cuda_attention(&p, max_len, q16.data(), k16.data(), v16.data(), got.data(), nullptr) ==
+    REQUIRE(llmbed_cuda_attention(&p, max_len, q16.data(), k16.data(), v16.data(), got.data(), nullptr, nullptr) ==
             LLMBED_OK);
+    harness::sync();
     REQUIRE(got.intact());
     double max_v = 0.0;
     for (float x : v) max_v = std::max(max_v, (double)std::fabs(x));
@@ -331,9 +332,20 @@ TEST_CASE("op: varlen flash attention", "[emu][ops]") {
 
     llmbed_attention_params bad = {1, nullptr, 4, 3, 64, 1, 0.125f, nullptr, nullptr};
     uint16_t dummy = 0;
-    CHECK(llmbed_cuda_attention(&bad, 1, &dummy, &dummy, &dummy, &dummy, nullptr) == LLMBED_ERR_INVALID_ARGUMENT);
+    llmbed_error error{};
+    CHECK(llmbed_cuda_attention(&bad, 1, &dummy, &dummy, &dummy, &dummy, nullptr, &error) ==
+          LLMBED_ERR_INVALID_ARGUMENT);
+    CHECK(std::string(error.message).find("attention: 1 sequences (longest 1), 4 query heads over 3") == 0);
+    /* a grid beyond CUDA's limits is refused before launching, naming the op (grid.y = heads <= 65535) */
+    Buf<int32_t> one_token = harness::offsets_of({1});
+    llmbed_attention_params many_heads = {1, one_token.data(), 70000, 70000, 64, 1, 0.125f, nullptr, nullptr};
+    CHECK(llmbed_cuda_attention(&many_heads, 1, &dummy, &dummy, &dummy, &dummy, nullptr, &error) ==
+          LLMBED_ERR_INVALID_ARGUMENT);
+    INFO(error.message);
+    CHECK(std::string(error.message).find("attention: grid (1, 70000, 1)") == 0);
+    CHECK(std::string(error.message).find("outside CUDA's limits") != std::string::npos);
     llmbed_attention_params odd_dim = {1, nullptr, 4, 2, 71, 1, 0.125f, nullptr, nullptr};
-    CHECK(llmbed_cuda_attention(&odd_dim, 1, &dummy, &dummy, &dummy, &dummy, nullptr) == LLMBED_ERR_UNSUPPORTED);
+    CHECK(llmbed_cuda_attention(&odd_dim, 1, &dummy, &dummy, &dummy, &dummy, nullptr, nullptr) == LLMBED_ERR_UNSUPPORTED);
     CHECK(llmbed_cuda_attention_supports_head_dim(128) == 1);
     CHECK(llmbed_cuda_attention_supports_head_dim(72) == 1);
     CHECK(llmbed_cuda_attention_supports_head_dim(256) == 0);
@@ -363,7 +375,7 @@ TEST_CASE("op: pooling with instruction masks", "[emu][ops]") {
                     Buf<float> want((size_t)n_seqs * hidden);
                     llmbed_cpu_pooling(&p, x.data(), want.data());
                     Guarded<float> got(want.size());
-                    REQUIRE(llmbed_cuda_pooling(&p, x.data(), got.data(), nullptr) == LLMBED_OK);
+                    REQUIRE(llmbed_cuda_pooling(&p, x.data(), got.data(), nullptr, nullptr) == LLMBED_OK);
                     harness::sync();
                     REQUIRE(got.intact());
                     ErrorStats s;
@@ -391,7 +403,7 @@ TEST_CASE("op: postprocess (Matryoshka truncation + L2 normalise)", "[emu][ops]"
                     Buf<float> want((size_t)rows * dims);
                     llmbed_cpu_postprocess(&p, x.data(), want.data());
                     Guarded<float> got(want.size());
-                    REQUIRE(llmbed_cuda_postprocess(&p, x.data(), got.data(), nullptr) == LLMBED_OK);
+                    REQUIRE(llmbed_cuda_postprocess(&p, x.data(), got.data(), nullptr, nullptr) == LLMBED_OK);
                     harness::sync();
                     REQUIRE(got.intact());
                     ErrorStats s;
@@ -415,7 +427,7 @@ TEST_CASE("op: output conversion (fp16, int8 per-row scale, ubinary)", "[emu][op
             x[0] = 0.0f; /* exactly zero is not positive: bit 0 */
 
             Guarded<uint16_t> f16(n);
-            REQUIRE(llmbed_cuda_quantize_f16(&p, x.data(), f16.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_quantize_f16(&p, x.data(), f16.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(f16.intact());
             for (size_t i = 0; i < n; i++) {
@@ -427,7 +439,7 @@ TEST_CASE("op: output conversion (fp16, int8 per-row scale, ubinary)", "[emu][op
 
             Guarded<int8_t> q(n);
             Guarded<float> scales(rows);
-            REQUIRE(llmbed_cuda_quantize_int8(&p, x.data(), q.data(), scales.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_quantize_int8(&p, x.data(), q.data(), scales.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(q.intact());
             REQUIRE(scales.intact());
@@ -446,7 +458,7 @@ TEST_CASE("op: output conversion (fp16, int8 per-row scale, ubinary)", "[emu][op
 
             const int bytes = (dims + 7) / 8;
             Guarded<uint8_t> bits((size_t)rows * bytes);
-            REQUIRE(llmbed_cuda_quantize_ubinary(&p, x.data(), bits.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_quantize_ubinary(&p, x.data(), bits.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(bits.intact());
             for (int r = 0; r < rows; r++)
@@ -479,7 +491,7 @@ TEST_CASE("op: layernorm with bias, fused residual + bias output", "[emu][ops]")
             Guarded<float> residual(n); /* in place: residual_out aliases x */
             std::memcpy(residual.data(), x.data(), n * 4);
             REQUIRE(llmbed_cuda_layernorm(&p, residual.data(), w.data(), b.data(), got.data(), rb.data(),
-                                          residual.data(), nullptr) == LLMBED_OK);
+                                          residual.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(got.intact());
             REQUIRE(residual.intact());
@@ -497,7 +509,7 @@ TEST_CASE("op: layernorm with bias, fused residual + bias output", "[emu][ops]")
     llmbed_layernorm_params bad = {2, 0, 1e-5f};
     float dummy = 0.0f;
     uint16_t out = 0;
-    CHECK(llmbed_cuda_layernorm(&bad, &dummy, &dummy, &dummy, &out, nullptr, nullptr, nullptr) ==
+    CHECK(llmbed_cuda_layernorm(&bad, &dummy, &dummy, &dummy, &out, nullptr, nullptr, nullptr, nullptr) ==
           LLMBED_ERR_INVALID_ARGUMENT);
 }
 
@@ -510,7 +522,7 @@ TEST_CASE("op: softmax over the latents", "[emu][ops]") {
             Buf<float> x = rng.bf16_values((size_t)rows * len, -8.0f, 8.0f), want = x;
             llmbed_cpu_softmax_rows(&p, want.data());
             Guarded<uint16_t> got(x.size());
-            REQUIRE(llmbed_cuda_softmax_rows(&p, x.data(), got.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_softmax_rows(&p, x.data(), got.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(got.intact());
             ErrorStats s;
@@ -532,7 +544,7 @@ TEST_CASE("op: GEGLU with bias (exact erf GELU)", "[emu][ops]") {
             Buf<float> want((size_t)T * F);
             llmbed_cpu_geglu(&p, y.data(), b.data(), want.data());
             Guarded<uint16_t> got(want.size());
-            REQUIRE(llmbed_cuda_geglu(&p, y.data(), b.data(), got.data(), nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_geglu(&p, y.data(), b.data(), got.data(), nullptr, nullptr) == LLMBED_OK);
             harness::sync();
             REQUIRE(got.intact());
             ErrorStats s;

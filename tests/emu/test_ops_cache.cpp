@@ -118,7 +118,7 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
         Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
         Guarded<uint16_t> got(nq);
         p.cache = &cache.gpu;
-        REQUIRE(llmbed_cuda_attention_cache(&p, max_len, q16.data(), k16.data(), v16.data(), got.data(), nullptr) ==
+        REQUIRE(llmbed_cuda_attention_cache(&p, max_len, q16.data(), k16.data(), v16.data(), got.data(), nullptr, nullptr) ==
                 LLMBED_OK);
         harness::sync();
         REQUIRE(got.intact());
@@ -136,7 +136,7 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
     }
     llmbed_attention_params bidirectional = {1, nullptr, 4, 2, 64, 0, 0.125f, nullptr, nullptr};
     uint16_t dummy = 0;
-    CHECK(llmbed_cuda_attention_cache(&bidirectional, 1, &dummy, &dummy, &dummy, &dummy, nullptr) ==
+    CHECK(llmbed_cuda_attention_cache(&bidirectional, 1, &dummy, &dummy, &dummy, &dummy, nullptr, nullptr) ==
           LLMBED_ERR_INVALID_ARGUMENT);
 }
 
@@ -157,11 +157,11 @@ TEST_CASE("op: cache append and compaction are exact copies", "[emu][ops][cache]
         Buf<uint16_t> k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
         const llmbed_cache_append_params append = {c.kv, c.D, 3, T, c.length, c.n_pruned};
         llmbed_cpu_cache_append(&append, k.data(), v.data(), &cache.cpu);
-        REQUIRE(llmbed_cuda_cache_append(&append, k16.data(), v16.data(), &cache.gpu, nullptr) == LLMBED_OK);
+        REQUIRE(llmbed_cuda_cache_append(&append, k16.data(), v16.data(), &cache.gpu, nullptr, nullptr) == LLMBED_OK);
         const llmbed_cache_compact_params compact = {c.kv, c.D, c.length + c.rows, c.n_pruned, c.new_n_pruned};
         if (c.kept > 0 && c.new_n_pruned > c.n_pruned) {
             llmbed_cpu_cache_compact(&compact, &cache.cpu);
-            REQUIRE(llmbed_cuda_cache_compact(&compact, &cache.gpu, nullptr) == LLMBED_OK);
+            REQUIRE(llmbed_cuda_cache_compact(&compact, &cache.gpu, nullptr, nullptr) == LLMBED_OK);
         }
         harness::sync();
         ErrorStats s;
@@ -195,7 +195,7 @@ TEST_CASE("op: ThinK channel selection", "[emu][ops][cache]") {
         cpu_view.kept_channels = want.data();
         const llmbed_think_select_params p = {c.H, c.KV, c.D, row_begin, T, c.observed, c.kept, 1, 2};
         llmbed_cpu_think_select(&p, q.data(), k.data(), &cpu_view);
-        REQUIRE(llmbed_cuda_think_select(&p, q16.data(), k16.data(), &cache.gpu, nullptr) == LLMBED_OK);
+        REQUIRE(llmbed_cuda_think_select(&p, q16.data(), k16.data(), &cache.gpu, nullptr, nullptr) == LLMBED_OK);
         harness::sync();
         int differing = 0;
         for (int g = 0; g < c.KV; g++) {
@@ -226,5 +226,52 @@ TEST_CASE("op: ThinK channel selection", "[emu][ops][cache]") {
         report.add("H" + std::to_string(c.H) + "/" + std::to_string(c.KV) + " D" + std::to_string(c.D) + " rows " +
                        std::to_string(c.rows) + " keep " + std::to_string(c.kept),
                    s);
+    }
+}
+
+/* NaN scores (a NaN activation upstream) rank below every number, so exactly
+ * `kept` channels come out, the finite ones first by score, the NaN ones by
+ * index; before this rule a NaN channel counted nobody above it, more than
+ * `kept` channels were kept and their slots ran past the chunk's row. */
+TEST_CASE("op: ThinK selection with NaN scores keeps exactly `kept` channels", "[emu][ops][cache]") {
+    Rng rng(34);
+    const int H = 4, KV = 2, D = 16, T = 12, observed = 8;
+    for (int kept : {3, 12, 15}) {
+        Buf<float> q = rng.bf16_values((size_t)T * H * D, -2.0f, 2.0f), k = rng.bf16_values((size_t)T * KV * D, -2.0f, 2.0f);
+        /* channels 1, 5 and 9 of kv head 0 and channel 0 of head 1 get a NaN score */
+        for (int t = 0; t < T; t++) {
+            for (int c : {1, 5, 9}) k[((size_t)t * KV + 0) * D + c] = NAN;
+            k[((size_t)t * KV + 1) * D + 0] = NAN;
+        }
+        Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k);
+        const int chunk_capacity = 1;
+        const size_t n_out = (size_t)KV * chunk_capacity * kept;
+        Guarded<int32_t> got(n_out), want(n_out);
+        llmbed_kv_cache_view view{};
+        view.kept = kept;
+        view.chunk_capacity = chunk_capacity;
+        view.kept_channels = got.data();
+        const llmbed_think_select_params p = {H, KV, D, 0, T, observed, kept, 0, chunk_capacity};
+        REQUIRE(llmbed_cuda_think_select(&p, q16.data(), k16.data(), &view, nullptr, nullptr) == LLMBED_OK);
+        harness::sync();
+        view.kept_channels = want.data();
+        llmbed_cpu_think_select(&p, q.data(), k.data(), &view);
+        REQUIRE(got.intact());
+        REQUIRE(want.intact());
+        for (int g = 0; g < KV; g++) {
+            const int32_t *row = got.data() + (size_t)g * kept;
+            CHECK(std::is_sorted(row, row + kept));
+            CHECK(std::adjacent_find(row, row + kept) == row + kept);
+            const std::vector<int> nan_channels = g == 0 ? std::vector<int>{1, 5, 9} : std::vector<int>{0};
+            const int finite = D - (int)nan_channels.size();
+            int kept_nan = 0;
+            for (int i = 0; i < kept; i++)
+                kept_nan += std::count(nan_channels.begin(), nan_channels.end(), row[i]) > 0;
+            INFO("kv head " << g << ", keep " << kept);
+            /* NaN channels only fill what the finite ones cannot, lowest index first */
+            CHECK(kept_nan == std::max(0, kept - finite));
+            for (int i = 0; i < kept_nan; i++) CHECK(std::find(row, row + kept, nan_channels[(size_t)i]) != row + kept);
+            for (int i = 0; i < kept; i++) CHECK(row[i] == want[(size_t)g * kept + i]);
+        }
     }
 }

@@ -34,6 +34,9 @@ typedef enum cudaMemcpyKind {
 
 #define cudaStreamNonBlocking 0x01
 
+typedef enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 } cudaDeviceAttr;
+typedef enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 } cudaFuncAttribute;
+
 #define cudaGetErrorString llmbed_emu_cudaGetErrorString
 #define cudaGetLastError llmbed_emu_cudaGetLastError
 #define cudaPeekAtLastError llmbed_emu_cudaPeekAtLastError
@@ -48,6 +51,9 @@ typedef enum cudaMemcpyKind {
 #define cudaFreeHost llmbed_emu_cudaFreeHost
 #define cudaMemcpy llmbed_emu_cudaMemcpy
 #define cudaMemcpyAsync llmbed_emu_cudaMemcpyAsync
+#define cudaGetDevice llmbed_emu_cudaGetDevice
+#define cudaDeviceGetAttribute llmbed_emu_cudaDeviceGetAttribute
+#define cudaFuncSetAttribute llmbed_emu_cudaFuncSetAttribute
 
 const char *cudaGetErrorString(cudaError_t error);
 cudaError_t cudaGetLastError(void);
@@ -63,8 +69,18 @@ cudaError_t cudaMallocHost(void **ptr, size_t bytes);
 cudaError_t cudaFreeHost(void *ptr);
 cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind);
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream);
+cudaError_t cudaGetDevice(int *device);
+/* The emulated device reports an A100's opt-in shared-memory limit (163 KB),
+ * the smallest of llmbed's targets, so what fits here fits sm_80 and sm_90. */
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
+cudaError_t llmbed_emu_cudaFuncSetAttributeC(const void *func, cudaFuncAttribute attr, int value);
 
 #ifdef __cplusplus
+}
+/* As the runtime's C++ overload: any kernel's address. */
+template <typename Kernel>
+inline cudaError_t cudaFuncSetAttribute(Kernel *func, cudaFuncAttribute attr, int value) {
+    return llmbed_emu_cudaFuncSetAttributeC(reinterpret_cast<const void *>(func), attr, value);
 }
 #endif
 

@@ -1,0 +1,326 @@
+/* llmbed serve: an OpenAI-compatible embeddings server (host/serve/). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/options.h"
+#include "serve/serve_engine.h"
+#include "serve/serve_http.h"
+#include "serve/serve_metrics.h"
+#include "serve/serve_pool.h"
+
+static const char *const serve_usage =
+    "usage: llmbed serve --model PATH [--host 127.0.0.1] [--port 8080] [--api-key KEY | --api-key-file F] [options]\n"
+    "\n"
+    "Serves OpenAI's embeddings API: POST /v1/embeddings (input: a string, an array of strings,\n"
+    "an array of token ids or an array of token-id arrays; encoding_format float or base64;\n"
+    "dimensions), GET /v1/models, GET /health, GET /metrics (Prometheus). Rows equal `llmbed\n"
+    "embed`'s with the same row options. Requests of all clients are tokenised on --workers\n"
+    "threads and merged into batches of up to --max-batch-tokens tokens, longest first, each\n"
+    "waiting at most 2 ms to fill. With --api-key, /v1/* needs 'Authorization: Bearer KEY'.\n"
+    "\n"
+    "Limits: a body over --max-request-bytes gets 413, more than --max-inputs inputs 400, and\n"
+    "a request arriving while --max-queue requests are admitted 429 with Retry-After (memory\n"
+    "stays below max-queue x max-request-bytes plus their tokens and rows). Connections idle\n"
+    "for --timeout seconds are closed. SIGTERM or SIGINT: new requests get 503, admitted ones\n"
+    "are answered, then the server exits 0 (status 31 if --timeout passed first; a second\n"
+    "signal stops at once).";
+
+typedef struct serve_args {
+    const char *model, *host, *api_key, *api_key_file, *device, *pooling, *attention, *prompt, *prompt_name, *family;
+    const char *model_name;
+    int normalize, truncate, exclude_prompt;
+    int64_t port, max_batch_tokens, max_request_bytes, max_inputs, max_queue, timeout, threads, workers;
+    int64_t dims, max_tokens, chunk_tokens, memory_limit_mib;
+    double think_ratio;
+    cli_string_list adapters;
+} serve_args;
+
+/* The key from --api-key or the first line of --api-key-file (*owned freed by the caller). */
+static llmbed_status resolve_api_key(const serve_args *a, char **owned, const char **key) {
+    *owned = NULL;
+    *key = a->api_key;
+    if (a->api_key_file == NULL) return LLMBED_OK;
+    if (a->api_key != NULL) {
+        cli_error("llmbed serve: --api-key and --api-key-file exclude each other");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    FILE *f = fopen(a->api_key_file, "rb");
+    char line[4096];
+    if (f == NULL || fgets(line, sizeof line, f) == NULL) {
+        cli_error("llmbed serve: --api-key-file %s: %s", a->api_key_file, f == NULL ? strerror(errno) : "empty file");
+        if (f != NULL) fclose(f);
+        return LLMBED_ERR_FILE_NOT_FOUND;
+    }
+    fclose(f);
+    size_t n = strcspn(line, "\r\n");
+    line[n] = '\0';
+    if (n == 0) {
+        cli_error("llmbed serve: --api-key-file %s: the first line is empty", a->api_key_file);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    *owned = strdup(line);
+    *key = *owned;
+    return *owned != NULL ? LLMBED_OK : LLMBED_ERR_OUT_OF_MEMORY;
+}
+
+static int is_loopback(const char *host) { return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0; }
+
+/* Row options resolved as `llmbed embed` resolves them (host/cli/cmd_embed.c
+ * run()): the family's defaults, the prompt and its masked tokens, the token
+ * limit. The pipeline's job spec (issue 19) will own this. */
+static llmbed_status resolve_spec(const serve_args *a, const llmbed_model *model, const llmbed_model_info *info,
+                                  serve_row_spec *spec, const char **prompt, char **owned_prompt) {
+    memset(spec, 0, sizeof *spec);
+    llmbed_embed_params *p = &spec->params;
+    llmbed_embed_params_default(p);
+    if (a->pooling != NULL && cli_parse_pooling(a->pooling, &p->pooling) != 0) {
+        cli_error("llmbed serve: --pooling '%s': expected last, mean, first, weighted-mean or latent", a->pooling);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (a->attention != NULL && cli_parse_attention(a->attention, &p->attention) != 0) {
+        cli_error("llmbed serve: --attention '%s': expected causal or bidirectional", a->attention);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (a->dims > info->hidden_size) {
+        cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info->hidden_size);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (!(a->think_ratio >= 0.0 && a->think_ratio < 1.0)) {
+        cli_error("--think-ratio %g: expected a fraction in [0, 1) (0 = off)", a->think_ratio);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (p->pooling == LLMBED_POOLING_LATENT && !info->has_latent_pooling) {
+        cli_error("--pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* weights)",
+                  a->model);
+        return LLMBED_ERR_UNSUPPORTED;
+    }
+    p->normalize = a->normalize;
+    p->dims = (int)a->dims;
+    p->chunk_tokens = (int)a->chunk_tokens;
+    p->think_ratio = (float)a->think_ratio;
+    if (p->pooling == LLMBED_POOLING_DEFAULT) p->pooling = info->default_pooling;
+    if (p->attention == LLMBED_ATTENTION_DEFAULT) p->attention = info->default_attention;
+    if (p->normalize < 0) p->normalize = info->default_normalize;
+    if (p->attention == LLMBED_ATTENTION_BIDIRECTIONAL && (p->chunk_tokens > 0 || p->think_ratio > 0)) {
+        cli_error("%s: chunked prefill needs causal attention (bidirectional attention has no reusable cache)",
+                  p->chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    llmbed_status st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, owned_prompt, prompt);
+    if (st != LLMBED_OK) return st;
+    int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
+    /* Families that mask the instruction from the pool (SPEC section 3). */
+    if (a->exclude_prompt < 0 && (strcmp(info->family, "nv-embed") == 0 || strcmp(info->family, "llm2vec") == 0 ||
+                                  strcmp(info->family, "gritlm") == 0))
+        exclude = 1;
+    if (*prompt != NULL && (*prompt)[0] != '\0' && exclude) {
+        st = strcmp(info->family, "nv-embed") == 0 ? cli_prompt_bare_length(model, *prompt, &spec->instruction_len)
+                                                  : cli_prompt_length(model, *prompt, &spec->instruction_len);
+        if (st != LLMBED_OK) return st;
+    }
+    spec->prompt = *prompt;
+    spec->max_tokens = a->max_tokens > 0 ? a->max_tokens : info->max_positions;
+    spec->truncate = a->truncate;
+    spec->hidden_size = info->hidden_size;
+    spec->vocab_size = info->vocab_size;
+    return LLMBED_OK;
+}
+
+/* The model's name in answers: --model-name, else the last part of the path. */
+static char *model_display_name(const serve_args *a) {
+    if (a->model_name != NULL) return strdup(a->model_name);
+    char *name = strdup(a->model);
+    if (name == NULL) return NULL;
+    size_t n = strlen(name);
+    while (n > 1 && name[n - 1] == '/') name[--n] = '\0';
+    const char *slash = strrchr(name, '/');
+    if (slash != NULL && slash[1] != '\0') memmove(name, slash + 1, strlen(slash + 1) + 1);
+    return name;
+}
+
+static double monotonic_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Blocks until SIGINT/SIGTERM, then drains: 503 for new requests, admitted
+ * ones answered, at most timeout seconds; a second signal ends the wait. */
+static llmbed_status wait_and_drain(serve_http *http, const sigset_t *signals, int64_t timeout) {
+    int signal_number = 0;
+    while (sigwait(signals, &signal_number) != 0) {
+    }
+    serve_http_begin_drain(http);
+    fprintf(stderr, "llmbed: serve: %s: no new requests; answering the %ld admitted (at most %" PRId64 " s)\n",
+            signal_number == SIGTERM ? "SIGTERM" : "SIGINT", serve_http_in_flight(http), timeout);
+    const double deadline = monotonic_seconds() + (double)timeout;
+    while (serve_http_in_flight(http) > 0 && monotonic_seconds() < deadline) {
+        struct timespec tick = {0, 10 * 1000 * 1000};
+        if (sigtimedwait(signals, NULL, &tick) > 0) {
+            fprintf(stderr, "llmbed: serve: second signal: stopping now\n");
+            break;
+        }
+    }
+    const long left = serve_http_in_flight(http);
+    if (left == 0) return LLMBED_OK;
+    cli_error("serve: stopped with %ld requests unanswered (they get 503 or a closed connection)", left);
+    return LLMBED_ERR_INTERRUPTED;
+}
+
+static int run(serve_args *a) {
+    /* Every thread inherits the mask: the signals reach sigwait() here only. */
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (a->port < 0 || a->port > 65535) {
+        cli_error("llmbed serve: --port %" PRId64 ": expected 0..65535 (0 = any free port)", a->port);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    char *owned_key = NULL, *owned_prompt = NULL, *name = NULL;
+    const char *key = NULL, *prompt = NULL;
+    llmbed_status st = resolve_api_key(a, &owned_key, &key);
+    if (st != LLMBED_OK) return st;
+    llmbed_ctx_params ctx_params;
+    llmbed_ctx_params_default(&ctx_params);
+    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
+        cli_error("llmbed serve: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        free(owned_key);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.n_threads = (int)a->threads;
+    model_params.adapters = a->adapters.items;
+    model_params.n_adapters = a->adapters.n;
+    model_params.family = a->family;
+    llmbed_model *model = NULL;
+    llmbed_ctx *ctx = NULL;
+    serve_pool *pool = NULL;
+    serve_engine *engine = NULL;
+    serve_http *http = NULL;
+    st = cli_load_model_with(a->model, &model_params, &model);
+    if (st != LLMBED_OK) goto done;
+    llmbed_model_info info = {.struct_size = sizeof info};
+    st = llmbed_model_get_info(model, &info);
+    serve_row_spec spec;
+    if (st == LLMBED_OK) st = resolve_spec(a, model, &info, &spec, &prompt, &owned_prompt);
+    if (st != LLMBED_OK) goto done;
+    const int64_t batch_tokens = a->max_batch_tokens > 0 ? a->max_batch_tokens : llmbed_suggested_batch_tokens(model);
+    ctx_params.n_threads = (int)a->threads;
+    ctx_params.batch_tokens = batch_tokens;
+    ctx_params.memory_limit_bytes = a->memory_limit_mib * 1024 * 1024;
+    llmbed_error error = {0};
+    st = llmbed_ctx_create(model, &ctx_params, &ctx, &error);
+    if (st != LLMBED_OK) {
+        cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
+        goto done;
+    }
+    name = model_display_name(a);
+    pool = serve_pool_create((int)a->workers);
+    serve_metrics metrics;
+    serve_metrics_init(&metrics);
+    const serve_engine_config engine_config = {model, ctx, spec, batch_tokens, 0.002, pool, &metrics};
+    engine = pool != NULL ? serve_engine_create(&engine_config) : NULL;
+    if (name == NULL || engine == NULL) {
+        cli_error("llmbed serve: out of memory (or no thread could start)");
+        st = LLMBED_ERR_OUT_OF_MEMORY;
+        goto done;
+    }
+    const int row_dims = spec.params.dims > 0 ? spec.params.dims : info.hidden_size;
+    const serve_http_config http_config = {a->host, (int)a->port, key, (size_t)a->max_request_bytes, (int)a->max_inputs,
+                                           (int)a->max_queue, (int)a->timeout, name, row_dims, spec.params.normalize,
+                                           engine, pool, &metrics};
+    st = serve_http_start(&http_config, &http, &error);
+    if (st != LLMBED_OK) {
+        cli_error("llmbed serve: %s", error.message);
+        goto done;
+    }
+    if (!is_loopback(a->host) && key == NULL)
+        fprintf(stderr, "llmbed: warning: serving on %s without an API key: anyone who can reach this host can use "
+                        "it (--api-key or --api-key-file)\n", a->host);
+    fprintf(stderr,
+            "llmbed: serving %s on http://%s%s%s:%d (rows of %d, pooling %s, normalize %d; batches of up to %" PRId64
+            " tokens)\n",
+            name, strchr(a->host, ':') ? "[" : "", a->host, strchr(a->host, ':') ? "]" : "", serve_http_port(http),
+            row_dims, cli_pooling_name(spec.params.pooling), spec.params.normalize, batch_tokens);
+    st = wait_and_drain(http, &signals, a->timeout);
+    if (st == LLMBED_OK)
+        fprintf(stderr, "llmbed: serve: every admitted request answered (%llu embeddings requests answered 200); bye\n",
+                (unsigned long long)atomic_load(&metrics.requests[SERVE_ROUTE_EMBEDDINGS][0]));
+done:
+    /* Order: no new body reaches the pool; the engine answers what it still
+     * holds; the pool runs what is queued (parsing into the stopped engine
+     * answers 503) and every answer, resuming its connection; then the
+     * daemon stops with no connection suspended. */
+    serve_http_close_intake(http);
+    serve_engine_stop(engine);
+    serve_pool_free(pool);
+    serve_http_free(http);
+    serve_engine_free(engine);
+    llmbed_ctx_free(ctx);
+    llmbed_model_free(model);
+    free(name);
+    free(owned_prompt);
+    free(owned_key);
+    return st;
+}
+
+int cli_serve(int argc, char **argv) {
+    serve_args a = {.host = "127.0.0.1", .port = 8080, .device = "cpu", .normalize = -1, .truncate = 1,
+                    .exclude_prompt = -1, .max_request_bytes = 8 << 20, .max_inputs = 2048, .max_queue = 64,
+                    .timeout = 30, .workers = 2};
+    const cli_option options[] = {
+        {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
+        {"model-name", CLI_STRING, &a.model_name, 0, 0, "NAME", "model name in answers (default: the path's last part)"},
+        {"host", CLI_STRING, &a.host, 0, 0, "ADDR", "address to bind (default 127.0.0.1; 0.0.0.0 or :: for all)"},
+        {"port", CLI_INT, &a.port, 0, 0, "N", "port (default 8080; 0 = any free port, printed at start)"},
+        {"api-key", CLI_STRING, &a.api_key, 0, 0, "KEY", "require 'Authorization: Bearer KEY' on /v1/*"},
+        {"api-key-file", CLI_STRING, &a.api_key_file, 0, 0, "F", "the key from the first line of F"},
+        {"max-batch-tokens", CLI_INT, &a.max_batch_tokens, 0, 0, "N",
+         "tokens per forward batch (default: from model size and free memory, as embed)"},
+        {"max-request-bytes", CLI_INT, &a.max_request_bytes, 0, 1, "N", "largest request body (default 8 MiB)"},
+        {"max-inputs", CLI_INT, &a.max_inputs, 0, 1, "N", "inputs per request (default 2048)"},
+        {"max-queue", CLI_INT, &a.max_queue, 0, 1, "N", "embeddings requests admitted at once; more get 429 (default 64)"},
+        {"timeout", CLI_INT, &a.timeout, 0, 1, "S", "idle connection timeout and shutdown drain limit (default 30)"},
+        {"workers", CLI_INT, &a.workers, 0, 1, "N", "threads parsing, tokenising and encoding (default 2)"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads of the engine (0 = all cores)"},
+        {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB", "activation + key/value cache memory of the engine"},
+        {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first, weighted-mean or latent (NV-Embed)"},
+        {"attention", CLI_STRING, &a.attention, 0, 0, "A", "causal or bidirectional"},
+        {"family", CLI_STRING, &a.family, 0, 0, "NAME", "embedder convention instead of the detected one (llmbed info)"},
+        {"adapter", CLI_STRING_LIST, &a.adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable, in order)"},
+        {"normalize", CLI_FLAG, &a.normalize, 1, 0, NULL, "L2-normalise each row"},
+        {"no-normalize", CLI_FLAG, &a.normalize, 0, 0, NULL, "keep raw pooled rows (\"dimensions\" re-normalises)"},
+        {"dims", CLI_INT, &a.dims, 0, 0, "N", "Matryoshka: rows of the first N values, re-normalised"},
+        {"prompt", CLI_STRING, &a.prompt, 0, 0, "TEXT", "prepended to every text input"},
+        {"prompt-name", CLI_STRING, &a.prompt_name, 0, 0, "NAME", "prompt from config_sentence_transformers.json"},
+        {"exclude-prompt", CLI_FLAG, &a.exclude_prompt, 1, 0, NULL,
+         "leave prompt tokens out of the pool (default: 1_Pooling include_prompt)"},
+        {"include-prompt", CLI_FLAG, &a.exclude_prompt, 0, 0, NULL, "pool over the prompt tokens too"},
+        {"max-tokens", CLI_INT, &a.max_tokens, 0, 0, "N", "longest input in tokens (default: the model's limit)"},
+        {"truncate", CLI_FLAG, &a.truncate, 1, 0, NULL, "cut longer inputs (default)"},
+        {"no-truncate", CLI_FLAG, &a.truncate, 0, 0, NULL, "answer 400 naming a longer input"},
+        {"chunk-tokens", CLI_INT, &a.chunk_tokens, 0, 1, "C",
+         "inputs longer than C tokens run in chunks of C over a key/value cache (causal)"},
+        {"think-ratio", CLI_DOUBLE, &a.think_ratio, 0, 0, "X", "ThinK key-channel pruning of chunked inputs, [0, 1)"},
+    };
+    int parsed = cli_parse("serve", serve_usage, argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
+    if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
+    if (a.model == NULL) {
+        cli_error("llmbed serve: --model PATH is required (see llmbed serve --help)");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    return run(&a);
+}
