@@ -557,6 +557,16 @@ void llmbed_text_params_default(llmbed_text_params *params);
 llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length,
                                    llmbed_error *error);
 
+/* The tokens at the front of tokenize(prompt + text) that llmbed_embed_texts
+ * keeps out of the pool for this prompt, by the job spec's rule:
+ * exclude_prompt -1 = the family's (NV-Embed, LLM2Vec and GritLM mask the
+ * instruction; NV-Embed counts it without BOS), else the folder's
+ * 1_Pooling include_prompt; 0 = pooled (length 0); 1 = excluded. For
+ * callers that pack their own batches (llmbed_batch.instruction_lens).
+ * Any thread. */
+llmbed_status llmbed_prompt_pool_length(const llmbed_model *model, const char *prompt, int exclude_prompt,
+                                        int32_t *length, llmbed_error *error);
+
 
 
 /* Embeds texts[i] (UTF-8, lengths[i] bytes, need not be NUL-terminated)
@@ -647,6 +657,74 @@ void llmbed_file_params_default(llmbed_file_params *params);
  * thread as the context's users. */
 llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *file, const llmbed_embed_params *params,
                                 llmbed_file_stats *stats);
+
+/* ------------------------------------------ streaming inputs (servers)
+ *
+ * Dynamic batching for inputs that arrive over time from many clients (the
+ * HTTP server's source and sink): each input carries an opaque tag, is
+ * tokenised off the caller's thread by the job spec of the stream (as a line
+ * of `llmbed embed` with the same text and embed params), waits in a queue,
+ * and runs in a token-budget batch formed from what is queued, longest
+ * first, as soon as the queued tokens fill the budget or the oldest input
+ * has waited max_wait_us. Its row (or its error) goes to the stream's
+ * callback with the tag. With several contexts (one per GPU or CPU replica)
+ * each runs batches from the one queue. A row depends on its batch only in
+ * the last bits (SPEC field notes). */
+typedef struct llmbed_stream llmbed_stream;
+
+typedef struct llmbed_stream_params {
+    size_t struct_size;   /* sizeof(llmbed_stream_params) */
+    int64_t max_wait_us;  /* longest wait of a queued input for its batch to fill (default 2000) */
+    int tokenize_threads; /* threads tokenising submitted inputs (default 1) */
+} llmbed_stream_params;
+
+/* Any thread. */
+void llmbed_stream_params_default(llmbed_stream_params *params);
+
+typedef struct llmbed_stream_input {
+    const char *text;      /* UTF-8 text of text_len bytes (copied), or: */
+    size_t text_len;
+    const int32_t *ids;    /* pre-tokenised ids (copied; used when non-NULL) */
+    size_t n_ids;
+    int dims;              /* row width: 0 = the stream's (embed params dims); else Matryoshka truncation */
+    int normalize;         /* -1 = the stream's; 0 or 1 */
+    void *tag;             /* handed back with the row */
+} llmbed_stream_input;
+
+typedef struct llmbed_stream_row {
+    void *tag;
+    llmbed_status status;  /* LLMBED_OK, or why the input has no row (message says it, naming the input) */
+    const char *message;   /* "" when OK; valid during the callback */
+    const float *row;      /* dims float32 values; valid during the callback */
+    int dims;
+    int64_t tokens;        /* tokens embedded for this input */
+    int truncated;         /* 1 when the input was cut to max_tokens */
+} llmbed_stream_row;
+
+/* Called once per submitted input, from a stream thread (never the
+ * submitter's), possibly from several threads at once. */
+typedef void (*llmbed_stream_callback)(void *user, const llmbed_stream_row *row);
+
+/* Opens a stream over n_ctxs contexts of one model (which the stream uses
+ * from its own threads until llmbed_stream_close), with the rows' spec from
+ * text and embed params (NULL = defaults; precision, late chunking and
+ * pooling NONE are not offered: rows are float32, one per input). */
+llmbed_status llmbed_stream_open(llmbed_ctx *const *ctxs, int n_ctxs, const llmbed_text_params *text,
+                                 const llmbed_embed_params *params, const llmbed_stream_params *stream_params,
+                                 llmbed_stream_callback callback, void *user, llmbed_stream **out,
+                                 llmbed_error *error);
+
+/* Queues n inputs (copied). INVALID_ARGUMENT for a bad input (nothing is
+ * queued then), INTERRUPTED once the stream is closing. Any thread. */
+llmbed_status llmbed_stream_submit(llmbed_stream *stream, const llmbed_stream_input *inputs, int n,
+                                   llmbed_error *error);
+
+/* Inputs submitted whose callback has not returned yet. Any thread. */
+int64_t llmbed_stream_pending(const llmbed_stream *stream);
+
+/* Embeds what is queued, delivers every callback, stops the threads and
+ * frees the stream; the contexts are the caller's again. NULL is a no-op. */
+void llmbed_stream_close(llmbed_stream *stream);
 
 #ifdef __cplusplus
 }

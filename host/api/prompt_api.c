@@ -9,6 +9,7 @@
 #include "common/path.h"
 #include "model/model.h"
 #include "pipeline/encode.h"
+#include "pipeline/spec.h"
 
 /* The model folder's JSON file `name`, or *out = NULL when the model is a
  * single file or the folder has no such file. */
@@ -138,4 +139,21 @@ llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt
     if (model == NULL || prompt == NULL || length == NULL)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "prompt_length: model, prompt and length are required");
     return llmbed_encode_prompt_length(model, prompt, 0, length, error);
+}
+
+llmbed_status llmbed_prompt_pool_length(const llmbed_model *model, const char *prompt, int exclude_prompt,
+                                        int32_t *length, llmbed_error *error) {
+    llmbed_error_clear(error);
+    if (model == NULL || prompt == NULL || length == NULL)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "prompt_pool_length: model, prompt and length are required");
+    *length = 0;
+    llmbed_text_params text;
+    llmbed_text_params_default(&text);
+    text.prompt = prompt;
+    text.exclude_prompt = exclude_prompt;
+    llmbed_job_spec spec;
+    LLMBED_TRY(llmbed_spec_resolve(model, NULL, &text, 1, &spec, error));
+    *length = spec.instruction_len;
+    llmbed_spec_free(&spec);
+    return LLMBED_OK;
 }
