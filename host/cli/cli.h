@@ -16,6 +16,7 @@ int cli_tokenize(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_eval_passkey(int argc, char **argv);
+int cli_eval_needle(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 
 /* "last"/"mean"/"first"/"weighted-mean"/"latent" (-1 for an unknown name). */

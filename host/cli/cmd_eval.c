@@ -20,6 +20,7 @@
 static const char *const eval_usage =
     "usage: llmbed eval sts --model PATH --data FILE.tsv[,FILE2.tsv...] [method flags] [--output FILE.json]\n"
     "       llmbed eval passkey --model PATH --filler FILE.tsv ... (long-context retrieval: eval passkey --help)\n"
+    "       llmbed eval needle --model PATH --filler FILE.tsv --needles FILE.tsv ... (eval needle --help)\n"
     "\n"
     "Each data line is score<TAB>sentence1<TAB>sentence2 (../shared/testdata/sts holds SICK 2014 and\n"
     "STS 2012-2016 in this form). Every distinct sentence is embedded once; each pair's cosine is\n"
@@ -32,6 +33,7 @@ typedef struct eval_args {
     const char *model, *data, *output, *attention, *device, *pooling;
     int quiet;
     int64_t layer, threads, batch_tokens, max_tokens;
+    cli_string_list adapters;
     cli_method_args method;
 } eval_args;
 
@@ -131,6 +133,8 @@ static llmbed_status write_json(const eval_args *a, const cli_method *m, const l
                                 file_score macro) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", a->model);
+    cJSON *adapters = cJSON_AddArrayToObject(root, "adapters");
+    for (int i = 0; i < a->adapters.n; i++) cJSON_AddItemToArray(adapters, cJSON_CreateString(a->adapters.items[i]));
     cJSON *method = cJSON_AddObjectToObject(root, "method");
     if (m->name) {
         cJSON_AddStringToObject(method, "name", m->name);
@@ -237,7 +241,12 @@ static int run_sts(eval_args *a) {
             }
         }
     }
-    st = cli_load_model(a->model, (int)a->threads, &model);
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.n_threads = (int)a->threads;
+    model_params.adapters = a->adapters.items;
+    model_params.n_adapters = a->adapters.n;
+    st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) goto done;
     llmbed_model_info info = {.struct_size = sizeof info};
     st = llmbed_model_get_info(model, &info);
@@ -323,8 +332,9 @@ int cli_eval(int argc, char **argv) {
         return argc < 3 ? LLMBED_ERR_INVALID_ARGUMENT : 0;
     }
     if (strcmp(argv[2], "passkey") == 0) return cli_eval_passkey(argc, argv);
+    if (strcmp(argv[2], "needle") == 0) return cli_eval_needle(argc, argv);
     if (strcmp(argv[2], "sts") != 0) {
-        cli_error("llmbed eval: unknown evaluation '%s' (known: sts, passkey)", argv[2]);
+        cli_error("llmbed eval: unknown evaluation '%s' (known: sts, passkey, needle)", argv[2]);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     eval_args a = {.device = "cpu"};
@@ -332,6 +342,7 @@ int cli_eval(int argc, char **argv) {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"data", CLI_STRING, &a.data, 0, 0, "FILES", "comma-separated score<TAB>s1<TAB>s2 files (required)"},
         {"output", CLI_STRING, &a.output, 0, 0, "FILE", "also write the results as JSON"},
+        {"adapter", CLI_STRING_LIST, &a.adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable, in order)"},
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first or weighted-mean"},
         {"attention", CLI_STRING, &a.attention, 0, 0, "A", "causal or bidirectional"},
         {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/eval_needle.h"
 #include "cli/options.h"
+#include "eval/needle.h"
 #include "eval/passkey.h"
 #include "eval/sts_file.h"
 #include "eval/text_set.h"
@@ -34,16 +36,31 @@ static const char *const passkey_usage =
     "ThinK per ratio (a document shorter than one chunk is not pruned); the pooling is the model's.\n"
     "Prints a table; --output writes it as JSON, --dump the generated sets as JSONL.";
 
+static const char *const needle_usage =
+    "usage: llmbed eval needle --model PATH --filler FILE.tsv[,...] --needles FILE.tsv[,...]\n"
+    "                          [--adapter DIR] [--lengths 256,512,...] [--documents N]\n"
+    "                          [--think-ratios 0,0.25,...] [--chunk-tokens 512,2048] [--seed S]\n"
+    "                          [--output FILE.json] [--dump FILE.jsonl]\n"
+    "\n"
+    "Needle retrieval with natural sentences (LongEmbed's needle task, generated offline and\n"
+    "deterministically): per length, N documents of filler sentences (drawn by --seed from the --filler\n"
+    "files, minus every sentence of the --needles files) each hiding sentence 1 of a distinct gold-5\n"
+    "pair of the --needles files at a random depth; query i is that pair's sentence 2 (a paraphrase).\n"
+    "Top-1 accuracy and nDCG@10 over all documents of one length. Documents run causal, in chunks of\n"
+    "--chunk-tokens over the key/value cache with ThinK per ratio; the pooling is the model's (or the\n"
+    "adapter's). Prints a table; --output writes it as JSON, --dump the generated sets as JSONL.";
+
 typedef struct passkey_args {
-    const char *model, *filler, *lengths, *ratios, *chunks, *output, *dump, *device, *pooling;
-    int quiet;
+    const char *model, *filler, *lengths, *ratios, *chunks, *output, *dump, *device, *pooling, *needles;
+    int quiet, needle; /* needle: `eval needle` (natural needles of --needles) instead of pass keys */
     int64_t documents, seed, threads;
+    cli_string_list adapters;
 } passkey_args;
 
 typedef struct run_result {
     int length, chunk;
     float ratio;
-    double accuracy, mean_cosine, min_cosine, seconds, tokens_per_second;
+    double accuracy, ndcg10, mean_cosine, min_cosine, seconds, tokens_per_second;
     int64_t kv_bytes, kv_bytes_full;
     double mean_tokens;
 } run_result;
@@ -139,6 +156,9 @@ static llmbed_status write_results(const passkey_args *a, const run_result *runs
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", a->model);
     cJSON_AddStringToObject(root, "filler", a->filler);
+    if (a->needle) cJSON_AddStringToObject(root, "needles", a->needles);
+    cJSON *adapters = cJSON_AddArrayToObject(root, "adapters");
+    for (int i = 0; i < a->adapters.n; i++) cJSON_AddItemToArray(adapters, cJSON_CreateString(a->adapters.items[i]));
     cJSON_AddNumberToObject(root, "documents_per_length", (double)a->documents);
     cJSON_AddNumberToObject(root, "seed", (double)a->seed);
     cJSON *list = cJSON_AddArrayToObject(root, "runs");
@@ -148,6 +168,7 @@ static llmbed_status write_results(const passkey_args *a, const run_result *runs
         cJSON_AddNumberToObject(r, "think_ratio", runs[i].ratio);
         cJSON_AddNumberToObject(r, "chunk_tokens", runs[i].chunk);
         cJSON_AddNumberToObject(r, "accuracy", runs[i].accuracy);
+        cJSON_AddNumberToObject(r, "ndcg_at_10", runs[i].ndcg10);
         cJSON_AddNumberToObject(r, "mean_cosine_vs_ratio0", runs[i].mean_cosine);
         cJSON_AddNumberToObject(r, "min_cosine_vs_ratio0", runs[i].min_cosine);
         cJSON_AddNumberToObject(r, "kv_bytes", (double)runs[i].kv_bytes);
@@ -178,8 +199,8 @@ typedef struct passkey_run {
 } passkey_run;
 
 static void print_row(const run_result *r) {
-    printf("%7d %6.2f %6d %9.3f %12.6f %12.6f %9.3f %10.0f %8.1f\n", r->length, (double)r->ratio, r->chunk, r->accuracy,
-           r->mean_cosine, r->min_cosine, r->kv_bytes_full > 0 ? (double)r->kv_bytes / (double)r->kv_bytes_full : 0.0,
+    printf("%7d %6.2f %6d %9.3f %8.3f %12.6f %12.6f %9.3f %10.0f %8.1f\n", r->length, (double)r->ratio, r->chunk,
+           r->accuracy, r->ndcg10, r->mean_cosine, r->min_cosine, r->kv_bytes_full > 0 ? (double)r->kv_bytes / (double)r->kv_bytes_full : 0.0,
            r->tokens_per_second, r->mean_tokens);
     fflush(stdout);
 }
@@ -212,10 +233,11 @@ static llmbed_status run_length(passkey_run *r, const llmbed_passkey_set *set, c
             if (st != LLMBED_OK) break;
             const float *got = ratio == 0.0f ? reference : rows;
             if (ratio == 0.0f) have_reference = 1;
-            run_result res = {set->target_tokens, (int)r->chunks[ci], ratio, 0, 0, 1, 0, 0, 0, 0, tokens / n};
+            run_result res = {set->target_tokens, (int)r->chunks[ci], ratio, 0, 0, 0, 1, 0, 0, 0, 0, tokens / n};
             res.seconds = cli_now() - start;
             res.tokens_per_second = tokens / res.seconds;
             res.accuracy = llmbed_passkey_accuracy(query_rows, got, n, dims);
+            res.ndcg10 = llmbed_needle_ndcg10(query_rows, got, n, dims);
             res.mean_cosine = NAN;
             res.min_cosine = NAN;
             if (have_reference) {
@@ -261,8 +283,20 @@ static int run_passkey(const passkey_args *a) {
     llmbed_passkey_set set = {0};
     float *query_rows = NULL;
     FILE *dump = NULL;
+    cli_needle_pairs pairs = {0};
     llmbed_status st = read_pool(a->filler, &files, &n_files, &pool);
-    if (st == LLMBED_OK) st = cli_load_model(a->model, (int)a->threads, &r.model);
+    if (st == LLMBED_OK && a->needle) st = cli_needle_pairs_read(a->needles, 5.0, &pool, &pairs);
+    if (st == LLMBED_OK && a->needle && pairs.n < (size_t)a->documents) {
+        cli_error("llmbed eval needle: --needles '%s' holds %zu distinct gold-5 pairs, fewer than --documents %" PRId64,
+                  a->needles, pairs.n, a->documents);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    llmbed_model_params mp;
+    llmbed_model_params_default(&mp);
+    mp.n_threads = (int)a->threads;
+    mp.adapters = a->adapters.items;
+    mp.n_adapters = a->adapters.n;
+    if (st == LLMBED_OK) st = cli_load_model_with(a->model, &mp, &r.model);
     llmbed_ctx_params cp;
     llmbed_ctx_params_default(&cp);
     cp.n_threads = (int)a->threads;
@@ -295,15 +329,19 @@ static int run_passkey(const passkey_args *a) {
     }
     if (st == LLMBED_OK) {
         printf("model %s, %" PRId64 " documents per length, %zu filler sentences, seed %" PRId64 "\n", a->model,
-               a->documents, pool.n, a->seed);
-        printf("%7s %6s %6s %9s %12s %12s %9s %10s %8s\n", "length", "ratio", "chunk", "accuracy", "mean cos/0",
+               a->documents, a->needle ? pairs.pool_size : pool.n, a->seed);
+        printf("%7s %6s %6s %9s %8s %12s %12s %9s %10s %8s\n", "length", "ratio", "chunk", "accuracy", "ndcg@10",
+               "mean cos/0",
                "min cos/0", "kv/full", "tokens/s", "tokens");
     }
     for (int li = 0; li < r.n_lengths && st == LLMBED_OK; li++) {
-        st = llmbed_passkey_generate(r.model, pool.texts, pool.n, (int)r.lengths[li], (int)a->documents,
-                                     (uint64_t)a->seed, &set, &error);
+        st = a->needle ? llmbed_needle_generate(r.model, pairs.pool, pairs.pool_size, pairs.needles, pairs.queries,
+                                                pairs.n, (int)r.lengths[li], (int)a->documents, (uint64_t)a->seed,
+                                                &set, &error)
+                       : llmbed_passkey_generate(r.model, pool.texts, pool.n, (int)r.lengths[li], (int)a->documents,
+                                                 (uint64_t)a->seed, &set, &error);
         if (st != LLMBED_OK) {
-            cli_error("llmbed eval passkey: length %g: %s", r.lengths[li], error.message);
+            cli_error("llmbed eval %s: length %g: %s", a->needle ? "needle" : "passkey", r.lengths[li], error.message);
             break;
         }
         if (dump != NULL) st = dump_set(dump, &set);
@@ -311,7 +349,7 @@ static int run_passkey(const passkey_args *a) {
         if (st == LLMBED_OK) st = embed(r.ctx, set.queries, set.n, &q, r.dims, query_rows);
         if (st == LLMBED_OK) st = run_length(&r, &set, query_rows);
         llmbed_passkey_set_free(&set);
-        if (!a->quiet) fprintf(stderr, "llmbed eval passkey: length %g done\n", r.lengths[li]);
+        if (!a->quiet) fprintf(stderr, "llmbed eval %s: length %g done\n", a->needle ? "needle" : "passkey", r.lengths[li]);
     }
     if (dump != NULL && fclose(dump) != 0 && st == LLMBED_OK) {
         cli_error("--dump %s: write failed", a->dump);
@@ -323,15 +361,24 @@ static int run_passkey(const passkey_args *a) {
     llmbed_ctx_free(r.ctx);
     llmbed_model_free(r.model);
     llmbed_text_set_free(&pool);
+    cli_needle_pairs_free(&pairs);
     for (int i = 0; i < n_files; i++) llmbed_sts_file_free(&files[i]);
     free(files);
     return st;
 }
 
-int cli_eval_passkey(int argc, char **argv) {
-    passkey_args a = {.lengths = "256,512,1024,2048,4096,8192", .ratios = "0,0.25,0.4,0.5", .chunks = "512",
-                      .device = "cpu", .documents = 100, .seed = 1};
+int cli_eval_long_retrieval(int argc, char **argv, int needle) {
+    passkey_args a = {.lengths = "256,512,1024,2048,4096,8192",
+                      .ratios = needle ? "0,0.25,0.4,0.5,0.6" : "0,0.25,0.4,0.5",
+                      .chunks = needle ? "512,2048" : "512",
+                      .device = "cpu",
+                      .documents = 100,
+                      .seed = 1,
+                      .needle = needle};
+    const char *name = needle ? "eval needle" : "eval passkey";
     const cli_option options[] = {
+        {"needles", CLI_STRING, &a.needles, 0, 0, "FILES", "eval needle: STS .tsv files whose gold-5 pairs are the needles"},
+        {"adapter", CLI_STRING_LIST, &a.adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable, in order)"},
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"filler", CLI_STRING, &a.filler, 0, 0, "FILES", "comma-separated STS .tsv files: the filler sentences (required)"},
         {"lengths", CLI_STRING, &a.lengths, 0, 0, "LIST", "document lengths in tokens (default 256,...,8192)"},
@@ -346,12 +393,19 @@ int cli_eval_passkey(int argc, char **argv) {
         {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines"},
     };
-    const int parsed = cli_parse("eval passkey", passkey_usage, argc, argv, 3, options,
+    const int parsed = cli_parse(name, needle ? needle_usage : passkey_usage, argc, argv, 3, options,
                                  (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
-    if (a.model == NULL || a.filler == NULL) {
-        cli_error("llmbed eval passkey: --model PATH and --filler FILE.tsv are required (see --help)");
+    if (a.model == NULL || a.filler == NULL || (needle && a.needles == NULL)) {
+        cli_error("llmbed %s: --model PATH and --filler FILE.tsv%s are required (see --help)", name,
+                  needle ? " and --needles FILE.tsv" : "");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (!needle && a.needles != NULL) {
+        cli_error("llmbed eval passkey: --needles belongs to llmbed eval needle");
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     return run_passkey(&a);
 }
+
+int cli_eval_passkey(int argc, char **argv) { return cli_eval_long_retrieval(argc, argv, 0); }

@@ -64,24 +64,20 @@ static char *join(const char *const *pool, const size_t *picked, int n_picked, i
     return text[0] == ' ' ? memmove(text, text + 1, strlen(text)) : text;
 }
 
-typedef struct pool_counts {
-    int *tokens; /* [pool_size], -1 = not counted yet */
-} pool_counts;
-
-static llmbed_status pool_tokens(const llmbed_model *model, const char *const *pool, pool_counts *c, size_t i,
+static llmbed_status pool_tokens(const llmbed_model *model, const char *const *pool, int *pool_counts, size_t i,
                                  int *count, llmbed_error *error) {
-    if (c->tokens[i] < 0) {
+    if (pool_counts[i] < 0) {
         char spaced[4096];
         snprintf(spaced, sizeof spaced, " %s", pool[i]);
-        LLMBED_TRY(count_tokens(model, spaced, 0, &c->tokens[i], error));
+        LLMBED_TRY(count_tokens(model, spaced, 0, &pool_counts[i], error));
     }
-    *count = c->tokens[i];
+    *count = pool_counts[i];
     return LLMBED_OK;
 }
 
-static llmbed_status one_document(const llmbed_model *model, const char *const *pool, size_t pool_size,
-                                  pool_counts *counts, int target, uint64_t *state, const char *needle,
-                                  llmbed_passkey_set *set, int d, size_t *picked, llmbed_error *error) {
+llmbed_status llmbed_passkey_document(const llmbed_model *model, const char *const *pool, size_t pool_size,
+                                      int *counts, int target, uint64_t *state, const char *needle,
+                                      llmbed_passkey_set *set, int d, size_t *picked, llmbed_error *error) {
     int needle_tokens = 0;
     LLMBED_TRY(count_tokens(model, needle, 1, &needle_tokens, error));
     if (needle_tokens > target)
@@ -132,16 +128,16 @@ llmbed_status llmbed_passkey_generate(const llmbed_model *model, const char *con
     out->queries = calloc((size_t)n, sizeof *out->queries);
     out->tokens = calloc((size_t)n, sizeof *out->tokens);
     out->depth = calloc((size_t)n, sizeof *out->depth);
-    pool_counts counts = {malloc(pool_size * sizeof(int))};
+    int *counts = malloc(pool_size * sizeof(int));
     size_t *picked = malloc(sizeof(size_t) * ((size_t)target_tokens + 1));
     char(*names)[32] = calloc((size_t)n, sizeof *names);
-    llmbed_status st = out->documents && out->queries && out->tokens && out->depth && counts.tokens && picked && names
+    llmbed_status st = out->documents && out->queries && out->tokens && out->depth && counts && picked && names
                            ? LLMBED_OK
                            : llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "passkey: out of memory");
     if (st == LLMBED_OK) {
         out->n = n;
         out->target_tokens = target_tokens;
-        for (size_t i = 0; i < pool_size; i++) counts.tokens[i] = -1;
+        for (size_t i = 0; i < pool_size; i++) counts[i] = -1;
     }
     uint64_t state = seed ^ ((uint64_t)target_tokens << 32);
     for (int d = 0; st == LLMBED_OK && d < n; d++) {
@@ -158,9 +154,10 @@ llmbed_status llmbed_passkey_generate(const llmbed_model *model, const char *con
         out->queries[d] = strdup(query);
         if (out->queries[d] == NULL) st = llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "passkey: out of memory");
         if (st == LLMBED_OK)
-            st = one_document(model, pool, pool_size, &counts, target_tokens, &state, needle, out, d, picked, error);
+            st = llmbed_passkey_document(model, pool, pool_size, counts, target_tokens, &state, needle, out, d, picked,
+                                         error);
     }
-    free(counts.tokens);
+    free(counts);
     free(picked);
     free(names);
     if (st != LLMBED_OK) llmbed_passkey_set_free(out);

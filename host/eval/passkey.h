@@ -35,6 +35,15 @@ llmbed_status llmbed_passkey_generate(const llmbed_model *model, const char *con
                                       int target_tokens, int n, uint64_t seed, llmbed_passkey_set *out,
                                       llmbed_error *error);
 
+/* Document d of `set` (documents, tokens, depth): pool sentences drawn with
+ * *state until 64 draws in a row do not fit in `target` tokens, `needle` at a
+ * random depth. counts[pool_size] caches each sentence's token count (-1 =
+ * not counted yet); picked holds target + 1 indices of scratch. Shared with
+ * the needle set (eval/needle.h). */
+llmbed_status llmbed_passkey_document(const llmbed_model *model, const char *const *pool, size_t pool_size,
+                                      int *counts, int target, uint64_t *state, const char *needle,
+                                      llmbed_passkey_set *set, int d, size_t *picked, llmbed_error *error);
+
 void llmbed_passkey_set_free(llmbed_passkey_set *set);
 
 /* Top-1 accuracy: the fraction of queries whose most similar document (dot

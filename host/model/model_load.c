@@ -48,6 +48,7 @@ llmbed_status llmbed_model_load_folder(llmbed_model *m, const char *folder, cons
         if (st == LLMBED_OK) st = llmbed_weights_load_hf(m, weights, folder, p->n_threads, error);
         llmbed_safetensors_close(weights);
         if (st == LLMBED_OK) st = llmbed_lora_merge(m, p->adapters, p->n_adapters, error);
+        if (st == LLMBED_OK) st = llmbed_adapter_folder_defaults(m, p->adapters, p->n_adapters, error);
         if (st != LLMBED_OK) return st;
     } else if (p->n_adapters > 0) {
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: adapters need the weights (not vocab_only)", folder);
@@ -81,6 +82,7 @@ llmbed_status llmbed_model_load_gguf(llmbed_model *m, const llmbed_gguf *gguf, c
         st = alloc_layers(m, error);
         if (st == LLMBED_OK) st = llmbed_weights_load_gguf(m, gguf, p->n_threads, error);
         if (st == LLMBED_OK) st = llmbed_lora_merge(m, p->adapters, p->n_adapters, error);
+        if (st == LLMBED_OK) st = llmbed_adapter_folder_defaults(m, p->adapters, p->n_adapters, error);
     } else if (st == LLMBED_OK && p->n_adapters > 0) {
         st = llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "%s: adapters need the weights (not vocab_only)", path);
     }

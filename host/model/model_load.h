@@ -40,6 +40,11 @@ llmbed_status llmbed_weights_load_gguf(llmbed_model *model, const llmbed_gguf *g
 llmbed_status llmbed_model_folder_defaults(llmbed_model *model, const char *folder, const cJSON *config_json,
                                            llmbed_error *error);
 
+/* Pooling/normalisation of the last adapter folder that carries sentence-transformers'
+ * modules.json or 1_Pooling/config.json, over the defaults set so far (st_defaults.c). */
+llmbed_status llmbed_adapter_folder_defaults(llmbed_model *model, const char *const *dirs, int n_dirs,
+                                             llmbed_error *error);
+
 #ifdef __cplusplus
 }
 #endif

@@ -88,18 +88,9 @@ static llmbed_status read_modules(llmbed_model *m, const char *folder, char **po
     return st;
 }
 
-llmbed_status llmbed_model_folder_defaults(llmbed_model *m, const char *folder, const cJSON *config_json,
-                                           llmbed_error *error) {
-    m->default_pooling = LLMBED_POOLING_LAST;
-    m->default_attention = LLMBED_ATTENTION_CAUSAL;
-    m->default_normalize = 1;
-    const cJSON *is_causal = cJSON_GetObjectItemCaseSensitive(config_json, "is_causal");
-    if (is_causal != NULL && !cJSON_IsNull(is_causal)) {
-        if (!cJSON_IsBool(is_causal))
-            return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s/config.json: field \"is_causal\" must be true or false",
-                               folder);
-        if (cJSON_IsFalse(is_causal)) m->default_attention = LLMBED_ATTENTION_BIDIRECTIONAL;
-    }
+/* Pooling and normalisation from a folder's modules.json and pooling config (1_Pooling/ unless
+ * modules.json names another); untouched when the folder has neither. */
+static llmbed_status read_st_files(llmbed_model *m, const char *folder, llmbed_error *error) {
     char *pooling_dir = NULL;
     llmbed_status st = read_modules(m, folder, &pooling_dir, error);
     if (st == LLMBED_OK && pooling_dir == NULL) {
@@ -114,4 +105,40 @@ llmbed_status llmbed_model_folder_defaults(llmbed_model *m, const char *folder, 
     }
     free(pooling_dir);
     return st;
+}
+
+llmbed_status llmbed_model_folder_defaults(llmbed_model *m, const char *folder, const cJSON *config_json,
+                                           llmbed_error *error) {
+    m->default_pooling = LLMBED_POOLING_LAST;
+    m->default_attention = LLMBED_ATTENTION_CAUSAL;
+    m->default_normalize = 1;
+    const cJSON *is_causal = cJSON_GetObjectItemCaseSensitive(config_json, "is_causal");
+    if (is_causal != NULL && !cJSON_IsNull(is_causal)) {
+        if (!cJSON_IsBool(is_causal))
+            return llmbed_fail(error, LLMBED_ERR_BAD_CONFIG, "%s/config.json: field \"is_causal\" must be true or false",
+                               folder);
+        if (cJSON_IsFalse(is_causal)) m->default_attention = LLMBED_ATTENTION_BIDIRECTIONAL;
+    }
+    return read_st_files(m, folder, error);
+}
+
+/* An adapter trained as an embedder (llmbed.train writes sentence-transformers'
+ * modules.json + 1_Pooling beside adapter_config.json) says how it pools: the
+ * last adapter folder that has these files decides, over the base's defaults. */
+llmbed_status llmbed_adapter_folder_defaults(llmbed_model *m, const char *const *dirs, int n_dirs,
+                                             llmbed_error *error) {
+    for (int i = n_dirs - 1; i >= 0; i--) {
+        char *modules = llmbed_path_join(dirs[i], "modules.json");
+        char *pooling = llmbed_path_join(dirs[i], "1_Pooling/config.json");
+        if (modules == NULL || pooling == NULL) {
+            free(modules);
+            free(pooling);
+            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", dirs[i]);
+        }
+        const int has_files = llmbed_path_is_file(modules) || llmbed_path_is_file(pooling);
+        free(modules);
+        free(pooling);
+        if (has_files) return read_st_files(m, dirs[i], error);
+    }
+    return LLMBED_OK;
 }

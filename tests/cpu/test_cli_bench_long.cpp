@@ -24,6 +24,9 @@ TEST_CASE("cli bench --long: a row per ThinK ratio and the suffix-mode compariso
     CHECK(r.out.find("       0.50    8/16") != std::string::npos);
     CHECK(r.out.find("       0.00   16/16") != std::string::npos);
     CHECK(r.out.find("1.000x") != std::string::npos);
+    // kv dtype table (1 kv head x 16, blocks of 64): int4 keys 8 ch x 0.5 B + 8 x 8 B / 64, values 8 B + 2 x 4 B
+    CHECK(r.out.find("    int4         0.50    5.0     16.0     21.0    3.05x smaller") != std::string::npos);
+    CHECK(r.out.find("    bf16         0.00   32.0     32.0     64.0    1.00x smaller") != std::string::npos);
     const size_t at = r.out.find("worst cosine suffix mode vs re-encoded ");
     REQUIRE(at != std::string::npos);
     const double worst = std::strtod(r.out.c_str() + at + 39, nullptr);

@@ -169,8 +169,8 @@ TEST_CASE("eval: bad method flags and data exit with one clear line", "[eval][cl
                          LLMBED_ERR_INVALID_ARGUMENT, "--template: no {text} placeholder");
     check_one_error_line(run({"eval", "sts", "--model", model, "--data", data, "--pool-span", "middle"}, dir),
                          LLMBED_ERR_INVALID_ARGUMENT, "--pool-span 'middle': expected all, text or last-text");
-    check_one_error_line(run({"eval", "needle", "--model", model}, dir), LLMBED_ERR_INVALID_ARGUMENT,
-                         "unknown evaluation 'needle' (known: sts, passkey)");
+    check_one_error_line(run({"eval", "needles", "--model", model}, dir), LLMBED_ERR_INVALID_ARGUMENT,
+                         "unknown evaluation 'needles' (known: sts, passkey, needle)");
     check_one_error_line(run({"eval", "sts", "--data", data}, dir), LLMBED_ERR_INVALID_ARGUMENT,
                          "--model PATH and --data FILE.tsv are required");
     /* The same method errors from llmbed embed. */

@@ -1,4 +1,4 @@
-// The batch job (scheduler/job.h) end to end on a deterministic fake engine:
+// The batch job (pipeline/job.h) end to end on a deterministic fake engine:
 // byte tokenizer with BOS/EOS, and an "embedding" that is a function of the
 // sequence's own ids, so any mix-up of order, batching, truncation or
 // resume shows in the rows. Covers input order, the token budget, shards +
