@@ -194,7 +194,8 @@ typedef struct llmbed_ctx_params {
     llmbed_device device; /* default CPU */
     int device_index;     /* CUDA ordinal */
     int n_threads;        /* CPU threads; 0 = all cores */
-    int64_t batch_tokens; /* max tokens per forward pass; 0 = default (8192) */
+    int64_t batch_tokens; /* max tokens per forward pass; 0 = llmbed_suggested_batch_tokens(model), the default
+                           * `llmbed embed` uses too */
     /* Activation memory the context may grow to when a sequence is longer
      * than batch_tokens (weights not counted); 0 = no limit. A sequence that
      * would need more fails with LLMBED_ERR_OUT_OF_MEMORY and the context
@@ -212,6 +213,10 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
 
 /* NULL is a no-op. Same thread as the context's users. */
 void llmbed_ctx_free(llmbed_ctx *ctx);
+
+/* The context's token budget per forward pass (batch_tokens, or the default
+ * it resolved to). Any thread. */
+int64_t llmbed_ctx_batch_tokens(const llmbed_ctx *ctx);
 
 /* Message of the last failed call on this context ("" when none). Valid until
  * the next call on the context. Same thread as the context's users. */
@@ -640,7 +645,8 @@ typedef struct llmbed_file_params {
     /* Records from an Arrow stream of record batches instead of input_path
      * (Parquet through pyarrow, no text conversion): text_field names a
      * utf8 or large_utf8 column (a null is a bad record), id_field an
-     * optional id column; input_identity (required) names the data in the
+     * optional id column (string or integer); input_path names the data in
+     * messages ("<input_path>:<row>") and input_identity (required) in the
      * manifest. A resumed job re-reads the stream from its start and checks
      * the records before the manifest's position by their CRC-32. The
      * library calls the stream's callbacks on the calling thread and a

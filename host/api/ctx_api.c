@@ -113,6 +113,8 @@ void llmbed_ctx_free(llmbed_ctx *ctx) {
     free(ctx);
 }
 
+int64_t llmbed_ctx_batch_tokens(const llmbed_ctx *ctx) { return ctx != NULL ? ctx->engine.batch_tokens : 0; }
+
 const char *llmbed_last_error(const llmbed_ctx *ctx) {
     return ctx != NULL ? ctx->last_error.message : "";
 }

@@ -120,7 +120,8 @@ llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *f, co
     llmbed_arrow_source arrow = {0};
     llmbed_job_source arrow_source;
     if (st == LLMBED_OK && f->arrow_input != NULL)
-        st = llmbed_arrow_source_init(&arrow, f->arrow_input, f->text_field, f->id_field, &arrow_source, error);
+        st = llmbed_arrow_source_init(&arrow, f->arrow_input, f->input_path, f->text_field, f->id_field, &arrow_source,
+                                      error);
     else if (st != LLMBED_OK && f != NULL && f->struct_size == sizeof *f && f->arrow_input != NULL &&
              f->arrow_input->release != NULL)
         f->arrow_input->release(f->arrow_input);

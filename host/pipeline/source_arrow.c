@@ -120,8 +120,9 @@ static llmbed_status arrow_next(void *user, llmbed_input_record *record, llmbed_
     *line_no = ++s->records;
     *record_status = LLMBED_OK;
     if (!row_valid(text, at)) {
-        *record_status = llmbed_fail(record_error, LLMBED_ERR_INPUT_FORMAT, "%s row %" PRId64 ": column \"%s\" is null",
-                                     s->name, s->records - 1, s->schema.children[s->text_column]->name);
+        *record_status = llmbed_fail(record_error, LLMBED_ERR_INPUT_FORMAT,
+                                     "%s:%" PRId64 ": column \"%s\" is null (a record needs its text)", s->name,
+                                     s->records, s->schema.children[s->text_column]->name);
         s->offset += 1;
         s->crc = llmbed_crc32_update(s->crc, "\n", 1);
         *bytes = 0;
@@ -185,40 +186,40 @@ static llmbed_status arrow_seek(void *user, int64_t offset, int64_t lines, uint3
     return LLMBED_OK;
 }
 
-llmbed_status llmbed_arrow_source_init(llmbed_arrow_source *s, struct ArrowArrayStream *stream,
+llmbed_status llmbed_arrow_source_init(llmbed_arrow_source *s, struct ArrowArrayStream *stream, const char *name,
                                        const char *text_column, const char *id_column, llmbed_job_source *source,
                                        llmbed_error *error) {
     memset(s, 0, sizeof *s);
     s->stream = stream;
-    snprintf(s->name, sizeof s->name, "input row");
+    snprintf(s->name, sizeof s->name, "%s", name != NULL ? name : "arrow input");
     if (stream == NULL || stream->release == NULL)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "arrow_input: the stream is released or NULL");
     const int code = stream->get_schema(stream, &s->schema);
     if (code != 0) return stream_error(s, code, "reading the schema", error);
     if (s->schema.format == NULL || strcmp(s->schema.format, "+s") != 0)
         return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
-                           "arrow input: the stream holds \"%s\" arrays, not record batches (struct \"+s\")",
-                           s->schema.format != NULL ? s->schema.format : "?");
+                           "%s: the Arrow stream holds \"%s\" arrays, not record batches (struct \"+s\")",
+                           s->name, s->schema.format != NULL ? s->schema.format : "?");
     const char *text_name = text_column != NULL ? text_column : "text";
     s->text_column = find_column(&s->schema, text_name);
     if (s->text_column < 0)
-        return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "arrow input: no column \"%s\" (the text column)", text_name);
+        return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s: no column \"%s\" (the text column)", s->name, text_name);
     if (!is_string(s->schema.children[s->text_column]->format))
         return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
-                           "arrow input: column \"%s\" has Arrow type \"%s\", not a string (utf8 or large_utf8)",
-                           text_name, s->schema.children[s->text_column]->format);
+                           "%s: column \"%s\" has Arrow type \"%s\", not a string (utf8 or large_utf8)",
+                           s->name, text_name, s->schema.children[s->text_column]->format);
     s->id_column = -1;
     if (id_column != NULL) {
         s->id_column = find_column(&s->schema, id_column);
         if (s->id_column < 0)
-            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "arrow input: no column \"%s\" (the id column)", id_column);
+            return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT, "%s: no column \"%s\" (the id column)", s->name, id_column);
         const char *format = s->schema.children[s->id_column]->format;
         if (!is_string(format) && !is_integer(format))
             return llmbed_fail(error, LLMBED_ERR_INPUT_FORMAT,
-                               "arrow input: id column \"%s\" has Arrow type \"%s\", not a string or an integer",
-                               id_column, format);
+                               "%s: id column \"%s\" has Arrow type \"%s\", not a string or an integer",
+                               s->name, id_column, format);
     }
-    *source = (llmbed_job_source){s, s->name, 0, arrow_next, arrow_seek, NULL};
+    *source = (llmbed_job_source){s, s->name, 1, arrow_next, arrow_seek, NULL};
     return LLMBED_OK;
 }
 

@@ -23,12 +23,12 @@ typedef struct llmbed_arrow_source {
     int64_t offset;                  /* position after them */
     uint32_t crc;
     int eof;
-    char name[64];
+    char name[512];
 } llmbed_arrow_source;
 
 /* Reads the schema and finds the columns (INPUT_FORMAT naming a missing
- * column or one of another type). */
-llmbed_status llmbed_arrow_source_init(llmbed_arrow_source *state, struct ArrowArrayStream *stream,
+ * column or one of another type). Records are named "<name>:<row>" (1-based). */
+llmbed_status llmbed_arrow_source_init(llmbed_arrow_source *state, struct ArrowArrayStream *stream, const char *name,
                                        const char *text_column, const char *id_column, llmbed_job_source *source,
                                        llmbed_error *error);
 

@@ -202,8 +202,10 @@ static void validate(llmbed_job_item *item, const llmbed_job_source *source, con
     }
     for (size_t i = 0; i < item->n_ids; i++) {
         if (item->ids[i] < 0 || (engine->vocab_size > 0 && item->ids[i] >= engine->vocab_size)) {
-            snprintf(what, sizeof what, "input_ids[%zu] = %" PRId32 " is outside the vocabulary [0, %d)", i,
-                     item->ids[i], engine->vocab_size);
+            snprintf(what, sizeof what,
+                     source->by_line ? "input_ids[%zu] = %" PRId32 " is outside the vocabulary [0, %d)"
+                                     : "position %zu: token id %" PRId32 " outside the vocabulary [0, %d)",
+                     i, item->ids[i], engine->vocab_size);
             reject(item, source, LLMBED_ERR_TOKEN_OUT_OF_RANGE, what);
             return;
         }

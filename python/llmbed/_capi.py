@@ -24,14 +24,8 @@ _NATIVE = Path(__file__).resolve().parent / "_native"
 
 ERROR_MESSAGE_CAPACITY = 512
 
-# enums (values as in include/llmbed.h)
-POOLING = {"default": 0, "last": 1, "mean": 2, "first": 3, "weighted-mean": 4, "latent": 6}
-POOLING_NAMES = {v: k for k, v in POOLING.items()}
-ATTENTION = {"default": 0, "causal": 1, "bidirectional": 2}
-ATTENTION_NAMES = {v: k for k, v in ATTENTION.items()}
-PRECISION = {"float32": 0, "float16": 1, "int8": 2, "ubinary": 3}
-DEVICE_CPU, DEVICE_CUDA = 0, 1
-ERR_TOKEN_OUT_OF_RANGE, ERR_BUFFER_TOO_SMALL, ERR_SEQUENCE_TOO_LONG, ERR_INTERRUPTED = 18, 22, 30, 31
+# Enum values and status codes come from the library (llmbed_*_name,
+# llmbed_status_name): see enum_table() and status_value().
 
 
 class llmbed_error(Structure):
@@ -78,6 +72,13 @@ class llmbed_model_info(Structure):
 class llmbed_ctx_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("device", c_int), ("device_index", c_int), ("n_threads", c_int),
                 ("batch_tokens", c_int64), ("memory_limit_bytes", c_int64)]
+
+
+class ArrowArrayStream(Structure):
+    """The Arrow C stream interface (arrow.apache.org/docs/format/CStreamInterface.html); pyarrow fills it."""
+
+    _fields_ = [("get_schema", c_void_p), ("get_next", c_void_p), ("get_last_error", c_void_p), ("release", c_void_p),
+                ("private_data", c_void_p)]
 
 
 class llmbed_batch(Structure):
@@ -185,6 +186,14 @@ _FUNCTIONS = {
     "llmbed_embed_texts": (c_int, [c_void_p, c_void_p, c_void_p, c_int, POINTER(llmbed_text_params),
                                    POINTER(llmbed_embed_params), c_void_p, c_size_t, c_void_p,
                                    POINTER(llmbed_text_stats)]),
+    "llmbed_embed_ids": (c_int, [c_void_p, c_void_p, c_void_p, c_int, POINTER(llmbed_text_params),
+                                 POINTER(llmbed_embed_params), c_void_p, c_size_t, c_void_p,
+                                 POINTER(llmbed_text_stats)]),
+    "llmbed_pooling_name": (c_char_p, [c_int]),
+    "llmbed_attention_name": (c_char_p, [c_int]),
+    "llmbed_precision_name": (c_char_p, [c_int]),
+    "llmbed_pool_span_name": (c_char_p, [c_int]),
+    "llmbed_device_parse": (c_int, [c_char_p, POINTER(c_int), POINTER(c_int)]),
     "llmbed_file_params_default": (None, [POINTER(llmbed_file_params)]),
     "llmbed_embed_file": (c_int, [c_void_p, POINTER(llmbed_file_params), POINTER(llmbed_embed_params),
                                   POINTER(llmbed_file_stats)]),
@@ -249,3 +258,40 @@ def filled(struct_type, default_fn_name: str):
     value = struct_type()
     getattr(lib(), default_fn_name)(ctypes.byref(value))
     return value
+
+
+_tables = {}
+
+
+def enum_table(kind: str):
+    """{name: value} of a C enum as the CLI spells the names (llmbed_<kind>_name): pooling, attention,
+    precision, pool_span."""
+    table = _tables.get(kind)
+    if table is None:
+        name_of = getattr(lib(), f"llmbed_{kind}_name")
+        table = {}
+        for value in range(-1, 64):
+            raw = name_of(value)
+            if raw is not None:
+                table[raw.decode()] = value
+        _tables[kind] = table
+    return table
+
+
+def enum_name(kind: str, value: int) -> str:
+    """The CLI's name of an enum value ("?" when not in the enum)."""
+    return next((name for name, v in enum_table(kind).items() if v == value), "?")
+
+
+def status_value(name: str) -> int:
+    """The value of a status by its C name ("LLMBED_ERR_BUFFER_TOO_SMALL")."""
+    table = _tables.get("status")
+    if table is None:
+        table = {}
+        for value in range(0, 1000):
+            raw = lib().llmbed_status_name(value)
+            if raw is None:
+                break
+            table[raw.decode()] = value
+        _tables["status"] = table
+    return table[name]
