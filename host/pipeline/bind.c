@@ -5,7 +5,6 @@
 
 #include "common/error.h"
 #include "model/model.h"
-#include "pipeline/batch_check.h"
 #include "pipeline/encode.h"
 
 /* Text -> ids by the spec: suffix-mode inputs continue the document, so
@@ -37,7 +36,6 @@ static llmbed_status bound_tokenize_template(void *user, const char *text, size_
 
 static llmbed_status bound_embed(void *user, int worker, const llmbed_batch *batch, float *out, llmbed_error *error) {
     const llmbed_job_binding *b = user;
-    LLMBED_TRY(llmbed_batch_check_pool(batch, b->spec->engine.mask_prefix_tokens, error));
     return llmbed_engine_run(b->engines[worker], batch, &b->spec->engine, out, error);
 }
 
@@ -75,6 +73,10 @@ void llmbed_job_bind(llmbed_job_binding *binding, const llmbed_job_spec *spec, l
     options->late_chunking = spec->late_chunking;
     options->dtype = (llmbed_output_dtype)spec->precision;
     options->batch_tokens = spec->batch_tokens;
+    options->mask_prefix_tokens = spec->engine.mask_prefix_tokens;
+    options->max_continuation = spec->document == NULL          ? 0
+                                : spec->engine.chunk_tokens > 0 ? spec->engine.chunk_tokens
+                                                                : spec->batch_tokens;
 }
 
 llmbed_status llmbed_job_bind_prepare(const llmbed_job_binding *binding, llmbed_error *error) {

@@ -160,6 +160,8 @@ typedef struct llmbed_job_options {
     int64_t max_tokens;        /* longer inputs are truncated or rejected; 0 = no limit */
     int truncate;              /* 1: cut and count; 0: LLMBED_ERR_SEQUENCE_TOO_LONG naming the line */
     int late_chunking;         /* 0 = off; N > 0: spans of N tokens; -1: each record's "spans" */
+    int mask_prefix_tokens;    /* leading tokens of every record kept out of the pool (it must be longer) */
+    int64_t max_continuation;  /* suffix mode: an input must fit one chunk of this many tokens; 0 = no limit */
     int skip_invalid;          /* 1: bad lines are reported through on_skip and counted */
     int64_t batch_tokens;      /* token budget of one embed call */
     int window_lines;          /* 0 = 4096 */

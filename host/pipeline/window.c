@@ -200,6 +200,22 @@ static void validate(llmbed_job_item *item, const llmbed_job_source *source, con
         reject(item, source, LLMBED_ERR_SEQUENCE_TOO_LONG, what);
         return;
     }
+    if (o->mask_prefix_tokens > 0 && item->n_ids <= (size_t)o->mask_prefix_tokens) {
+        snprintf(what, sizeof what,
+                 "%zu tokens and --mask-prefix-tokens %d: every token would be masked from the pool (the row would "
+                 "be empty)",
+                 item->n_ids, o->mask_prefix_tokens);
+        reject(item, source, LLMBED_ERR_INVALID_ARGUMENT, what);
+        return;
+    }
+    if (o->max_continuation > 0 && item->n_ids > (size_t)o->max_continuation) {
+        snprintf(what, sizeof what,
+                 "%zu tokens; in suffix mode an input continues the cached document in one chunk of at most %" PRId64
+                 " tokens (--chunk-tokens)",
+                 item->n_ids, o->max_continuation);
+        reject(item, source, LLMBED_ERR_SEQUENCE_TOO_LONG, what);
+        return;
+    }
     for (size_t i = 0; i < item->n_ids; i++) {
         if (item->ids[i] < 0 || (engine->vocab_size > 0 && item->ids[i] >= engine->vocab_size)) {
             snprintf(what, sizeof what,

@@ -132,7 +132,7 @@ TEST_CASE("stream: tagged inputs from several threads come back once each, equal
 
     REQUIRE(c.calls == (int)texts.size() + 1);
     CHECK(c.by_tag[1000].status == LLMBED_ERR_TOKEN_OUT_OF_RANGE);
-    CHECK(c.by_tag[1000].message.find("input_ids[1]") != std::string::npos);
+    CHECK(c.by_tag[1000].message.find("position 1: token id") != std::string::npos);
     const std::vector<float> full = reference(reference_ctx, texts, 0, hidden, -1);
     const std::vector<float> eight = reference(reference_ctx, texts, 8, 8, -1);
     for (size_t i = 0; i < texts.size(); i++) {
