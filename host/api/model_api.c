@@ -1,6 +1,8 @@
 /* Public model API (include/llmbed.h): argument checks around the loader
  * (host/model/model_load.c), the tokenizer loaded beside the model from the
  * same folder or GGUF file, and the model's description. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,10 +34,32 @@ static llmbed_status finish_tokenizer(llmbed_model *m, llmbed_status st, llmbed_
     return st;
 }
 
+/* The adapters' real paths, one a line: part of the identity of a job's rows (host/pipeline/spec.c). */
+static llmbed_status remember_adapters(llmbed_model *m, const llmbed_model_params *p, llmbed_error *error) {
+    size_t length = 0;
+    char *paths = NULL;
+    for (int i = 0; i < p->n_adapters; i++) {
+        char *real = realpath(p->adapters[i], NULL);
+        const char *name = real != NULL ? real : p->adapters[i];
+        char *grown = realloc(paths, length + strlen(name) + 2);
+        if (grown == NULL) {
+            free(real);
+            free(paths);
+            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", m->path);
+        }
+        paths = grown;
+        length += (size_t)sprintf(paths + length, "%s\n", name);
+        free(real);
+    }
+    m->adapter_paths = paths;
+    return LLMBED_OK;
+}
+
 static llmbed_status load_into(llmbed_model *m, const char *path, const llmbed_model_params *p,
                                llmbed_error *error) {
     m->path = strdup(path);
     if (m->path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    LLMBED_TRY(remember_adapters(m, p, error));
     if (llmbed_path_is_dir(path)) {
         LLMBED_TRY(llmbed_model_load_folder(m, path, p, error));
         return finish_tokenizer(m, llmbed_tokenizer_load_folder(path, &m->tokenizer, error), error);
@@ -92,6 +116,7 @@ void llmbed_model_free(llmbed_model *model) {
     free(model->latent_storage);
     free(model->weights.layers);
     free(model->path);
+    free(model->adapter_paths);
     llmbed_tokenizer_free(model->tokenizer);
     free(model);
 }

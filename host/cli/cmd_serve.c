@@ -116,15 +116,14 @@ static llmbed_status resolve_spec(const serve_args *a, const llmbed_model *model
     }
     llmbed_status st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, owned_prompt, prompt);
     if (st != LLMBED_OK) return st;
-    int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
-    /* Families that mask the instruction from the pool (SPEC section 3). */
-    if (a->exclude_prompt < 0 && (strcmp(info->family, "nv-embed") == 0 || strcmp(info->family, "llm2vec") == 0 ||
-                                  strcmp(info->family, "gritlm") == 0))
-        exclude = 1;
-    if (*prompt != NULL && (*prompt)[0] != '\0' && exclude) {
-        st = strcmp(info->family, "nv-embed") == 0 ? cli_prompt_bare_length(model, *prompt, &spec->instruction_len)
-                                                  : cli_prompt_length(model, *prompt, &spec->instruction_len);
-        if (st != LLMBED_OK) return st;
+    if (*prompt != NULL && (*prompt)[0] != '\0') {
+        /* the pipeline's rule (the family's, else 1_Pooling include_prompt) */
+        llmbed_error error = {0};
+        st = llmbed_prompt_pool_length(model, *prompt, a->exclude_prompt, &spec->instruction_len, &error);
+        if (st != LLMBED_OK) {
+            cli_error("%s", error.message);
+            return st;
+        }
     }
     spec->prompt = *prompt;
     spec->max_tokens = a->max_tokens > 0 ? a->max_tokens : info->max_positions;

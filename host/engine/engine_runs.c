@@ -79,6 +79,50 @@ static llmbed_postprocess_params post_params(const llmbed_embed_options *opt) {
     return post;
 }
 
+/* The decoder's chunked request over tokens[0, n): what fill_cache, a
+ * chunked sequence and late chunking differ in is the pooling and whether
+ * the cache is kept. */
+static llmbed_chunked_request chunked_request(const llmbed_embed_options *opt, const int32_t *tokens, int n, int chunk,
+                                              int pool_kind, int n_pools, const int32_t *pool_begin,
+                                              const int32_t *pool_end, int keep_cache,
+                                              const llmbed_postprocess_params *post) {
+    return (llmbed_chunked_request){
+        .n_tokens = n,
+        .tokens = tokens,
+        .chunk_tokens = chunk,
+        .think_ratio = opt->think_ratio,
+        .n_layers = opt->n_layers,
+        .attention_temperature = opt->attention_temperature,
+        .pool_kind = pool_kind,
+        .n_pools = n_pools,
+        .pool_begin = pool_begin,
+        .pool_end = pool_end,
+        .keep_cache = keep_cache,
+        .post = post,
+    };
+}
+
+/* The decoder's packed request over the staged offsets and pools. */
+static llmbed_forward_request packed_request(const llmbed_engine *engine, const llmbed_embed_options *opt, int n_seqs,
+                                             const int32_t *tokens, int pool_kind, int n_pools,
+                                             const int32_t *cache_lens, const llmbed_postprocess_params *post) {
+    return (llmbed_forward_request){
+        .n_seqs = n_seqs,
+        .n_tokens = engine->seq_offsets[n_seqs],
+        .tokens = tokens,
+        .seq_offsets = engine->seq_offsets,
+        .causal = opt->causal,
+        .n_layers = opt->n_layers,
+        .attention_temperature = opt->attention_temperature,
+        .pool_kind = pool_kind,
+        .n_pools = n_pools,
+        .pool_begin = engine->pool_begin,
+        .pool_end = engine->pool_end,
+        .cache_lens = cache_lens,
+        .post = post,
+    };
+}
+
 static int cache_matches(const llmbed_engine *engine, const llmbed_embed_options *opt) {
     return engine->cached_layers == opt->n_layers && engine->cached_temperature == opt->attention_temperature &&
            engine->cached_think_ratio == opt->think_ratio;
@@ -97,19 +141,8 @@ static llmbed_status fill_cache(llmbed_engine *engine, const int32_t *tokens, in
     const int32_t begin = n - 1, end = n;
     float *scratch = malloc(sizeof(float) * (size_t)engine->model->config.hidden_size);
     if (scratch == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: out of memory");
-    const llmbed_chunked_request req = {
-        .n_tokens = n,
-        .tokens = tokens,
-        .chunk_tokens = chunk,
-        .think_ratio = opt->think_ratio,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = LLMBED_POOL_LAST,
-        .n_pools = 1,
-        .pool_begin = &begin,
-        .pool_end = &end,
-        .keep_cache = 1,
-    };
+    const llmbed_chunked_request req =
+        chunked_request(opt, tokens, n, chunk, LLMBED_POOL_LAST, 1, &begin, &end, 1, NULL);
     const llmbed_status st = llmbed_decoder_forward_chunked(&engine->decoder, &req, scratch, error);
     free(scratch);
     if (st != LLMBED_OK) return st;
@@ -175,21 +208,8 @@ llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch
     stage_request(engine, batch, first, n, skip, opt);
     for (int s = 0; s < n; s++) engine->cache_lens[s] = cached;
     const llmbed_postprocess_params post = post_params(opt);
-    const llmbed_forward_request req = {
-        .n_seqs = n,
-        .n_tokens = engine->seq_offsets[n],
-        .tokens = skip > 0 ? engine->tokens : batch->tokens + base,
-        .seq_offsets = engine->seq_offsets,
-        .causal = opt->causal,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = pool_kind,
-        .n_pools = n,
-        .pool_begin = engine->pool_begin,
-        .pool_end = engine->pool_end,
-        .cache_lens = cached > 0 ? engine->cache_lens : NULL,
-        .post = &post,
-    };
+    const llmbed_forward_request req = packed_request(engine, opt, n, skip > 0 ? engine->tokens : batch->tokens + base,
+                                                      pool_kind, n, cached > 0 ? engine->cache_lens : NULL, &post);
     if (pool_kind == 0) return llmbed_decoder_forward(&engine->decoder, &req, out + (size_t)base * hidden, error);
     return llmbed_decoder_forward(&engine->decoder, &req, out + (size_t)first * opt->out_dims, error);
 }
@@ -209,20 +229,8 @@ llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batc
     const int32_t begin = pool_start(batch, s, opt);
     const int32_t end = batch->pool_ends != NULL ? batch->pool_ends[s] : len;
     const llmbed_postprocess_params post = post_params(opt);
-    const llmbed_chunked_request req = {
-        .n_tokens = len,
-        .tokens = batch->tokens + base,
-        .chunk_tokens = chunk,
-        .think_ratio = opt->think_ratio,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = pool_kind,
-        .n_pools = 1,
-        .pool_begin = &begin,
-        .pool_end = &end,
-        .keep_cache = 0,
-        .post = &post,
-    };
+    const llmbed_chunked_request req =
+        chunked_request(opt, batch->tokens + base, len, chunk, pool_kind, 1, &begin, &end, 0, &post);
     if (pool_kind == 0) return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)base * hidden, error);
     return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)s * opt->out_dims, error);
 }
@@ -239,66 +247,27 @@ llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *toke
     const llmbed_postprocess_params post = post_params(opt);
     if (chunk > 0) {
         forget_cache(engine); /* the chunks overwrite the cache */
-        const llmbed_chunked_request req = {
-            .n_tokens = n_tokens,
-            .tokens = tokens,
-            .chunk_tokens = chunk,
-            .think_ratio = opt->think_ratio,
-            .n_layers = opt->n_layers,
-            .attention_temperature = opt->attention_temperature,
-            .pool_kind = pool_kind,
-            .n_pools = n_spans,
-            .pool_begin = engine->pool_begin,
-            .pool_end = engine->pool_end,
-            .keep_cache = 0,
-            .post = &post,
-        };
+        const llmbed_chunked_request req = chunked_request(opt, tokens, n_tokens, chunk, pool_kind, n_spans,
+                                                           engine->pool_begin, engine->pool_end, 0, &post);
         return llmbed_decoder_forward_chunked(&engine->decoder, &req, out, error);
     }
     engine->seq_offsets[0] = 0;
     engine->seq_offsets[1] = n_tokens;
-    const llmbed_forward_request req = {
-        .n_seqs = 1,
-        .n_tokens = n_tokens,
-        .tokens = tokens,
-        .seq_offsets = engine->seq_offsets,
-        .causal = opt->causal,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = pool_kind,
-        .n_pools = n_spans,
-        .pool_begin = engine->pool_begin,
-        .pool_end = engine->pool_end,
-        .cache_lens = NULL,
-        .post = &post,
-    };
+    const llmbed_forward_request req = packed_request(engine, opt, 1, tokens, pool_kind, n_spans, NULL, &post);
     return llmbed_decoder_forward(&engine->decoder, &req, out, error);
 }
 
 llmbed_status llmbed_engine_cache_document(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,
-                                           const llmbed_embed_params *params, llmbed_error *error) {
-    llmbed_embed_options opt;
-    LLMBED_TRY(llmbed_engine_resolve_options(engine->model, params, &opt, error));
-    if (tokens == NULL || n_tokens == 0)
-        return llmbed_fail(error, LLMBED_ERR_EMPTY_SEQUENCE, "cache_document: the document has no tokens");
-    if (n_tokens > INT32_MAX / 2)
-        return llmbed_fail(error, LLMBED_ERR_SEQUENCE_TOO_LONG, "cache_document: %zu tokens, limit %d", n_tokens,
-                           INT32_MAX / 2);
-    if (!opt.causal)
+                                           const llmbed_embed_options *opt, llmbed_error *error) {
+    if (!opt->causal)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "cache_document: needs causal attention (a bidirectional document has no reusable cache)");
     if (engine->backend->ops->cache_reserve == NULL)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "cache_document: the %s backend has no key/value cache",
                            engine->backend->ops->name);
-    const int vocab = engine->model->config.vocab_size;
-    for (size_t t = 0; t < n_tokens; t++)
-        if (tokens[t] < 0 || tokens[t] >= vocab)
-            return llmbed_fail(error, LLMBED_ERR_TOKEN_OUT_OF_RANGE,
-                               "cache_document: position %zu: token id %d outside the vocabulary [0, %d)", t,
-                               tokens[t], vocab);
-    const int chunk = opt.chunk_tokens > 0 ? opt.chunk_tokens : (int)engine->batch_tokens;
+    const int chunk = opt->chunk_tokens > 0 ? opt->chunk_tokens : (int)engine->batch_tokens;
     LLMBED_TRY(llmbed_engine_grow(engine, chunk, error));
-    LLMBED_TRY(fill_cache(engine, tokens, (int)n_tokens, chunk, &opt, error));
+    LLMBED_TRY(fill_cache(engine, tokens, (int)n_tokens, chunk, opt, error));
     engine->document_tokens = (int)n_tokens;
     return LLMBED_OK;
 }

@@ -79,6 +79,7 @@ struct llmbed_model {
     char arch_name[32];
     float *latent_storage;      /* the buffers of weights.latent (one allocation) */
     llmbed_family family;       /* embedder convention (model/family.c) */
+    char *adapter_paths;        /* owned: the merged adapters' real paths, one a line, in order; NULL = none */
 };
 
 #endif

@@ -1,14 +1,15 @@
-#include "scheduler/sink.h"
+#include "pipeline/sink.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include <inttypes.h>
 #include "io/crc32.h"
-#include "scheduler/manifest.h"
+#include "pipeline/manifest.h"
 
 struct llmbed_sink {
     llmbed_sink_options options;
@@ -19,6 +20,8 @@ struct llmbed_sink {
     llmbed_output_writer *writer; /* the single file, or the open shard */
     llmbed_manifest manifest;     /* committed state (shards only) */
     llmbed_sink_position consumed; /* counters up to the last consumed line */
+    llmbed_atomic_file index;     /* the late-chunking row index (options.row_index) */
+    char *index_path;
 };
 
 static char *format_string(const char *fmt, const char *a, const char *b) {
@@ -31,6 +34,8 @@ static char *format_string(const char *fmt, const char *a, const char *b) {
 void llmbed_sink_free(llmbed_sink *sink) {
     if (sink == NULL) return;
     llmbed_output_writer_abort(sink->writer);
+    llmbed_atomic_file_abort(&sink->index);
+    free(sink->index_path);
     llmbed_manifest_free(&sink->manifest);
     free(sink->output_path);
     free(sink->stem);
@@ -201,6 +206,11 @@ llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink *
                                            &sink->options.input, &sink->writer, error);
         }
     }
+    if (st == LLMBED_OK && options->row_index) {
+        sink->index_path = format_string("%s%s", sink->stem, ".rows.jsonl");
+        st = sink->index_path != NULL ? llmbed_atomic_file_open(&sink->index, sink->index_path, &sink->options.input, error)
+                                      : llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory");
+    }
     if (st != LLMBED_OK) {
         llmbed_sink_free(sink);
         return st;
@@ -252,8 +262,26 @@ static llmbed_status commit_shard(llmbed_sink *sink, int complete, llmbed_error 
     return llmbed_manifest_write(m, sink->manifest_path, &sink->options.input, error);
 }
 
-llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
-                              int64_t line_no, uint32_t prefix_crc, int64_t tokens, int truncated, llmbed_error *error) {
+/* The row index lines of late chunking: {"row", "line", "span"[, "id"]}. */
+static llmbed_status write_index(llmbed_sink *sink, int64_t first_row, int n_rows, const int32_t *spans,
+                                 const char *id_json, int64_t line_no, llmbed_error *error) {
+    for (int r = 0; r < n_rows; r++) {
+        char line[192];
+        const int n = snprintf(line, sizeof line, "{\"row\": %" PRId64 ", \"line\": %" PRId64 ", \"span\": [%d, %d]",
+                               first_row + r, line_no, spans[2 * r], spans[2 * r + 1]);
+        LLMBED_TRY(llmbed_atomic_file_write(&sink->index, line, (size_t)n, error));
+        if (id_json != NULL) {
+            LLMBED_TRY(llmbed_atomic_file_write(&sink->index, ", \"id\": ", 8, error));
+            LLMBED_TRY(llmbed_atomic_file_write(&sink->index, id_json, strlen(id_json), error));
+        }
+        LLMBED_TRY(llmbed_atomic_file_write(&sink->index, "}\n", 2, error));
+    }
+    return LLMBED_OK;
+}
+
+llmbed_status llmbed_sink_rows(llmbed_sink *sink, const float *rows, int n_rows, const int32_t *spans,
+                               const char *id_json, int64_t end_offset, int64_t line_no, uint32_t prefix_crc,
+                               int64_t tokens, int truncated, llmbed_error *error) {
     if (sink->writer == NULL) {
         char *name = shard_name(sink, sink->manifest.n_shards);
         char *path = name != NULL ? format_string("%s%s", sink->dir, name) : NULL;
@@ -264,11 +292,19 @@ llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *i
         free(path);
         if (st != LLMBED_OK) return st;
     }
-    const char *ids[1] = {id_json};
-    llmbed_status st = llmbed_output_writer_write(sink->writer, row, 1, ids, error);
-    if (st != LLMBED_OK) return st;
+    enum { MAX_IDS = 64 };
+    const char *ids[MAX_IDS];
+    const int64_t first_row = llmbed_output_writer_rows(sink->writer);
+    for (int r = 0; r < n_rows; r += MAX_IDS) {
+        const int n = n_rows - r < MAX_IDS ? n_rows - r : MAX_IDS;
+        for (int i = 0; i < n; i++) ids[i] = id_json;
+        LLMBED_TRY(llmbed_output_writer_write(sink->writer, rows + (size_t)r * (size_t)sink->options.dims, (size_t)n,
+                                              ids, error));
+    }
+    if (sink->options.row_index && spans != NULL)
+        LLMBED_TRY(write_index(sink, first_row, n_rows, spans, id_json, line_no, error));
     note_consumed(sink, end_offset, line_no, prefix_crc);
-    sink->consumed.rows++;
+    sink->consumed.rows += n_rows;
     sink->consumed.tokens += tokens;
     sink->consumed.truncated += truncated != 0;
     if (sink->options.shard_rows > 0 && llmbed_output_writer_rows(sink->writer) >= sink->options.shard_rows) {
@@ -299,9 +335,13 @@ static void remove_stale_shards(llmbed_sink *sink) {
 
 llmbed_status llmbed_sink_finish(llmbed_sink *sink, llmbed_error *error) {
     if (sink->options.shard_rows == 0) {
+        /* The row index first: a failed output commit then removes it again. */
+        if (sink->options.row_index) LLMBED_TRY(llmbed_atomic_file_commit(&sink->index, error));
         llmbed_output_writer *writer = sink->writer;
         sink->writer = NULL;
-        return llmbed_output_writer_commit(writer, NULL, error);
+        const llmbed_status st = llmbed_output_writer_commit(writer, NULL, error);
+        if (st != LLMBED_OK && sink->options.row_index) unlink(sink->index_path);
+        return st;
     }
     llmbed_status st = commit_shard(sink, 1, error);
     if (st == LLMBED_OK) remove_stale_shards(sink);

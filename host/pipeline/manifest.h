@@ -18,8 +18,8 @@
  * the shard files and the job the input prefix. Every failure is
  * LLMBED_ERR_RESUME_MISMATCH (LLMBED_ERR_BAD_JSON for unparsable JSON)
  * naming the field and ending "rerun without --resume to start over". */
-#ifndef LLMBED_SCHEDULER_MANIFEST_H
-#define LLMBED_SCHEDULER_MANIFEST_H
+#ifndef LLMBED_PIPELINE_MANIFEST_H
+#define LLMBED_PIPELINE_MANIFEST_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -2,8 +2,8 @@
  * text's own tokens are cut so that, with the special tokens the
  * post-processor adds around them (BOS before, EOS after, ...), the result
  * has max_tokens ids; the specials survive. */
-#ifndef LLMBED_SCHEDULER_TRUNCATE_H
-#define LLMBED_SCHEDULER_TRUNCATE_H
+#ifndef LLMBED_PIPELINE_TRUNCATE_H
+#define LLMBED_PIPELINE_TRUNCATE_H
 
 #include <stddef.h>
 #include <stdint.h>

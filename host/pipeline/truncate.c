@@ -1,4 +1,4 @@
-#include "scheduler/truncate.h"
+#include "pipeline/truncate.h"
 
 #include <string.h>
 

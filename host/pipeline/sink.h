@@ -6,11 +6,12 @@
  * and the input position after them. <stem> is the output path without its
  * extension. The shard set plus the manifest is the final output of a
  * sharded job (np.concatenate of the shards in manifest order). */
-#ifndef LLMBED_SCHEDULER_SINK_H
-#define LLMBED_SCHEDULER_SINK_H
+#ifndef LLMBED_PIPELINE_SINK_H
+#define LLMBED_PIPELINE_SINK_H
 
 #include <stdint.h>
 
+#include "io/atomic_file.h"
 #include "io/output_writer.h"
 #include "llmbed.h"
 
@@ -23,6 +24,7 @@ typedef struct llmbed_sink_options {
     int resume;         /* shards only: continue from an existing manifest */
     const char *job_json; /* job identity stored in (and compared with) the manifest */
     llmbed_file_id input; /* the job's input: no output file may be it */
+    int row_index;        /* late chunking: also "<stem>.rows.jsonl", each row's line and span (single file) */
 } llmbed_sink_options;
 
 /* The committed state a job starts from (zeros for a fresh job). */
@@ -47,10 +49,12 @@ typedef struct llmbed_sink llmbed_sink;
 llmbed_status llmbed_sink_open(const llmbed_sink_options *options, llmbed_sink **out,
                                llmbed_sink_position *start, llmbed_error *error);
 
-/* One row for the input line that ends at `end_offset` (line `line_no`;
- * `prefix_crc` = CRC-32 of the input bytes up to end_offset). */
-llmbed_status llmbed_sink_row(llmbed_sink *sink, const float *row, const char *id_json, int64_t end_offset,
-                              int64_t line_no, uint32_t prefix_crc, int64_t tokens, int truncated, llmbed_error *error);
+/* The rows of the input line that ends at `end_offset` (line `line_no`;
+ * `prefix_crc` = CRC-32 of the input bytes up to end_offset): one, or one
+ * per late-chunking span spans[2r], spans[2r + 1] (NULL otherwise). */
+llmbed_status llmbed_sink_rows(llmbed_sink *sink, const float *rows, int n_rows, const int32_t *spans,
+                               const char *id_json, int64_t end_offset, int64_t line_no, uint32_t prefix_crc,
+                               int64_t tokens, int truncated, llmbed_error *error);
 
 /* An input line consumed without a row (--skip-invalid). */
 void llmbed_sink_skip(llmbed_sink *sink, int64_t end_offset, int64_t line_no, uint32_t prefix_crc);

@@ -1,4 +1,4 @@
-#include "scheduler/manifest.h"
+#include "pipeline/manifest.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
