@@ -10,7 +10,8 @@
  * arrays the params structs point at (sequence offsets, RoPE frequencies,
  * pool ranges) are handed over once per forward with begin_forward, which
  * returns the backend-addressable copies the loop then puts into the params.
- * Ops are called only between begin_forward and end_forward. */
+ * Ops are called only between begin_forward and end_forward, except
+ * postprocess of host rows (the chunked loop's folded pools). */
 #ifndef LLMBED_BACKEND_H
 #define LLMBED_BACKEND_H
 
@@ -71,6 +72,7 @@ typedef struct llmbed_forward_inputs {
     const float *inv_freq;           /* [n_seqs, head_dim / 2] RoPE inverse frequencies */
     const float *inv_freq_local;     /* [n_seqs, head_dim / 2] those of sliding-window layers
                                       * (gemma3 rope_local_base_freq), or NULL */
+    float attention_scaling;         /* RoPE's cos/sin multiplier (YaRN; 1 otherwise) */
     const int32_t *pool_begin;       /* [n_pools] first pooled row (packed token index) */
     const int32_t *pool_end;         /* [n_pools] one past the last pooled row */
 } llmbed_forward_inputs;
@@ -134,9 +136,16 @@ typedef struct llmbed_backend_ops {
     /* HIDDEN = NV-Embed's latent block applied to HIDDEN (token by token;
      * host/cpu/latent_attention.c), for models with latent weights. */
     llmbed_status (*latent)(llmbed_backend *backend, const llmbed_latent_attention_params *p, llmbed_error *error);
-    /* HIDDEN -> out[p->n_rows, hidden] in host memory, fp32. */
-    llmbed_status (*pool)(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
-                          llmbed_error *error);
+    /* HIDDEN -> the backend's pooled rows [p->n_rows, hidden] (backend memory). */
+    llmbed_status (*pool)(llmbed_backend *backend, const llmbed_pooling_params *p, llmbed_error *error);
+    /* Pooled rows -> out in host memory as a caller stores them (truncation,
+     * L2, element type: llmbed_postprocess_params; scales[n_rows] for int8,
+     * may be NULL otherwise). The rows are those of the last pool, or
+     * host_rows [n_rows, in_dims] when not NULL (the chunked loop's folded
+     * pools). Both backends produce the same bits. The forward's one wait for
+     * the device where the host needs rows. */
+    llmbed_status (*postprocess)(llmbed_backend *backend, const llmbed_postprocess_params *p, const float *host_rows,
+                                 void *out, float *scales, llmbed_error *error);
     /* Rows [0, n_rows) of HIDDEN -> out[n_rows, hidden] in host memory, fp32. */
     llmbed_status (*read_hidden)(llmbed_backend *backend, int n_rows, float *out, llmbed_error *error);
 

@@ -182,13 +182,23 @@ typedef struct llmbed_pooling_params {
     int hidden;
 } llmbed_pooling_params;
 
-/* Matryoshka truncation to `dims` then optional L2 normalisation:
- * in [n_rows, in_dims] -> out [n_rows, dims]. Zero rows stay zero. */
+/* Pooled rows -> the rows a caller stores: in [n_rows, in_dims] fp32 ->
+ * the first `dims` values of each row (Matryoshka truncation), divided by
+ * their L2 norm when `normalize` (sentence-transformers truncate_dim then
+ * normalize_embeddings; the norm clamped below by 1e-12 as
+ * torch.nn.functional.normalize, so a zero row stays zero), then stored as
+ * `precision` (llmbed_precision: fp32, fp16 bits, int8 with a scale per row,
+ * ubinary bytes; rules in host/io/row_encode.h). The norm's sum of squares
+ * is in double in a fixed order that a warp reproduces: lane j (of 32) sums
+ * the squares of columns j, j + 32, ... in order, then the 32 partial sums
+ * are combined by a butterfly (offsets 16, 8, 4, 2, 1), so the CPU and CUDA
+ * backends agree bit for bit. */
 typedef struct llmbed_postprocess_params {
     int n_rows;
     int in_dims;
     int dims;
     int normalize;
+    int precision;
 } llmbed_postprocess_params;
 
 /* ---- NV-Embed latent-attention pooling (modeling_nvembed.py LatentAttentionModel) ---- */

@@ -94,6 +94,17 @@ typedef struct llmbed_ctx llmbed_ctx;
 
 /* ---------------------------------------------------------------- models */
 
+/* How the model holds its weight matrices (projections and the token
+ * embedding; norms and biases are always fp32) for the CPU backend. The
+ * CUDA backend converts any of them to bf16 at upload. */
+typedef enum llmbed_weights_mode {
+    LLMBED_WEIGHTS_DEFAULT = 0, /* native; f32 when LoRA adapters are merged */
+    LLMBED_WEIGHTS_F32,         /* fp32, the reference */
+    LLMBED_WEIGHTS_BF16,        /* bf16, products accumulated in fp32 (rows within cosine 0.999 of f32) */
+    LLMBED_WEIGHTS_NATIVE       /* as the file stores them (GGUF Q8_0/Q4_0/Q4_1 blocks, F16, BF16, F32),
+                                   expanded per GEMM tile to the fp32 values: rows bit-identical to f32 */
+} llmbed_weights_mode;
+
 typedef struct llmbed_model_params {
     size_t struct_size; /* sizeof(llmbed_model_params) */
     int n_threads;      /* threads for dequantisation/conversion at load; 0 = all cores */
@@ -113,6 +124,8 @@ typedef struct llmbed_model_params {
      * max_position_embeddings). For models trained short (LongEmbed's
      * comparison); NULL = the config's. Read during the call only. */
     const char *rope_scaling;
+    /* Weight representation (see llmbed_weights_mode); LoRA adapters need f32. */
+    llmbed_weights_mode weights;
 } llmbed_model_params;
 
 /* Any thread. */
@@ -172,6 +185,8 @@ typedef struct llmbed_model_info {
     int eos_token_id;          /* -1 when unknown */
     const char *query_format;  /* the family's query input format ("" when it has none) */
     int has_latent_pooling;    /* 1 for NV-Embed: LLMBED_POOLING_LATENT is available */
+    const char *weights;       /* how the weights are held: "f32", "bf16" or "native" (llmbed_weights_mode) */
+    int64_t weight_bytes;      /* bytes of weights held in host memory */
 } llmbed_model_info;
 
 /* The family names llmbed_model_params.family accepts, NULL-terminated. Any thread. */
@@ -187,14 +202,18 @@ llmbed_status llmbed_model_check_weights(const llmbed_model *model, llmbed_error
 
 /* -------------------------------------------------------------- contexts */
 
-typedef enum llmbed_device { LLMBED_DEVICE_CPU = 0, LLMBED_DEVICE_CUDA = 1 } llmbed_device;
+/* AUTO: the GPU cuda:device_index when it is usable (an NVIDIA driver, the
+ * CUDA backend and its libraries are there, and the GPU takes the model),
+ * else the CPU; llmbed_ctx_device_note then says why. */
+typedef enum llmbed_device { LLMBED_DEVICE_CPU = 0, LLMBED_DEVICE_CUDA = 1, LLMBED_DEVICE_AUTO = 2 } llmbed_device;
 
 typedef struct llmbed_ctx_params {
     size_t struct_size;   /* sizeof(llmbed_ctx_params) */
-    llmbed_device device; /* default CPU */
+    llmbed_device device; /* default AUTO */
     int device_index;     /* CUDA ordinal */
     int n_threads;        /* CPU threads; 0 = all cores */
-    int64_t batch_tokens; /* max tokens per forward pass; 0 = default (8192) */
+    int64_t batch_tokens; /* max tokens per forward pass; 0 = llmbed_suggested_batch_tokens(model), the default
+                           * `llmbed embed` uses too */
     /* Activation memory the context may grow to when a sequence is longer
      * than batch_tokens (weights not counted); 0 = no limit. A sequence that
      * would need more fails with LLMBED_ERR_OUT_OF_MEMORY and the context
@@ -212,6 +231,19 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
 
 /* NULL is a no-op. Same thread as the context's users. */
 void llmbed_ctx_free(llmbed_ctx *ctx);
+
+/* The device the context runs on (CPU or CUDA, never AUTO); *device_index
+ * (when not NULL) receives the CUDA ordinal, 0 on the CPU. Any thread. */
+llmbed_device llmbed_ctx_device(const llmbed_ctx *ctx, int *device_index);
+
+/* One line saying why a context asked for LLMBED_DEVICE_AUTO runs on the CPU
+ * (the reason no GPU was usable), for the caller to show; "" otherwise. The
+ * library prints nothing itself. Lives as long as the context. Any thread. */
+const char *llmbed_ctx_device_note(const llmbed_ctx *ctx);
+
+/* The context's token budget per forward pass (batch_tokens, or the default
+ * it resolved to). Any thread. */
+int64_t llmbed_ctx_batch_tokens(const llmbed_ctx *ctx);
 
 /* Message of the last failed call on this context ("" when none). Valid until
  * the next call on the context. Same thread as the context's users. */
@@ -300,10 +332,13 @@ int64_t llmbed_kv_cache_bytes(const llmbed_ctx *ctx, int64_t n_tokens, int chunk
  * Then llmbed_embed with params->continue_document = 1 embeds each sequence
  * as the document followed by that sequence, at the cost of the sequence
  * alone. tokens are the document's ids as the model sees them (BOS
- * included where the tokenizer adds one). With dynamic NTK RoPE the
- * document's frequencies follow its own length, so rows differ slightly
- * from re-encoding document + sequence (1 - cosine ~1e-5 on the tiny test
- * model); every other RoPE type matches it to fp32 rounding. Same thread as
+ * included where the tokenizer adds one). With dynamic NTK RoPE, once
+ * document + sequence passes the original context, the document's cached
+ * keys keep the frequencies of its own length while re-encoding would use
+ * the longer one: rows then differ from re-encoding (1 - cosine 0.034, max
+ * |diff| 0.10 of normalised rows for a 300-token document past 256
+ * positions, tests/cpu/test_chunked.cpp); within the original context, and
+ * with every other RoPE type, they match it to fp32 rounding. Same thread as
  * the context's users. */
 llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens,
                                     const llmbed_embed_params *params);
@@ -351,6 +386,7 @@ llmbed_status llmbed_detokenize(const llmbed_model *model, const int32_t *ids, s
 
 /* Which tokens of a templated text are pooled. */
 typedef enum llmbed_pool_span {
+    LLMBED_POOL_SPAN_DEFAULT = -1, /* llmbed_text_params only: the method's span, else ALL */
     LLMBED_POOL_SPAN_ALL = 0,   /* every token of the templated string */
     LLMBED_POOL_SPAN_TEXT,      /* the tokens of the (first) copy of the text */
     LLMBED_POOL_SPAN_LAST_TEXT  /* the tokens of the last copy of the text (echo embeddings) */
@@ -441,6 +477,19 @@ size_t llmbed_precision_row_bytes(llmbed_precision precision, int dims);
 llmbed_status llmbed_quantize_rows(llmbed_precision precision, const float *rows, size_t n_rows, int dims,
                                    void *out, size_t out_bytes, float *scales, llmbed_error *error);
 
+/* Names of enum values as the CLI spells them ("weighted-mean",
+ * "bidirectional", "ubinary", "last-text", "cuda"), NULL for a value not in
+ * the enum: bindings build their tables from these instead of copying the
+ * numbers (iterate from -1 while below 64). Any thread. */
+const char *llmbed_pooling_name(llmbed_pooling pooling);
+const char *llmbed_attention_name(llmbed_attention attention);
+const char *llmbed_precision_name(llmbed_precision precision);
+const char *llmbed_pool_span_name(llmbed_pool_span span);
+const char *llmbed_device_name(llmbed_device device);
+
+/* "auto", "cpu", "cuda" or "cuda:N" -> device and ordinal; INVALID_ARGUMENT otherwise. Any thread. */
+llmbed_status llmbed_device_parse(const char *text, llmbed_device *device, int *index);
+
 /* Checks `params` (NULL = defaults) against the model and writes them with
  * every DEFAULT / -1 replaced by what llmbed_embed will use (the family's
  * pooling, attention and normalisation); *dims receives the row width.
@@ -467,16 +516,70 @@ llmbed_status llmbed_model_prompt(const llmbed_model *model, const char *name, c
 llmbed_status llmbed_model_prompt_names(const llmbed_model *model, char *out, size_t capacity, size_t *n_bytes,
                                         llmbed_error *error);
 
-/* How texts become token sequences, exactly as `llmbed embed` does it. */
+typedef struct llmbed_text_stats {
+    int64_t tokens;    /* tokens embedded */
+    int64_t truncated; /* texts cut to max_tokens */
+    int64_t batches;   /* forward batches */
+    int64_t rows;      /* rows produced (one per input; late chunking: one per span) */
+    int64_t document_tokens; /* suffix mode: tokens of the cached document */
+    int64_t inputs;    /* inputs embedded so far */
+    double seconds;    /* since the call began */
+} llmbed_text_stats;
+
+/* Rows handed to a row callback (llmbed_text_params.on_rows), in input
+ * order: the rows of one window of inputs at a time. */
+typedef struct llmbed_row_batch {
+    int n_rows;
+    const int64_t *inputs;  /* [n_rows] 0-based index of the input each row comes from */
+    const int32_t *spans;   /* [2 * n_rows] late chunking: the row's token span [begin, end); else NULL */
+    const void *rows;       /* n_rows rows of llmbed_precision_row_bytes(precision, dims) bytes */
+    const float *scales;    /* [n_rows] int8 scales (x ~= q * scale); ones for the other precisions */
+    int dims;
+} llmbed_row_batch;
+
+/* A row sink: return LLMBED_OK to go on; any other status stops the call,
+ * which returns it. Called on the calling thread of the embedding call. */
+typedef llmbed_status (*llmbed_row_callback)(void *user, const llmbed_row_batch *rows);
+
+/* How texts become token sequences, exactly as `llmbed embed` does it. The
+ * same struct drives llmbed_embed_texts, llmbed_embed_ids and
+ * llmbed_embed_file; every field that changes a row is part of a sharded
+ * job's resume identity. */
 typedef struct llmbed_text_params {
     size_t struct_size;         /* sizeof(llmbed_text_params) */
     const char *prompt;         /* prepended to every text before tokenising (sentence-transformers); NULL = none */
-    int exclude_prompt;         /* -1 (default): as the folder's 1_Pooling/config.json include_prompt
-                                 * (false: the prompt's tokens stay out of the pool); 0: pool over them; 1: exclude */
+    int exclude_prompt;         /* -1 (default): the family's rule (NV-Embed, LLM2Vec and GritLM keep the
+                                 * instruction out of the pool), else the folder's 1_Pooling/config.json
+                                 * include_prompt (false: excluded); 0: pool over the prompt; 1: exclude it */
     int64_t max_tokens;         /* longest sequence; 0 (default): the model's max_positions; -1: no limit */
     int truncate;               /* 1 (default): cut longer texts keeping the special tokens, as HF tokenizers;
                                  * 0: LLMBED_ERR_SEQUENCE_TOO_LONG naming the text */
     llmbed_precision precision; /* element type of the output rows (default float32) */
+    /* Templates and methods (`--template`, `--pool-span`, `--method`): */
+    const char *template_text;  /* text around {text}, tokenised whole (llmbed_tokenize_template); NULL = none,
+                                 * or the method's */
+    llmbed_pool_span pool_span; /* LLMBED_POOL_SPAN_DEFAULT (default): the method's, else ALL */
+    const char *method;         /* a name of llmbed_method_find: its template, span and pooling where those are
+                                 * left default (tempscale needs attention_temperature); NULL = none */
+    /* Suffix mode (`--document`): document[0..document_len) is encoded once
+     * into the context's cache (causal attention; chunks and ThinK per the
+     * embed params) and every input is embedded as its continuation, pooled
+     * over its own tokens only. NULL = off. */
+    const char *document;
+    size_t document_len;
+    /* Late chunking (`--late-chunking`): 0 (default) = off; N > 0: one
+     * forward per input, one row per span of N tokens; -1: the spans given
+     * per input (`spans`; llmbed_embed_file: the JSONL "spans" field). The
+     * number of rows depends on the inputs, so they go to on_rows. */
+    int late_chunking;
+    const int32_t *const *spans; /* -1 with in-memory inputs: spans[i] holds n_spans[i] pairs [begin, end) */
+    const int *n_spans;
+    /* NULL (default): rows go to the call's `out`; else each window's rows go here instead. */
+    llmbed_row_callback on_rows;
+    void *user;               /* passed to on_rows and on_progress */
+    /* After every forward batch of llmbed_embed_texts / llmbed_embed_ids
+     * (progress bars, batch timing); NULL = none. On the calling thread. */
+    void (*on_progress)(void *user, const llmbed_text_stats *stats);
 } llmbed_text_params;
 
 /* Any thread. */
@@ -489,25 +592,43 @@ void llmbed_text_params_default(llmbed_text_params *params);
 llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length,
                                    llmbed_error *error);
 
-typedef struct llmbed_text_stats {
-    int64_t tokens;    /* tokens embedded */
-    int64_t truncated; /* texts cut to max_tokens */
-    int64_t batches;   /* forward batches */
-} llmbed_text_stats;
+/* The tokens at the front of tokenize(prompt + text) that llmbed_embed_texts
+ * keeps out of the pool for this prompt, by the job spec's rule:
+ * exclude_prompt -1 = the family's (NV-Embed, LLM2Vec and GritLM mask the
+ * instruction; NV-Embed counts it without BOS), else the folder's
+ * 1_Pooling include_prompt; 0 = pooled (length 0); 1 = excluded. For
+ * callers that pack their own batches (llmbed_batch.instruction_lens).
+ * Any thread. */
+llmbed_status llmbed_prompt_pool_length(const llmbed_model *model, const char *prompt, int exclude_prompt,
+                                        int32_t *length, llmbed_error *error);
+
+
 
 /* Embeds texts[i] (UTF-8, lengths[i] bytes, need not be NUL-terminated)
  * into row i of out (n_texts rows of llmbed_precision_row_bytes(precision,
  * dims) bytes, dims from llmbed_embed_params_resolve; out_bytes is its
  * capacity); int8 fills scales[n_texts] (required then; may be NULL
- * otherwise). The texts form one window of the CLI job: tokenised (prompt
- * prepended, truncation), ordered by length and cut into batches under the
- * context's token budget, so rows equal `llmbed embed`'s for the same lines
- * of a window. Text params NULL = defaults. Pooling NONE is UNSUPPORTED here.
- * Errors name the text's index; message in llmbed_last_error(ctx). `stats`
- * may be NULL. Same thread as the context's users. */
+ * otherwise). With text_params->on_rows, rows go there instead (out, scales
+ * and out_bytes unused): required for late chunking. The texts go through
+ * the `llmbed embed` pipeline: windows of 4096 texts (or 16 MiB), each
+ * tokenised on the context's threads (prompt, template, the family's EOS,
+ * truncation), ordered by length and cut into batches under the context's
+ * token budget, so rows equal `llmbed embed`'s for the same lines, bit for
+ * bit. Text params NULL = defaults. Pooling NONE is UNSUPPORTED here. Errors
+ * name the text's index; message in llmbed_last_error(ctx). `stats` may be
+ * NULL. Same thread as the context's users. */
 llmbed_status llmbed_embed_texts(llmbed_ctx *ctx, const char *const *texts, const size_t *lengths, int n_texts,
                                  const llmbed_text_params *text_params, const llmbed_embed_params *params,
                                  void *out, size_t out_bytes, float *scales, llmbed_text_stats *stats);
+
+/* llmbed_embed_texts for pre-tokenised inputs: sequence i is ids[i][0 ..
+ * lengths[i]) (as `{"input_ids": [...]}` lines of `llmbed embed`: no
+ * tokenizer, no prompt or template, embedded as given; longer than
+ * max_tokens keeps the head with truncate, else SEQUENCE_TOO_LONG). Same
+ * batching, rows, buffers and errors. Same thread as the context's users. */
+llmbed_status llmbed_embed_ids(llmbed_ctx *ctx, const int32_t *const *ids, const size_t *lengths, int n_sequences,
+                               const llmbed_text_params *text_params, const llmbed_embed_params *params, void *out,
+                               size_t out_bytes, float *scales, llmbed_text_stats *stats);
 
 typedef struct llmbed_file_stats {
     int64_t sequences, tokens, truncated, skipped, batches; /* by this run */
@@ -518,11 +639,19 @@ typedef struct llmbed_file_stats {
     int64_t input_bytes;   /* input size, -1 when unknown (a pipe) */
     double seconds;        /* wall time of this run */
     int already_complete;  /* resume found a finished job */
+    int64_t invalid_utf8;  /* lines of this run with invalid UTF-8 (embedded with U+FFFD) */
+    int64_t document_tokens; /* suffix mode: tokens of the cached document */
 } llmbed_file_stats;
+
+/* The Arrow C stream interface (arrow.apache.org/docs/format/CStreamInterface.html),
+ * defined by Arrow's abi.h; pyarrow exports one with RecordBatchReader._export_to_c. */
+struct ArrowArrayStream;
 
 /* A batch embedding job over a file of lines: the `llmbed embed` job
  * (streaming windows, token-budget batches, tokenisation on worker threads,
- * atomic output, shards + manifest, resume). */
+ * atomic output, shards + manifest, resume). Every text param applies:
+ * templates, suffix mode, late chunking (one row per span, and a row index
+ * "<output stem>.rows.jsonl" naming each row's line and span). */
 typedef struct llmbed_file_params {
     size_t struct_size;          /* sizeof(llmbed_file_params) */
     const char *input_path;      /* text or JSONL lines (`llmbed embed --help`); "-" = stdin; a FIFO works */
@@ -541,6 +670,18 @@ typedef struct llmbed_file_params {
     const volatile int *stop;    /* non-zero: stop at the next batch (LLMBED_ERR_INTERRUPTED); may be NULL */
     void (*on_progress)(void *user, const llmbed_file_stats *stats); /* after every batch; may be NULL */
     void *user;
+    int strict_utf8;             /* 1: a line with invalid UTF-8 is rejected (default: replaced by U+FFFD, counted) */
+    void (*on_skip)(void *user, const char *message); /* per line skipped by skip_invalid; may be NULL */
+    /* Records from an Arrow stream of record batches instead of input_path
+     * (Parquet through pyarrow, no text conversion): text_field names a
+     * utf8 or large_utf8 column (a null is a bad record), id_field an
+     * optional id column (string or integer); input_path names the data in
+     * messages ("<input_path>:<row>") and input_identity (required) in the
+     * manifest. A resumed job re-reads the stream from its start and checks
+     * the records before the manifest's position by their CRC-32. The
+     * library calls the stream's callbacks on the calling thread and a
+     * reader thread, never two at once, and releases it before returning. */
+    struct ArrowArrayStream *arrow_input;
 } llmbed_file_params;
 
 /* Any thread. */
@@ -552,6 +693,74 @@ void llmbed_file_params_default(llmbed_file_params *params);
  * thread as the context's users. */
 llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *file, const llmbed_embed_params *params,
                                 llmbed_file_stats *stats);
+
+/* ------------------------------------------ streaming inputs (servers)
+ *
+ * Dynamic batching for inputs that arrive over time from many clients (the
+ * HTTP server's source and sink): each input carries an opaque tag, is
+ * tokenised off the caller's thread by the job spec of the stream (as a line
+ * of `llmbed embed` with the same text and embed params), waits in a queue,
+ * and runs in a token-budget batch formed from what is queued, longest
+ * first, as soon as the queued tokens fill the budget or the oldest input
+ * has waited max_wait_us. Its row (or its error) goes to the stream's
+ * callback with the tag. With several contexts (one per GPU or CPU replica)
+ * each runs batches from the one queue. A row depends on its batch only in
+ * the last bits (SPEC field notes). */
+typedef struct llmbed_stream llmbed_stream;
+
+typedef struct llmbed_stream_params {
+    size_t struct_size;   /* sizeof(llmbed_stream_params) */
+    int64_t max_wait_us;  /* longest wait of a queued input for its batch to fill (default 2000) */
+    int tokenize_threads; /* threads tokenising submitted inputs (default 1) */
+} llmbed_stream_params;
+
+/* Any thread. */
+void llmbed_stream_params_default(llmbed_stream_params *params);
+
+typedef struct llmbed_stream_input {
+    const char *text;      /* UTF-8 text of text_len bytes (copied), or: */
+    size_t text_len;
+    const int32_t *ids;    /* pre-tokenised ids (copied; used when non-NULL) */
+    size_t n_ids;
+    int dims;              /* row width: 0 = the stream's (embed params dims); else Matryoshka truncation */
+    int normalize;         /* -1 = the stream's; 0 or 1 */
+    void *tag;             /* handed back with the row */
+} llmbed_stream_input;
+
+typedef struct llmbed_stream_row {
+    void *tag;
+    llmbed_status status;  /* LLMBED_OK, or why the input has no row (message says it, naming the input) */
+    const char *message;   /* "" when OK; valid during the callback */
+    const float *row;      /* dims float32 values; valid during the callback */
+    int dims;
+    int64_t tokens;        /* tokens embedded for this input */
+    int truncated;         /* 1 when the input was cut to max_tokens */
+} llmbed_stream_row;
+
+/* Called once per submitted input, from a stream thread (never the
+ * submitter's), possibly from several threads at once. */
+typedef void (*llmbed_stream_callback)(void *user, const llmbed_stream_row *row);
+
+/* Opens a stream over n_ctxs contexts of one model (which the stream uses
+ * from its own threads until llmbed_stream_close), with the rows' spec from
+ * text and embed params (NULL = defaults; precision, late chunking and
+ * pooling NONE are not offered: rows are float32, one per input). */
+llmbed_status llmbed_stream_open(llmbed_ctx *const *ctxs, int n_ctxs, const llmbed_text_params *text,
+                                 const llmbed_embed_params *params, const llmbed_stream_params *stream_params,
+                                 llmbed_stream_callback callback, void *user, llmbed_stream **out,
+                                 llmbed_error *error);
+
+/* Queues n inputs (copied). INVALID_ARGUMENT for a bad input (nothing is
+ * queued then), INTERRUPTED once the stream is closing. Any thread. */
+llmbed_status llmbed_stream_submit(llmbed_stream *stream, const llmbed_stream_input *inputs, int n,
+                                   llmbed_error *error);
+
+/* Inputs submitted whose callback has not returned yet. Any thread. */
+int64_t llmbed_stream_pending(const llmbed_stream *stream);
+
+/* Embeds what is queued, delivers every callback, stops the threads and
+ * frees the stream; the contexts are the caller's again. NULL is a no-op. */
+void llmbed_stream_close(llmbed_stream *stream);
 
 #ifdef __cplusplus
 }

@@ -1,194 +1,209 @@
 #include "kernels/attention.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/flash_tile.cuh"
 #include "kernels/common/launch.cuh"
-#include "kernels/common/ptx_wrappers.cuh"
 
 namespace {
 
-/* A block owns 64 query rows of one (sequence, head): 4 warps x 16 rows, the
- * m16 of mma.m16n8k16. Keys/values stream through shared memory 32 rows at a
- * time; 32 keeps Q + K + V tiles of head_dim 128 (52 KB with 64-row K/V
- * tiles) under the 48 KB of static shared memory. */
-constexpr int kBlockM = 64;
-constexpr int kBlockN = 32;
-constexpr int kThreads = 128;
-constexpr float kLog2e = 1.4426950408889634f;
+using flash::kKeys;
+using flash::kRows;
+using flash::kThreads;
 
-/* Q is held in registers as mma A fragments for the whole kernel; S = Q K^T
- * and O += P V use the accumulator layout of ptx_wrappers.cuh, with P
- * re-packed from the S accumulators into A fragments without a round trip
- * through shared memory (the C layout of two n8 tiles is the A layout of one
- * k16 step). Softmax runs in base 2 with scale * log2(e) folded in. */
-/* Copies one 8-element chunk (columns col..col+7 of a head row) into shared
- * memory, zero beyond head_dim or for rows outside the sequence. Exact head
- * dims use one 16-byte cp.async; padded ones (head_dim < D) go element by
- * element because their rows are not 16-byte aligned in general. */
+/* What a block needs, passed by value. A block owns 64 rows = `tokens`
+ * query tokens x `heads` query heads of one key/value group (row r: token
+ * r / heads, head r % heads), so the heads of a GQA group share every K/V
+ * tile it loads. */
+struct Args {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *out;
+    const int32_t *seq_offsets;
+    int64_t q_stride, kv_stride;
+    int n_tiles, n_heads, n_kv_heads, head_dim, heads, tokens, causal;
+    int window; /* sliding window (op_params.h): |token - key| < window; 0: none */
+    float scale_log2;
+    /* Qwen3's q norm (NULL: none) and RoPE of q, applied here while q is in
+     * shared memory (rope_rows NULL: q arrives rotated). */
+    const float *q_norm;
+    float eps;
+    const float2 *cos_sin;
+    const int32_t *rope_rows;
+};
+
+/* q/k RMSNorm + RoPE of the valid rows of sQ, in place: two threads per row,
+ * each rotating half of the row's pairs; the same arithmetic as
+ * kernels/qk_norm_rope.cu (fp32, one bf16 rounding). */
 template <int D>
-__device__ __forceinline__ void load_chunk(__nv_bfloat16 *dst, const __nv_bfloat16 *src, bool valid, int col,
-                                           int head_dim) {
-    if (head_dim == D) {
-        cp_async_16(dst, src, valid);
-        return;
+__device__ void rope_rows_in_place(__nv_bfloat16 *sQ, const Args &a, int seq_start, int len, int q0) {
+    constexpr int kStride = flash::stride_of(D);
+    const int r = (int)threadIdx.x >> 1, part = (int)threadIdx.x & 1, half = a.head_dim / 2;
+    const int token = q0 + r / a.heads;
+    const bool valid = r < a.tokens * a.heads && token < len;
+    __nv_bfloat16 *x = sQ + r * kStride;
+    const int first = part * ((half + 1) / 2), last = part ? half : (half + 1) / 2;
+    float scale = 1.0f;
+    if (a.q_norm != nullptr) {
+        float sum_sq = 0.0f;
+        for (int i = first; i < last; i++) {
+            const float x1 = __bfloat162float(x[i]), x2 = __bfloat162float(x[i + half]);
+            sum_sq += x1 * x1 + x2 * x2;
+        }
+        sum_sq += __shfl_xor_sync(0xffffffffu, sum_sq, 1);
+        scale = rsqrtf(sum_sq / (float)a.head_dim + a.eps);
     }
-    for (int e = 0; e < 8; e++) dst[e] = valid && col + e < head_dim ? src[e] : __float2bfloat16_rn(0.0f);
+    if (!valid) return;
+    const float2 *cs = a.cos_sin + (int64_t)a.rope_rows[seq_start + token] * half;
+    for (int i = first; i < last; i++) {
+        float x1 = __bfloat162float(x[i]) * scale, x2 = __bfloat162float(x[i + half]) * scale;
+        if (a.q_norm != nullptr) x1 *= a.q_norm[i], x2 *= a.q_norm[i + half];
+        const float2 c = cs[i];
+        x[i] = __float2bfloat16_rn(x1 * c.x - x2 * c.y);
+        x[i + half] = __float2bfloat16_rn(x2 * c.x + x1 * c.y);
+    }
 }
 
+/* One 64-key tile of K or V (rows n0.., the group's head) into shared memory. */
 template <int D>
-__global__ void __launch_bounds__(kThreads)
-    attention_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
-                     const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ out,
-                     const int32_t *__restrict__ seq_offsets, int n_tiles, int n_heads, int n_kv_heads, int head_dim,
-                     int causal, int window, float scale_log2) {
-    /* +8 bf16 (16 bytes) of row padding puts the 8 rows an ldmatrix reads on distinct banks. */
-    constexpr int kStride = D + 8;
-    constexpr int kChunks = D / 8; /* 16-byte chunks per row */
-    __shared__ __align__(16) __nv_bfloat16 sQ[kBlockM * kStride];
-    __shared__ __align__(16) __nv_bfloat16 sK[kBlockN * kStride];
-    __shared__ __align__(16) __nv_bfloat16 sV[kBlockN * kStride];
+__device__ __forceinline__ void load_keys(__nv_bfloat16 *dst, const __nv_bfloat16 *src, const Args &a, int seq_start,
+                                          int len, int kvh, int n0) {
+    constexpr int kStride = flash::stride_of(D), kChunks = D / 8;
+    for (int c = (int)threadIdx.x; c < kKeys * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8;
+        const bool valid = n0 + r < len;
+        const __nv_bfloat16 *row = src + (int64_t)(seq_start + (valid ? n0 + r : 0)) * a.kv_stride + kvh * a.head_dim;
+        flash::load_chunk(&dst[r * kStride + col], row + col, valid, col, a.head_dim, a.head_dim == D);
+    }
+}
 
-    const int s = blockIdx.x / n_tiles, tile = blockIdx.x % n_tiles, h = blockIdx.y;
-    const int seq_start = seq_offsets[s];
-    const int len = seq_offsets[s + 1] - seq_start;
-    const int q0 = tile * kBlockM;
+/* Shared memory: Q (then the output), K and V tiles, rows padded by 16 bytes
+ * (flash::stride_of). 52 KB at D = 128: above the 48 KB default, opted in
+ * by the launcher; 4 blocks fit an H100 SM (228 KB), 3 an A100's (164 KB).
+ *
+ * Pipeline (FlashAttention-2's): K_j and V_j are separate cp.async groups,
+ * so while the first half of S = Q K_j^T and its softmax run, V_j is still
+ * landing, and while the second half's O += P V_j runs, K_{j+1} is; V_{j+1}
+ * is issued once every warp is done with V_j and lands during the next
+ * tile's first scores. Scores are taken 32 keys at a time (flash_tile.cuh). */
+template <int D>
+__global__ void __launch_bounds__(flash::kThreads, 4) attention_kernel(const Args a) {
+    constexpr int kStride = flash::stride_of(D), kChunks = D / 8, kDT = D / 8;
+    __nv_bfloat16 *sQ = dynamic_shared<__nv_bfloat16>();
+    __nv_bfloat16 *sK = sQ + kRows * kStride, *sV = sK + kKeys * kStride;
+
+    const int s = (int)blockIdx.x / a.n_tiles, tile = (int)blockIdx.x % a.n_tiles, hb = (int)blockIdx.y;
+    const int seq_start = a.seq_offsets[s], len = a.seq_offsets[s + 1] - seq_start;
+    const int q0 = tile * a.tokens;
     if (q0 >= len) return;
-    const int kvh = h / (n_heads / n_kv_heads);
-    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, group = lane >> 2, tig = lane & 3;
-    const int64_t q_stride = (int64_t)n_heads * head_dim, kv_stride = (int64_t)n_kv_heads * head_dim;
+    const int kvh = hb * a.heads / (a.n_heads / a.n_kv_heads);
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31, group = lane >> 2;
+    const int last_token = (len < q0 + a.tokens ? len : q0 + a.tokens) - 1;
 
-    for (int c = threadIdx.x; c < kBlockM * kChunks; c += kThreads) {
-        int r = c / kChunks, col = (c % kChunks) * 8;
-        bool valid = q0 + r < len;
-        const __nv_bfloat16 *src = q + (int64_t)(seq_start + (valid ? q0 + r : 0)) * q_stride + h * head_dim + col;
-        load_chunk<D>(&sQ[r * kStride + col], src, valid, col, head_dim);
+    for (int c = (int)threadIdx.x; c < kRows * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8, token = q0 + r / a.heads;
+        const bool valid = r < a.tokens * a.heads && token < len;
+        const __nv_bfloat16 *row =
+            a.q + (int64_t)(seq_start + (valid ? token : 0)) * a.q_stride + (hb * a.heads + r % a.heads) * a.head_dim;
+        flash::load_chunk(&sQ[r * kStride + col], row + col, valid, col, a.head_dim, a.head_dim == D);
     }
     cp_async_commit();
-    cp_async_wait_all();
+    /* Key tiles any token of the block sees: up to its last token (causal), and
+     * with a sliding window from the first token's window start to the last
+     * token's window end, in whole tiles. */
+    int kv_end = a.causal ? last_token + 1 : len, j_begin = 0;
+    if (a.window > 0) {
+        j_begin = q0 - a.window + 1 > 0 ? (q0 - a.window + 1) / kKeys : 0;
+        if (last_token + a.window < kv_end) kv_end = last_token + a.window;
+    }
+    const int n_kv = (kv_end + kKeys - 1) / kKeys;
+    load_keys<D>(sK, a.k, a, seq_start, len, kvh, j_begin * kKeys);
+    cp_async_commit();
+    load_keys<D>(sV, a.v, a, seq_start, len, kvh, j_begin * kKeys);
+    cp_async_commit();
+    cp_async_wait_group<2>(); /* Q */
     __syncthreads();
-
-    uint32_t qf[D / 16][4];
-    for (int ks = 0; ks < D / 16; ks++) {
-        int mi = lane >> 3, r = lane & 7;
-        ldmatrix_x4(qf[ks], &sQ[(warp * 16 + r + (mi & 1) * 8) * kStride + ks * 16 + (mi >> 1) * 8]);
-    }
-
-    float o[D / 8][4];
-    for (int dt = 0; dt < D / 8; dt++)
-        for (int i = 0; i < 4; i++) o[dt][i] = 0.0f;
-    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
-    const int row0 = q0 + warp * 16 + group; /* this lane's rows: row0 and row0 + 8 */
-    /* Keys any row of the tile may see: up to the tile's last row (causal),
-     * and with a sliding window |row - col| < window (op_params.h) from the
-     * tile's first row's window start, in whole key tiles. */
-    int kv_end = causal ? (len < q0 + kBlockM ? len : q0 + kBlockM) : len;
-    int kv_begin = 0;
-    if (window > 0) {
-        kv_begin = q0 - window + 1 > 0 ? (q0 - window + 1) / kBlockN * kBlockN : 0;
-        if (!causal && q0 + kBlockM - 1 + window < kv_end) kv_end = q0 + kBlockM - 1 + window;
-    }
-
-    for (int n0 = kv_begin; n0 < kv_end; n0 += kBlockN) {
-        __syncthreads(); /* every warp is done with the previous K/V tile */
-        for (int c = threadIdx.x; c < kBlockN * kChunks; c += kThreads) {
-            int r = c / kChunks, col = (c % kChunks) * 8;
-            bool valid = n0 + r < len;
-            int64_t offset = (int64_t)(seq_start + (valid ? n0 + r : 0)) * kv_stride + kvh * head_dim + col;
-            load_chunk<D>(&sK[r * kStride + col], k + offset, valid, col, head_dim);
-            load_chunk<D>(&sV[r * kStride + col], v + offset, valid, col, head_dim);
-        }
-        cp_async_commit();
-        cp_async_wait_all();
+    if (a.rope_rows != nullptr) {
+        rope_rows_in_place<D>(sQ, a, seq_start, len, q0);
         __syncthreads();
-
-        float sc[kBlockN / 8][4];
-        for (int nt = 0; nt < kBlockN / 8; nt++)
-            for (int i = 0; i < 4; i++) sc[nt][i] = 0.0f;
-        for (int ks = 0; ks < D / 16; ks++) {
-            for (int nt = 0; nt < kBlockN / 8; nt++) {
-                uint32_t b[2];
-                int r = lane & 7, half = (lane >> 3) & 1;
-                ldmatrix_x2(b, &sK[(nt * 8 + r) * kStride + ks * 16 + half * 8]);
-                mma_bf16_16816(sc[nt], qf[ks], b);
-            }
-        }
-
-        float tile_max[2] = {-INFINITY, -INFINITY};
-        for (int nt = 0; nt < kBlockN / 8; nt++) {
-            for (int i = 0; i < 4; i++) {
-                int row = row0 + (i >= 2 ? 8 : 0);
-                int col = n0 + nt * 8 + tig * 2 + (i & 1);
-                bool visible = col < len && (!causal || col <= row) &&
-                               (window == 0 || (row - col < window && col - row < window));
-                float x = visible ? sc[nt][i] * scale_log2 : -INFINITY;
-                sc[nt][i] = x;
-                tile_max[i >> 1] = fmaxf(tile_max[i >> 1], x);
-            }
-        }
-        float base[2];
-        for (int r = 0; r < 2; r++) {
-            /* The 4 lanes of a group hold the same two rows. */
-            tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-            tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-            float new_max = fmaxf(row_max[r], tile_max[r]);
-            /* A row with nothing visible yet keeps weight 0 instead of exp2(-inf - -inf) = NaN. */
-            base[r] = new_max == -INFINITY ? 0.0f : new_max;
-            float alpha = exp2f(row_max[r] - base[r]);
-            row_max[r] = new_max;
-            row_sum[r] *= alpha;
-            for (int dt = 0; dt < D / 8; dt++) {
-                o[dt][2 * r] *= alpha;
-                o[dt][2 * r + 1] *= alpha;
-            }
-        }
-        for (int nt = 0; nt < kBlockN / 8; nt++) {
-            for (int i = 0; i < 4; i++) {
-                float p = exp2f(sc[nt][i] - base[i >> 1]);
-                sc[nt][i] = p;
-                row_sum[i >> 1] += p;
-            }
-        }
-
-        for (int j = 0; j < kBlockN / 16; j++) {
-            uint32_t a[4];
-            a[0] = pack_bf16x2(sc[2 * j][0], sc[2 * j][1]);
-            a[1] = pack_bf16x2(sc[2 * j][2], sc[2 * j][3]);
-            a[2] = pack_bf16x2(sc[2 * j + 1][0], sc[2 * j + 1][1]);
-            a[3] = pack_bf16x2(sc[2 * j + 1][2], sc[2 * j + 1][3]);
-            for (int dt = 0; dt < D / 8; dt++) {
-                uint32_t b[2];
-                ldmatrix_x2_trans(b, &sV[(j * 16 + (lane & 15)) * kStride + dt * 8]);
-                mma_bf16_16816(o[dt], a, b);
-            }
-        }
     }
 
-    for (int r = 0; r < 2; r++) {
-        row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
-        row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
-        int row = row0 + r * 8;
-        if (row >= len) continue;
-        float inv = row_sum[r] > 0.0f ? 1.0f / row_sum[r] : 0.0f;
-        __nv_bfloat16 *dst = out + (int64_t)(seq_start + row) * q_stride + h * head_dim;
-        for (int dt = 0; dt < D / 8; dt++) {
-            int col = dt * 8 + tig * 2;
-            if (head_dim == D) {
-                uint32_t packed = pack_bf16x2(o[dt][2 * r] * inv, o[dt][2 * r + 1] * inv);
-                memcpy(dst + col, &packed, 4);
-            } else {
-                if (col < head_dim) dst[col] = __float2bfloat16_rn(o[dt][2 * r] * inv);
-                if (col + 1 < head_dim) dst[col + 1] = __float2bfloat16_rn(o[dt][2 * r + 1] * inv);
-            }
+    float o[kDT][4];
+LLMBED_UNROLL
+    for (int dt = 0; dt < kDT; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+    flash::Rows rows;
+    flash::init_rows(rows);
+    /* the tokens of this lane's two rows (rows past the tile's tokens are never stored); two scalars,
+     * not an array, which a capturing lambda would move to local memory */
+    const int token0 = q0 + (warp * 16 + group) / a.heads, token1 = q0 + (warp * 16 + group + 8) / a.heads;
+
+    for (int j = j_begin; j < n_kv; j++) {
+        const int n0 = j * kKeys;
+        cp_async_wait_group<1>(); /* K_j */
+        __syncthreads();
+        /* a tile whose every key precedes the block's first token (and exists), inside every
+         * token's window, needs no mask */
+        const bool unmasked = (!a.causal || n0 + kKeys - 1 <= q0) && n0 + kKeys <= len &&
+                              (a.window == 0 || (n0 > last_token - a.window && n0 + kKeys - 1 < q0 + a.window));
+        float sc[flash::kKeyTiles][4];
+        /* scores of keys [k0, k0 + 32) of the tile folded into the softmax */
+        auto fold = [&](int half) {
+            const int k0 = n0 + half * flash::kStepKeys, causal = a.causal, window = a.window;
+            flash::scores<D / 16>(sc, sQ, kStride, sK + half * flash::kStepKeys * kStride, kStride, D / 16, warp,
+                                  lane);
+            if (unmasked)
+                flash::online_softmax<false>(sc, o, rows, a.scale_log2, lane, [](int, int) { return true; });
+            else
+                flash::online_softmax<true>(sc, o, rows, a.scale_log2, lane, [=](int i, int col) {
+                    const int distance = (i ? token1 : token0) - (k0 + col);
+                    return k0 + col < len && (!causal || distance >= 0) &&
+                           (window == 0 || (distance < window && -distance < window));
+                });
+        };
+        fold(0);
+        cp_async_wait_group<0>(); /* V_j */
+        __syncthreads();          /* ... landed for every thread */
+        flash::accumulate_pv(o, sc, sV, kStride, lane);
+        fold(1);
+        __syncthreads(); /* every warp is done with K_j */
+        if (j + 1 < n_kv) load_keys<D>(sK, a.k, a, seq_start, len, kvh, n0 + kKeys);
+        cp_async_commit();
+        flash::accumulate_pv(o, sc, sV + flash::kStepKeys * kStride, kStride, lane);
+        __syncthreads(); /* every warp is done with V_j */
+        if (j + 1 < n_kv) load_keys<D>(sV, a.v, a, seq_start, len, kvh, n0 + kKeys);
+        cp_async_commit();
+    }
+
+    /* rows -> shared (sQ is free: every warp passed its last scores) -> 16-byte stores */
+    flash::stage_output(sQ, kStride, o, rows, warp, lane);
+    __syncthreads();
+    const int64_t out_stride = (int64_t)a.n_heads * a.head_dim;
+    for (int c = (int)threadIdx.x; c < kRows * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8, token = q0 + r / a.heads;
+        if (r >= a.tokens * a.heads || token >= len || col >= a.head_dim) continue;
+        __nv_bfloat16 *dst =
+            a.out + (int64_t)(seq_start + token) * out_stride + (hb * a.heads + r % a.heads) * a.head_dim + col;
+        const __nv_bfloat16 *row = &sQ[r * kStride + col];
+        if (a.head_dim == D) {
+            *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(row);
+        } else {
+            for (int e = 0; e < 8 && col + e < a.head_dim; e++) dst[e] = row[e];
         }
     }
 }
 
-typedef llmbed_status (*attention_launcher)(const llmbed_attention_params *p, int max_seq_len, int n_tiles,
-                                            const __nv_bfloat16 *q, const __nv_bfloat16 *k, const __nv_bfloat16 *v,
-                                            __nv_bfloat16 *out, cudaStream_t stream, llmbed_error *error);
+/* Heads of one key/value group a block takes: the group's size when it is
+ * at most 8, else its largest divisor that is (64 rows must hold at least
+ * one token of each). */
+int heads_per_block(int group) {
+    for (int h = group < 8 ? group : 8; h > 1; h--)
+        if (group % h == 0) return h;
+    return 1;
+}
+
+typedef llmbed_status (*attention_launcher)(Args args, const llmbed_attention_params *p, int max_seq_len,
+                                            cudaStream_t stream, llmbed_error *error);
 
 template <int D>
-llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len, int n_tiles, const __nv_bfloat16 *q,
-                              const __nv_bfloat16 *k, const __nv_bfloat16 *v, __nv_bfloat16 *out, cudaStream_t stream,
+llmbed_status launch_head_dim(Args args, const llmbed_attention_params *p, int max_seq_len, cudaStream_t stream,
                               llmbed_error *error) {
     /* Upper bound from the host's view (every sequence max_seq_len long): QK^T and PV over the keys a
      * query sees (half the sequence when causal; at most the window, or twice it both ways);
@@ -198,9 +213,10 @@ llmbed_status launch_head_dim(const llmbed_attention_params *p, int max_seq_len,
     if (p->window > 0 && (p->causal ? 1.0 : 2.0) * p->window < keys) keys = (p->causal ? 1.0 : 2.0) * p->window;
     const double flops = 4 * seqs * heads * S * keys * hd;
     const double bytes = seqs * S * hd * 2 * (2 * heads + 2 * p->n_kv_heads);
-    const llmbed::Launch l = {{"attention", flops, bytes}, (int64_t)n_tiles * p->n_seqs, p->n_heads, 1, kThreads, 0};
-    return llmbed::launch(l, attention_kernel<D>, stream, error, q, k, v, out, p->seq_offsets, n_tiles, p->n_heads,
-                          p->n_kv_heads, p->head_dim, p->causal, p->window, p->scale * kLog2e);
+    const size_t shared = (size_t)(kRows + 2 * kKeys) * flash::stride_of(D) * 2;
+    const llmbed::Launch l = {{"attention", flops, bytes}, (int64_t)args.n_tiles * p->n_seqs,
+                              p->n_heads / args.heads, 1, kThreads, shared};
+    return llmbed::launch(l, attention_kernel<D>, stream, error, args);
 }
 
 /* Instantiated head dims, ascending: the production sizes 64, 80, 96 and 128
@@ -225,7 +241,7 @@ attention_launcher find_launcher(int head_dim) {
 LLMBED_KERNEL_API int llmbed_cuda_attention_supports_head_dim(int head_dim) { return find_launcher(head_dim) != nullptr; }
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_params *p, int max_seq_len,
-                                                      const uint16_t *q, const uint16_t *k, const uint16_t *v,
+                                                      const llmbed_cuda_qkv *qkv, const llmbed_cuda_q_rope *q_rope,
                                                       uint16_t *out, cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs < 0 || max_seq_len < 0 || p->n_heads <= 0 || p->n_kv_heads <= 0 ||
         p->n_heads % p->n_kv_heads != 0 || p->window < 0)
@@ -237,8 +253,26 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_par
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention: head_dim %d (even, up to 128, is supported)",
                            p->head_dim);
     if (p->n_seqs == 0 || max_seq_len == 0) return LLMBED_OK;
-    const int64_t n_tiles = (max_seq_len + kBlockM - 1) / kBlockM;
-    return launch(p, max_seq_len, (int)n_tiles, reinterpret_cast<const __nv_bfloat16 *>(q),
-                  reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
-                  reinterpret_cast<__nv_bfloat16 *>(out), stream, error);
+    const int heads = heads_per_block(p->n_heads / p->n_kv_heads), tokens = kRows / heads;
+    Args args = {reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
+                 reinterpret_cast<const __nv_bfloat16 *>(qkv->k),
+                 reinterpret_cast<const __nv_bfloat16 *>(qkv->v),
+                 reinterpret_cast<__nv_bfloat16 *>(out),
+                 p->seq_offsets,
+                 qkv->q_stride,
+                 qkv->kv_stride,
+                 (max_seq_len + tokens - 1) / tokens,
+                 p->n_heads,
+                 p->n_kv_heads,
+                 p->head_dim,
+                 heads,
+                 tokens,
+                 p->causal,
+                 p->window,
+                 p->scale * flash::kLog2e,
+                 q_rope != nullptr ? q_rope->q_norm : nullptr,
+                 q_rope != nullptr ? q_rope->eps : 0.0f,
+                 q_rope != nullptr ? reinterpret_cast<const float2 *>(q_rope->cos_sin) : nullptr,
+                 q_rope != nullptr ? q_rope->rope_rows : nullptr};
+    return launch(args, p, max_seq_len, stream, error);
 }

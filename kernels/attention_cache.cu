@@ -1,116 +1,136 @@
 #include "kernels/attention_cache.cuh"
 
 #include "kernels/common/cuda_compat.cuh"
+#include "kernels/common/flash_tile.cuh"
 #include "kernels/common/launch.cuh"
 
 namespace {
 
-/* A block takes BLOCK_Q queries of one sequence and head and walks the key
- * segments in BLOCK_K-key tiles held in shared memory as fp32: a thread per
- * (query, key) score, a thread per query for the online softmax
- * (Milakov & Gimelshein 2018), a thread per (query, dim) for P V. No tensor
- * cores: the cached path is correct first; the packed varlen kernel
- * (attention.cu) is the fast one for sequences without a cache. */
-constexpr int BLOCK_Q = 16, BLOCK_K = 16, MAX_D = 128, THREADS = 128;
+using flash::kKeys;
+using flash::kRows;
+using flash::kThreads;
 
+/* A block owns 64 query rows of one sequence (`tokens` tokens x `heads`
+ * heads of one key/value group, as attention.cu packs them) and folds three
+ * kinds of key segments into one online softmax, all on tensor cores:
+ *   - each pruned chunk of the cache: its keys keep `kept` channels, a dense
+ *     [n, kept] matrix, so Q is gathered once per chunk to the same channels
+ *     ([64, kept] in shared memory, zero-padded to a multiple of 16) and the
+ *     scores are one more matrix product (logits keep the full-dim scale,
+ *     SPEC §5);
+ *   - the cache's full keys (the recent window);
+ *   - the sequence's own keys, causally.
+ * A sliding window (op_params.h) keeps the keys whose position is within
+ * `window` of the query's (cached positions count) and skips the key tiles
+ * that no query of the block sees. Values always have every channel. One K and one V tile in shared memory,
+ * rows padded by 16 bytes (flash::stride_of) so ldmatrix is conflict-free. */
+struct Args {
+    const __nv_bfloat16 *q, *k, *v;
+    __nv_bfloat16 *out;
+    const int32_t *seq_offsets, *cache_lens;
+    int64_t q_stride, kv_stride;
+    int n_tiles, n_heads, n_kv_heads, head_dim, heads, tokens;
+    int window; /* 0: none */
+    float scale_log2;
+    llmbed_kv_cache_view cache;
+};
+
+/* Keys [first, first + n) of a segment: K row i at k + i * k_stride (width
+ * channels, 16-byte aligned rows when aligned), V row i at v + i * v_stride. */
 struct Segment {
-    const __nv_bfloat16 *k; /* row 0 of the segment's keys */
-    int64_t k_stride;       /* elements between keys */
-    const int32_t *channels; /* kept channels of a pruned chunk; nullptr: all */
+    const __nv_bfloat16 *k;
+    int64_t k_stride;
     int width;
+    bool aligned;
     const __nv_bfloat16 *v;
     int64_t v_stride;
     int n;
-    bool causal; /* the sequence's own keys: query i sees key j <= i */
-    int first_pos; /* position of key 0 (cached positions, then the sequence's own after them) */
+    bool own;      /* the sequence's own keys: causal */
+    int first_pos; /* position of key 0 (the cached positions, then the sequence's own after them) */
 };
 
-struct Tile {
-    float q[BLOCK_Q][MAX_D];
-    float k[BLOCK_K][MAX_D];
-    float v[BLOCK_K][MAX_D];
-    float s[BLOCK_Q][BLOCK_K];
-    float acc[BLOCK_Q][MAX_D];
-    float m[BLOCK_Q], l[BLOCK_Q], corr[BLOCK_Q];
-};
+template <int D>
+__device__ void load_tile(__nv_bfloat16 *sK, __nv_bfloat16 *sV, const Segment &seg, int n0, int k_width_padded,
+                          int head_dim) {
+    constexpr int kStride = flash::stride_of(D), kChunks = D / 8;
+    for (int c = (int)threadIdx.x; c < kKeys * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8;
+        const bool valid = n0 + r < seg.n;
+        const int64_t row = valid ? n0 + r : 0;
+        if (col < k_width_padded)
+            flash::load_chunk(&sK[r * kStride + col], seg.k + row * seg.k_stride + col, valid, col, seg.width,
+                              seg.aligned);
+        flash::load_chunk(&sV[r * kStride + col], seg.v + row * seg.v_stride + col, valid, col, head_dim,
+                          head_dim == D);
+    }
+    cp_async_commit();
+    cp_async_wait_group<0>();
+    __syncthreads();
+}
 
-/* q_pos0: position of the block's first query (cached positions count); a
- * sliding window (window > 0) keeps keys with |q_pos - k_pos| < window and
- * skips the key tiles no query of the block sees. */
-__device__ void fold_segment(Tile &t, const Segment &seg, int q_first, int n_q, int q_pos0, int head_dim, float scale,
-                             int window) {
-    int k_begin = 0;
-    if (window > 0 && q_pos0 - window + 1 - seg.first_pos > 0)
-        k_begin = (q_pos0 - window + 1 - seg.first_pos) / BLOCK_K * BLOCK_K;
-    for (int k_first = k_begin; k_first < seg.n; k_first += BLOCK_K) {
-        const int n_k = seg.n - k_first < BLOCK_K ? seg.n - k_first : BLOCK_K;
-        for (int i = (int)threadIdx.x; i < BLOCK_K * head_dim; i += THREADS) {
-            const int j = i / head_dim, d = i % head_dim;
-            t.k[j][d] = j < n_k && d < seg.width ? __bfloat162float(seg.k[(int64_t)(k_first + j) * seg.k_stride + d]) : 0.0f;
-            t.v[j][d] = j < n_k ? __bfloat162float(seg.v[(int64_t)(k_first + j) * seg.v_stride + d]) : 0.0f;
+/* token0/token1: this lane's two query tokens, q0 the block's first; a
+ * sequence token t is at position n_cached + t. */
+template <int D>
+__device__ void fold_segment(const Segment &seg, const __nv_bfloat16 *sQ, __nv_bfloat16 *sK, __nv_bfloat16 *sV,
+                             float (&o)[D / 8][4], flash::Rows &rows, const Args &a, int token0, int token1,
+                             int q0, int n_cached) {
+    constexpr int kStride = flash::stride_of(D);
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31;
+    const int padded = (seg.width + 15) / 16 * 16;
+    /* the first key tile in the window of the block's first query */
+    const int window_start = a.window > 0 ? n_cached + q0 - a.window + 1 - seg.first_pos : 0;
+    for (int n0 = window_start > 0 ? window_start / kKeys * kKeys : 0; n0 < seg.n; n0 += kKeys) {
+        load_tile<D>(sK, sV, seg, n0, padded, a.head_dim);
+        for (int half = 0; half < 2; half++) {
+            const int k0 = n0 + half * flash::kStepKeys, n = seg.n, own = seg.own, window = a.window;
+            /* query token t sees key k0 + col at distance t + shift - col (positions) */
+            const int shift = n_cached - seg.first_pos - k0;
+            float sc[flash::kKeyTiles][4];
+            flash::scores<D / 16>(sc, sQ, kStride, sK + half * flash::kStepKeys * kStride, kStride, padded / 16,
+                                  warp, lane);
+            flash::online_softmax<true>(sc, o, rows, a.scale_log2, lane, [=](int i, int col) {
+                const int distance = (i ? token1 : token0) + shift - col;
+                return k0 + col < n && (!own || distance >= 0) && (window == 0 || distance < window);
+            });
+            flash::accumulate_pv(o, sc, sV + half * flash::kStepKeys * kStride, kStride, lane);
         }
-        __syncthreads();
-        for (int i = (int)threadIdx.x; i < BLOCK_Q * BLOCK_K; i += THREADS) {
-            const int r = i / BLOCK_K, j = i % BLOCK_K;
-            const int distance = q_pos0 + r - (seg.first_pos + k_first + j);
-            const bool visible = r < n_q && j < n_k && (!seg.causal || k_first + j <= q_first + r) &&
-                                 (window == 0 || (distance < window && -distance < window));
-            float dot = 0.0f;
-            if (visible)
-                for (int c = 0; c < seg.width; c++) dot += t.q[r][seg.channels ? seg.channels[c] : c] * t.k[j][c];
-            t.s[r][j] = visible ? dot * scale : -INFINITY;
-        }
-        __syncthreads();
-        if ((int)threadIdx.x < BLOCK_Q) {
-            const int r = (int)threadIdx.x;
-            float m_new = t.m[r];
-            for (int j = 0; j < BLOCK_K; j++) m_new = t.s[r][j] > m_new ? t.s[r][j] : m_new;
-            const bool any = m_new != -INFINITY;
-            const float corr = any ? expf(t.m[r] - m_new) : 1.0f;
-            float sum = 0.0f;
-            for (int j = 0; j < BLOCK_K; j++) {
-                const float p = any && t.s[r][j] != -INFINITY ? expf(t.s[r][j] - m_new) : 0.0f;
-                t.s[r][j] = p;
-                sum += p;
-            }
-            t.l[r] = t.l[r] * corr + sum;
-            t.m[r] = m_new;
-            t.corr[r] = corr;
-        }
-        __syncthreads();
-        for (int i = (int)threadIdx.x; i < BLOCK_Q * head_dim; i += THREADS) {
-            const int r = i / head_dim, d = i % head_dim;
-            float a = t.acc[r][d] * t.corr[r];
-            for (int j = 0; j < BLOCK_K; j++) a += t.s[r][j] * t.v[j][d];
-            t.acc[r][d] = a;
-        }
-        __syncthreads();
+        __syncthreads(); /* every warp is done with the tiles */
     }
 }
 
-__global__ void __launch_bounds__(THREADS)
-    attention_cache_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
-                           const __nv_bfloat16 *__restrict__ v, __nv_bfloat16 *__restrict__ out,
-                           const int32_t *__restrict__ seq_offsets, const int32_t *__restrict__ cache_lens,
-                           int n_heads, int n_kv_heads, int head_dim, float scale, int window,
-                           llmbed_kv_cache_view cache) {
-    __shared__ Tile t;
-    const int s = (int)blockIdx.z, h = (int)blockIdx.y, g = h / (n_heads / n_kv_heads);
-    const int begin = seq_offsets[s], len = seq_offsets[s + 1] - begin, q_first = (int)blockIdx.x * BLOCK_Q;
-    if (q_first >= len) return;
-    const int n_q = len - q_first < BLOCK_Q ? len - q_first : BLOCK_Q;
-    const int q_stride = n_heads * head_dim, kv_stride = n_kv_heads * head_dim;
-    for (int i = (int)threadIdx.x; i < BLOCK_Q * head_dim; i += THREADS) {
-        const int r = i / head_dim, d = i % head_dim;
-        t.q[r][d] = r < n_q ? __bfloat162float(q[(int64_t)(begin + q_first + r) * q_stride + h * head_dim + d]) : 0.0f;
-        t.acc[r][d] = 0.0f;
+template <int D>
+__global__ void __launch_bounds__(flash::kThreads) attention_cache_kernel(const Args a) {
+    constexpr int kStride = flash::stride_of(D), kChunks = D / 8, kDT = D / 8;
+    __nv_bfloat16 *sQ = dynamic_shared<__nv_bfloat16>();
+    __nv_bfloat16 *sQg = sQ + kRows * kStride, *sK = sQg + kRows * kStride, *sV = sK + kKeys * kStride;
+    const llmbed_kv_cache_view &cache = a.cache;
+
+    const int s = (int)blockIdx.x / a.n_tiles, tile = (int)blockIdx.x % a.n_tiles, hb = (int)blockIdx.y;
+    const int seq_start = a.seq_offsets[s], len = a.seq_offsets[s + 1] - seq_start;
+    const int q0 = tile * a.tokens;
+    if (q0 >= len) return;
+    const int g = hb * a.heads / (a.n_heads / a.n_kv_heads);
+    const int warp = (int)threadIdx.x >> 5, lane = (int)threadIdx.x & 31, group = lane >> 2;
+
+    for (int c = (int)threadIdx.x; c < kRows * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8, token = q0 + r / a.heads;
+        const bool valid = r < a.tokens * a.heads && token < len;
+        const __nv_bfloat16 *row =
+            a.q + (int64_t)(seq_start + (valid ? token : 0)) * a.q_stride + (hb * a.heads + r % a.heads) * a.head_dim;
+        flash::load_chunk(&sQ[r * kStride + col], row + col, valid, col, a.head_dim, a.head_dim == D);
     }
-    if ((int)threadIdx.x < BLOCK_Q) {
-        t.m[threadIdx.x] = -INFINITY;
-        t.l[threadIdx.x] = 0.0f;
-    }
+    cp_async_commit();
+    cp_async_wait_group<0>();
     __syncthreads();
-    const int n_cached = cache_lens != nullptr ? cache_lens[s] : 0;
+
+    float o[kDT][4];
+LLMBED_UNROLL
+    for (int dt = 0; dt < kDT; dt++) o[dt][0] = o[dt][1] = o[dt][2] = o[dt][3] = 0.0f;
+    flash::Rows rows;
+    flash::init_rows(rows);
+    const int token0 = q0 + (warp * 16 + group) / a.heads, token1 = q0 + (warp * 16 + group + 8) / a.heads;
+
+    const int n_cached = a.cache_lens != nullptr ? a.cache_lens[s] : 0;
     const int pruned_end = n_cached < cache.n_pruned ? n_cached : cache.n_pruned;
     const __nv_bfloat16 *k_pruned = reinterpret_cast<const __nv_bfloat16 *>(cache.k_pruned);
     const __nv_bfloat16 *k_full = reinterpret_cast<const __nv_bfloat16 *>(cache.k_full);
@@ -118,52 +138,112 @@ __global__ void __launch_bounds__(THREADS)
     for (int j = 0; j < cache.n_chunks && cache.chunk_starts[j] < pruned_end; j++) {
         const int first = cache.chunk_starts[j];
         const int end = cache.chunk_starts[j + 1] < pruned_end ? cache.chunk_starts[j + 1] : pruned_end;
-        const Segment seg = {k_pruned + ((int64_t)g * cache.capacity + first) * cache.kept, cache.kept,
-                             cache.kept_channels + ((int64_t)g * cache.chunk_capacity + j) * cache.kept, cache.kept,
-                             v_cache + ((int64_t)g * cache.capacity + first) * head_dim, head_dim, end - first, false,
-                             first};
-        fold_segment(t, seg, q_first, n_q, n_cached + q_first, head_dim, scale, window);
+        /* Q gathered to the chunk's kept channels, zero up to a multiple of 16 */
+        const int32_t *channels = cache.kept_channels + ((int64_t)g * cache.chunk_capacity + j) * cache.kept;
+        const int padded = (cache.kept + 15) / 16 * 16;
+        for (int i = (int)threadIdx.x; i < kRows * padded; i += kThreads) {
+            const int r = i / padded, c = i % padded;
+            sQg[r * kStride + c] = c < cache.kept ? sQ[r * kStride + channels[c]] : __float2bfloat16_rn(0.0f);
+        }
+        __syncthreads();
+        const Segment seg = {k_pruned + ((int64_t)g * cache.capacity + first) * cache.kept, cache.kept, cache.kept,
+                             false, v_cache + ((int64_t)g * cache.capacity + first) * a.head_dim, a.head_dim,
+                             end - first, false, first};
+        fold_segment<D>(seg, sQg, sK, sV, o, rows, a, token0, token1, q0, n_cached);
     }
     if (n_cached > pruned_end) {
-        const Segment seg = {k_full + ((int64_t)g * cache.full_capacity + (pruned_end - cache.n_pruned)) * head_dim,
-                             head_dim, nullptr, head_dim,
-                             v_cache + ((int64_t)g * cache.capacity + pruned_end) * head_dim, head_dim,
+        const Segment seg = {k_full + ((int64_t)g * cache.full_capacity + (pruned_end - cache.n_pruned)) * a.head_dim,
+                             a.head_dim, a.head_dim, a.head_dim == D,
+                             v_cache + ((int64_t)g * cache.capacity + pruned_end) * a.head_dim, a.head_dim,
                              n_cached - pruned_end, false, pruned_end};
-        fold_segment(t, seg, q_first, n_q, n_cached + q_first, head_dim, scale, window);
+        fold_segment<D>(seg, sQ, sK, sV, o, rows, a, token0, token1, q0, n_cached);
     }
-    const Segment own = {k + (int64_t)begin * kv_stride + g * head_dim, kv_stride, nullptr, head_dim,
-                         v + (int64_t)begin * kv_stride + g * head_dim, kv_stride, len, true, n_cached};
-    fold_segment(t, own, q_first, n_q, n_cached + q_first, head_dim, scale, window);
-    for (int i = (int)threadIdx.x; i < n_q * head_dim; i += THREADS) {
-        const int r = i / head_dim, d = i % head_dim;
-        out[(int64_t)(begin + q_first + r) * q_stride + h * head_dim + d] = __float2bfloat16_rn(t.acc[r][d] / t.l[r]);
+    const Segment own = {a.k + (int64_t)seq_start * a.kv_stride + g * a.head_dim, a.kv_stride, a.head_dim,
+                         a.head_dim == D, a.v + (int64_t)seq_start * a.kv_stride + g * a.head_dim, a.kv_stride,
+                         len < q0 + a.tokens ? len : q0 + a.tokens, true, n_cached};
+    fold_segment<D>(own, sQ, sK, sV, o, rows, a, token0, token1, q0, n_cached);
+
+    flash::stage_output(sQ, kStride, o, rows, warp, lane);
+    __syncthreads();
+    const int64_t out_stride = (int64_t)a.n_heads * a.head_dim;
+    for (int c = (int)threadIdx.x; c < kRows * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8, token = q0 + r / a.heads;
+        if (r >= a.tokens * a.heads || token >= len || col >= a.head_dim) continue;
+        __nv_bfloat16 *dst =
+            a.out + (int64_t)(seq_start + token) * out_stride + (hb * a.heads + r % a.heads) * a.head_dim + col;
+        const __nv_bfloat16 *row = &sQ[r * kStride + col];
+        if (a.head_dim == D) {
+            *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(row);
+        } else {
+            for (int e = 0; e < 8 && col + e < a.head_dim; e++) dst[e] = row[e];
+        }
     }
 }
+
+int heads_per_block(int group) {
+    for (int h = group < 8 ? group : 8; h > 1; h--)
+        if (group % h == 0) return h;
+    return 1;
+}
+
+typedef llmbed_status (*cache_launcher)(const Args &args, const llmbed_attention_params *p, int max_seq_len,
+                                        cudaStream_t stream, llmbed_error *error);
+
+template <int D>
+llmbed_status launch_head_dim(const Args &args, const llmbed_attention_params *p, int max_seq_len,
+                              cudaStream_t stream, llmbed_error *error) {
+    /* Upper bound from the host's view: every query reads the whole cache and its sequence's keys (full
+     * width), at most its window. */
+    const double hd = p->head_dim, queries = (double)max_seq_len * p->n_seqs * p->n_heads;
+    double keys = (double)p->cache->length + max_seq_len;
+    if (p->window > 0 && p->window < keys) keys = p->window;
+    const size_t shared = (size_t)(2 * kRows + 2 * kKeys) * flash::stride_of(D) * 2;
+    const llmbed::Launch l = {{"attention_cache", 4 * queries * keys * hd,
+                               queries * hd * 4 + (double)p->n_seqs * p->n_kv_heads * keys * hd * 4},
+                              (int64_t)args.n_tiles * p->n_seqs, p->n_heads / args.heads, 1, kThreads, shared};
+    return llmbed::launch(l, attention_cache_kernel<D>, stream, error, args);
+}
+
+const struct {
+    int head_dim;
+    cache_launcher launch;
+} kDispatch[] = {{16, launch_head_dim<16>}, {32, launch_head_dim<32>},  {64, launch_head_dim<64>},
+                 {80, launch_head_dim<80>}, {96, launch_head_dim<96>}, {128, launch_head_dim<128>}};
 
 } // namespace
 
 LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attention_params *p, int max_seq_len,
-                                                            const uint16_t *q, const uint16_t *k, const uint16_t *v,
-                                                            uint16_t *out, cudaStream_t stream, llmbed_error *error) {
+                                                            const llmbed_cuda_qkv *qkv, uint16_t *out,
+                                                            cudaStream_t stream, llmbed_error *error) {
     if (p->n_seqs <= 0 || p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 ||
         p->head_dim % 2 != 0 || !p->causal || p->cache == nullptr || max_seq_len < 0 || p->window < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "attention_cache: %d sequences, heads %d/%d, head_dim %d, %s, %s", p->n_seqs, p->n_heads,
                            p->n_kv_heads, p->head_dim, p->causal ? "causal" : "bidirectional (needs causal)",
                            p->cache != nullptr ? "a cache" : "no cache");
-    if (p->head_dim > MAX_D)
-        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention_cache: head_dim %d above %d", p->head_dim, MAX_D);
+    cache_launcher launch = nullptr;
+    for (const auto &entry : kDispatch)
+        if (launch == nullptr && entry.head_dim >= p->head_dim) launch = entry.launch;
+    if (launch == nullptr)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention_cache: head_dim %d above 128", p->head_dim);
     if (max_seq_len == 0) return LLMBED_OK;
-    /* Upper bound from the host's view: every query reads the whole cache and its sequence's keys
-     * (at most its window). */
-    const double D = p->head_dim, queries = (double)max_seq_len * p->n_seqs * p->n_heads;
-    double keys = (double)p->cache->length + max_seq_len;
-    if (p->window > 0 && p->window < keys) keys = p->window;
-    const llmbed::Launch l = {{"attention_cache", 4 * queries * keys * D,
-                               queries * D * 4 + (double)p->n_seqs * p->n_kv_heads * keys * D * 4},
-                              (max_seq_len + BLOCK_Q - 1) / BLOCK_Q, p->n_heads, p->n_seqs, THREADS, 0};
-    return llmbed::launch(l, attention_cache_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(q),
-                          reinterpret_cast<const __nv_bfloat16 *>(k), reinterpret_cast<const __nv_bfloat16 *>(v),
-                          reinterpret_cast<__nv_bfloat16 *>(out), p->seq_offsets, p->cache_lens, p->n_heads,
-                          p->n_kv_heads, p->head_dim, p->scale, p->window, *p->cache);
+    const int heads = heads_per_block(p->n_heads / p->n_kv_heads), tokens = kRows / heads;
+    const Args args = {reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
+                       reinterpret_cast<const __nv_bfloat16 *>(qkv->k),
+                       reinterpret_cast<const __nv_bfloat16 *>(qkv->v),
+                       reinterpret_cast<__nv_bfloat16 *>(out),
+                       p->seq_offsets,
+                       p->cache_lens,
+                       qkv->q_stride,
+                       qkv->kv_stride,
+                       (max_seq_len + tokens - 1) / tokens,
+                       p->n_heads,
+                       p->n_kv_heads,
+                       p->head_dim,
+                       heads,
+                       tokens,
+                       p->window,
+                       p->scale * flash::kLog2e,
+                       *p->cache};
+    return launch(args, p, max_seq_len, stream, error);
 }

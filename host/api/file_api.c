@@ -1,8 +1,8 @@
-/* llmbed_embed_file (include/llmbed.h): the `llmbed embed` batch job
- * (host/scheduler/job.h) behind the public API, bound to a context as the
- * CLI binds it (host/cli/engine_binding.c): tokenisation through
- * llmbed_tokenize on the job's worker threads, batches through the
- * context's engine on the calling thread. */
+/* llmbed_embed_file (include/llmbed.h): the `llmbed embed` batch job. The
+ * CLI calls this too, so the file job has one implementation: the job spec
+ * resolved once (host/pipeline/spec.h), a line file or an Arrow stream as
+ * the source, files (one, or shards + manifest) as the sink, and the
+ * manifest's identity serialised from the spec. */
 #include <cjson/cJSON.h>
 #include <limits.h>
 #include <signal.h>
@@ -12,11 +12,11 @@
 #include <sys/stat.h>
 
 #include "api/ctx.h"
-#include "api/prompts.h"
 #include "common/error.h"
 #include "io/output_format.h"
 #include "model/model.h"
-#include "scheduler/job.h"
+#include "pipeline/bind.h"
+#include "pipeline/source_arrow.h"
 
 /* The job polls a sig_atomic_t; the public flag is an int. */
 _Static_assert(sizeof(sig_atomic_t) == sizeof(int), "the public stop flag is an int");
@@ -29,81 +29,59 @@ void llmbed_file_params_default(llmbed_file_params *params) {
     llmbed_text_params_default(&params->text);
 }
 
-typedef struct file_engine {
-    llmbed_ctx *ctx;
-    llmbed_embed_params params;
-    int dims;
-} file_engine;
-
-static llmbed_status bound_tokenize(void *user, const char *text, size_t len, int add_special, int32_t *ids,
-                                    size_t capacity, size_t *n_ids, llmbed_error *error) {
-    const file_engine *engine = user;
-    llmbed_tokenize_params params;
-    llmbed_tokenize_params_default(&params);
-    params.add_special = add_special;
-    return llmbed_tokenize(engine->ctx->engine.model, text, len, &params, ids, capacity, n_ids, NULL, error);
-}
-
-static llmbed_status bound_embed(void *user, const llmbed_batch *batch, float *out, llmbed_error *error) {
-    file_engine *engine = user;
-    return llmbed_engine_embed(&engine->ctx->engine, batch, &engine->params, out,
-                               (size_t)batch->n_sequences * (size_t)engine->dims, error);
-}
-
-typedef struct progress_relay {
+typedef struct file_callbacks {
     const llmbed_file_params *file;
-} progress_relay;
+    int64_t document_tokens;
+} file_callbacks;
 
-static void copy_stats(const llmbed_job_stats *s, llmbed_file_stats *out) {
-    *out = (llmbed_file_stats){s->sequences, s->tokens,       s->truncated,   s->skipped,
-                               s->batches,   s->resumed_rows, s->rows_total,  s->shards,
-                               s->input_offset, s->input_bytes, s->seconds, s->already_complete};
+static void copy_stats(const llmbed_job_stats *s, int64_t document_tokens, llmbed_file_stats *out) {
+    *out = (llmbed_file_stats){s->sequences,    s->tokens,      s->truncated, s->skipped,          s->batches,
+                               s->resumed_rows, s->rows_total,  s->shards,    s->input_offset,     s->input_bytes,
+                               s->seconds,      s->already_complete, s->invalid_utf8, document_tokens};
 }
 
 static void relay_progress(void *user, const llmbed_job_stats *stats) {
-    const progress_relay *relay = user;
+    const file_callbacks *relay = user;
     llmbed_file_stats copy;
-    copy_stats(stats, &copy);
+    copy_stats(stats, relay->document_tokens, &copy);
     relay->file->on_progress(relay->file->user, &copy);
 }
 
-/* Everything that changes the rows, for the manifest: resume refuses when any differs. */
-static char *job_identity(const llmbed_file_params *f, const llmbed_model *model, const llmbed_embed_params *p,
-                          int dims, int32_t instruction_len, int64_t max_tokens, llmbed_output_format format) {
-    char model_real[PATH_MAX], input_real[PATH_MAX];
-    const char *model_path = model->path != NULL && realpath(model->path, model_real) ? model_real : model->path;
+static void relay_skip(void *user, const char *message) {
+    const file_callbacks *relay = user;
+    relay->file->on_skip(relay->file->user, message);
+}
+
+/* The manifest's identity: the spec's row-changing decisions, plus what
+ * the file job adds (its input, output format, record options). */
+static llmbed_status job_identity(const llmbed_file_params *f, const llmbed_job_spec *spec,
+                                  llmbed_output_format format, char **out, llmbed_error *error) {
     cJSON *job = cJSON_CreateObject();
-    if (job == NULL) return NULL;
-    cJSON_AddStringToObject(job, "model", model_path != NULL ? model_path : "");
-    cJSON_AddNumberToObject(job, "model_parameters", (double)model->n_parameters);
+    if (job == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "embed_file: out of memory");
+    llmbed_status st = llmbed_spec_identity(spec, job, error);
     if (f->input_identity != NULL) {
         cJSON_AddStringToObject(job, "input", f->input_identity);
     } else {
+        char input_real[PATH_MAX];
         const int is_stdin = strcmp(f->input_path, "-") == 0;
         cJSON_AddStringToObject(job, "input",
                                 is_stdin ? "-" : realpath(f->input_path, input_real) ? input_real : f->input_path);
-        struct stat st;
-        if (!is_stdin && stat(f->input_path, &st) == 0 && S_ISREG(st.st_mode))
-            cJSON_AddNumberToObject(job, "input_bytes", (double)st.st_size);
+        /* A resumed job must read the same bytes: an edited or replaced
+         * input file changes its size (stdin cannot be checked). */
+        struct stat s;
+        if (!is_stdin && stat(f->input_path, &s) == 0 && S_ISREG(s.st_mode))
+            cJSON_AddNumberToObject(job, "input_bytes", (double)s.st_size);
     }
     cJSON_AddStringToObject(job, "format", llmbed_output_format_name(format));
-    cJSON_AddStringToObject(job, "dtype", llmbed_output_dtype_name((llmbed_output_dtype)f->text.precision));
-    cJSON_AddNumberToObject(job, "pooling", p->pooling);
-    cJSON_AddNumberToObject(job, "attention", p->attention);
-    cJSON_AddNumberToObject(job, "normalize", p->normalize);
-    cJSON_AddNumberToObject(job, "dims", dims);
-    cJSON_AddNumberToObject(job, "layer", p->layer);
-    cJSON_AddStringToObject(job, "prompt", f->text.prompt != NULL ? f->text.prompt : "");
-    cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
-    cJSON_AddNumberToObject(job, "max_tokens", (double)max_tokens);
-    cJSON_AddBoolToObject(job, "truncate", f->text.truncate);
     cJSON_AddBoolToObject(job, "skip_invalid", f->skip_invalid);
+    cJSON_AddBoolToObject(job, "strict_utf8", f->strict_utf8);
     cJSON_AddStringToObject(job, "text_field", f->text_field != NULL ? f->text_field : "text");
     cJSON_AddStringToObject(job, "id_field", f->id_field != NULL ? f->id_field : "");
     cJSON_AddNumberToObject(job, "shard_rows", (double)f->shard_rows);
-    char *text = cJSON_PrintUnformatted(job);
+    *out = st == LLMBED_OK ? cJSON_PrintUnformatted(job) : NULL;
     cJSON_Delete(job);
-    return text;
+    if (st == LLMBED_OK && *out == NULL) st = llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "embed_file: out of memory");
+    return st;
 }
 
 static llmbed_status check_file_params(const llmbed_file_params *f, llmbed_output_format *format, llmbed_error *error) {
@@ -112,8 +90,11 @@ static llmbed_status check_file_params(const llmbed_file_params *f, llmbed_outpu
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "file params: struct_size %zu, expected %zu (call llmbed_file_params_default)",
                            f->struct_size, sizeof(llmbed_file_params));
-    if (f->input_path == NULL || f->output_path == NULL)
+    if ((f->input_path == NULL && f->arrow_input == NULL) || f->output_path == NULL)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "file params: input_path and output_path are required");
+    if (f->arrow_input != NULL && f->input_identity == NULL)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "file params: arrow_input needs input_identity (what the manifest records for the data)");
     if (f->format != NULL ? llmbed_output_format_parse(f->format, format) != 0
                           : llmbed_output_format_from_path(f->output_path, format) != 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
@@ -133,35 +114,44 @@ llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *f, co
     llmbed_error *error = &ctx->last_error;
     llmbed_error_clear(error);
     if (stats != NULL) memset(stats, 0, sizeof *stats);
-    const llmbed_model *model = ctx->engine.model;
     llmbed_output_format format;
-    LLMBED_TRY(check_file_params(f, &format, error));
-    int32_t instruction_len = 0;
-    int64_t max_tokens = 0;
-    LLMBED_TRY(llmbed_text_params_apply(model, &f->text, &instruction_len, &max_tokens, error));
-    file_engine engine = {ctx, {0}, 0};
-    LLMBED_TRY(llmbed_embed_params_resolve(model, params, &engine.params, &engine.dims, error));
-    if (engine.params.pooling == LLMBED_POOLING_NONE)
-        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "embed_file: pooling none (per-token states) is not offered");
-    char *job_json = job_identity(f, model, &engine.params, engine.dims, instruction_len, max_tokens, format);
-    if (job_json == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "embed_file: out of memory");
+    llmbed_status st = check_file_params(f, &format, error);
+    /* An Arrow stream is the library's from here on: released on every path. */
+    llmbed_arrow_source arrow = {0};
+    llmbed_job_source arrow_source;
+    if (st == LLMBED_OK && f->arrow_input != NULL)
+        st = llmbed_arrow_source_init(&arrow, f->arrow_input, f->input_path, f->text_field, f->id_field, &arrow_source,
+                                      error);
+    else if (st != LLMBED_OK && f != NULL && f->struct_size == sizeof *f && f->arrow_input != NULL &&
+             f->arrow_input->release != NULL)
+        f->arrow_input->release(f->arrow_input);
+    llmbed_job_spec spec;
+    if (st == LLMBED_OK) st = llmbed_spec_resolve(ctx->engine.model, params, &f->text, ctx->engine.batch_tokens, &spec, error);
+    if (st != LLMBED_OK) {
+        llmbed_arrow_source_close(&arrow);
+        return st;
+    }
+    if (spec.engine.pooling == LLMBED_POOLING_NONE)
+        st = llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "embed_file: pooling none (per-token states) is not offered");
+    if (st == LLMBED_OK && f->text.late_chunking < 0 && f->arrow_input != NULL)
+        st = llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                         "embed_file: late_chunking -1 reads each JSONL line's \"spans\"; an Arrow input has none");
+    char *job_json = NULL;
+    if (st == LLMBED_OK) st = job_identity(f, &spec, format, &job_json, error);
 
-    llmbed_job_engine job_engine = {&engine, engine.dims, model->config.vocab_size, bound_tokenize, bound_embed, NULL};
-    progress_relay relay = {f};
+    llmbed_engine *engines[1] = {&ctx->engine};
+    llmbed_job_binding binding;
+    llmbed_job_engine job_engine;
     llmbed_job_options job;
     llmbed_job_options_default(&job);
+    llmbed_job_bind(&binding, &spec, engines, 1, &job_engine, &job);
+    file_callbacks relay = {f, (int64_t)spec.n_document};
     job.input_path = f->input_path;
     job.text_field = f->text_field;
     job.id_field = f->id_field;
     job.output_path = f->output_path;
     job.format = format;
-    job.dtype = (llmbed_output_dtype)f->text.precision;
-    job.prompt = f->text.prompt;
-    job.instruction_len = instruction_len;
-    job.max_tokens = max_tokens;
-    job.truncate = f->text.truncate;
     job.skip_invalid = f->skip_invalid;
-    job.batch_tokens = ctx->engine.batch_tokens;
     job.window_lines = f->window_lines;
     job.tokenize_threads = f->tokenize_threads;
     job.shard_rows = f->shard_rows;
@@ -169,10 +159,16 @@ llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *f, co
     job.job_json = job_json;
     job.stop = (const volatile sig_atomic_t *)f->stop;
     job.on_progress = f->on_progress != NULL ? relay_progress : NULL;
+    job.on_skip = f->on_skip != NULL ? relay_skip : NULL;
     job.callback_user = &relay;
-    llmbed_job_stats job_stats;
-    llmbed_status st = llmbed_job_run(&job_engine, &job, &job_stats, error);
-    if (stats != NULL) copy_stats(&job_stats, stats);
+    job.strict_utf8 = f->strict_utf8;
+    if (f->arrow_input != NULL) job.source = &arrow_source;
+    llmbed_job_stats job_stats = {0};
+    if (st == LLMBED_OK) st = llmbed_job_bind_prepare(&binding, error);
+    if (st == LLMBED_OK) st = llmbed_job_run(&job_engine, &job, &job_stats, error);
+    if (stats != NULL) copy_stats(&job_stats, (int64_t)spec.n_document, stats);
+    llmbed_arrow_source_close(&arrow);
     free(job_json);
+    llmbed_spec_free(&spec);
     return st;
 }

@@ -1,6 +1,8 @@
 /* Public model API (include/llmbed.h): argument checks around the loader
  * (host/model/model_load.c), the tokenizer loaded beside the model from the
  * same folder or GGUF file, and the model's description. */
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,7 @@ void llmbed_model_params_default(llmbed_model_params *params) {
     params->n_adapters = 0;
     params->family = NULL;
     params->rope_scaling = NULL;
+    params->weights = LLMBED_WEIGHTS_DEFAULT;
 }
 
 /* A model without a tokenizer is valid (pre-tokenised input); a broken one is not. */
@@ -31,10 +34,32 @@ static llmbed_status finish_tokenizer(llmbed_model *m, llmbed_status st, llmbed_
     return st;
 }
 
+/* The adapters' real paths, one a line: part of the identity of a job's rows (host/pipeline/spec.c). */
+static llmbed_status remember_adapters(llmbed_model *m, const llmbed_model_params *p, llmbed_error *error) {
+    size_t length = 0;
+    char *paths = NULL;
+    for (int i = 0; i < p->n_adapters; i++) {
+        char *real = realpath(p->adapters[i], NULL);
+        const char *name = real != NULL ? real : p->adapters[i];
+        char *grown = realloc(paths, length + strlen(name) + 2);
+        if (grown == NULL) {
+            free(real);
+            free(paths);
+            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", m->path);
+        }
+        paths = grown;
+        length += (size_t)sprintf(paths + length, "%s\n", name);
+        free(real);
+    }
+    m->adapter_paths = paths;
+    return LLMBED_OK;
+}
+
 static llmbed_status load_into(llmbed_model *m, const char *path, const llmbed_model_params *p,
                                llmbed_error *error) {
     m->path = strdup(path);
     if (m->path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", path);
+    LLMBED_TRY(remember_adapters(m, p, error));
     if (llmbed_path_is_dir(path)) {
         LLMBED_TRY(llmbed_model_load_folder(m, path, p, error));
         return finish_tokenizer(m, llmbed_tokenizer_load_folder(path, &m->tokenizer, error), error);
@@ -68,6 +93,9 @@ llmbed_status llmbed_model_load(const char *path, const llmbed_model_params *par
     if (params->n_threads < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_threads %d is negative",
                            params->n_threads);
+    if ((unsigned)params->weights > LLMBED_WEIGHTS_NATIVE)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "model params: weights %d is not an llmbed_weights value", (int)params->weights);
     if (params->n_adapters < 0)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "model params: n_adapters %d is negative",
                            params->n_adapters);
@@ -90,6 +118,7 @@ void llmbed_model_free(llmbed_model *model) {
     free(model->dense_storage);
     free(model->weights.layers);
     free(model->path);
+    free(model->adapter_paths);
     llmbed_tokenizer_free(model->tokenizer);
     free(model);
 }
@@ -125,5 +154,7 @@ llmbed_status llmbed_model_get_info(const llmbed_model *model, llmbed_model_info
     info->eos_token_id = c->eos_token_id;
     info->query_format = model->family.query_format != NULL ? model->family.query_format : "";
     info->has_latent_pooling = model->weights.latent.q_logits != NULL;
+    info->weights = llmbed_weights_name(model->weights_mode);
+    info->weight_bytes = (int64_t)model->weight_bytes;
     return LLMBED_OK;
 }

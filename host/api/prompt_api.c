@@ -1,17 +1,15 @@
-/* Prompts of a sentence-transformers folder and the length a prompt adds
- * to the front of a sequence (include/llmbed.h). The rules are those of
- * `llmbed embed --prompt-name/--exclude-prompt` (host/cli/common.c):
- * config_sentence_transformers.json "prompts" holds the named prompts and
- * 1_Pooling/config.json "include_prompt": false leaves a prompt's tokens out
- * of the pool. */
+/* Prompts of a sentence-transformers folder (config_sentence_transformers.json
+ * "prompts"), the length a prompt adds to the front of a sequence, and the
+ * text params' defaults (include/llmbed.h). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/prompts.h"
 #include "common/error.h"
 #include "common/json_file.h"
 #include "common/path.h"
 #include "model/model.h"
+#include "pipeline/encode.h"
+#include "pipeline/spec.h"
 
 /* The model folder's JSON file `name`, or *out = NULL when the model is a
  * single file or the folder has no such file. */
@@ -117,15 +115,6 @@ llmbed_status llmbed_model_prompt_names(const llmbed_model *model, char *out, si
     return st;
 }
 
-llmbed_status llmbed_model_excludes_prompt(const llmbed_model *model, int *excludes, llmbed_error *error) {
-    *excludes = 0;
-    cJSON *root;
-    LLMBED_TRY(folder_json(model, "1_Pooling/config.json", &root, error));
-    *excludes = cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root, "include_prompt"));
-    cJSON_Delete(root);
-    return LLMBED_OK;
-}
-
 void llmbed_text_params_default(llmbed_text_params *params) {
     if (params == NULL) return;
     memset(params, 0, sizeof *params);
@@ -135,28 +124,13 @@ void llmbed_text_params_default(llmbed_text_params *params) {
     params->max_tokens = 0;
     params->truncate = 1;
     params->precision = LLMBED_PRECISION_FLOAT32;
-}
-
-llmbed_status llmbed_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
-                                  int32_t **ids, size_t *n_ids, llmbed_error *error) {
-    llmbed_tokenize_params params;
-    llmbed_tokenize_params_default(&params);
-    params.add_special = add_special;
-    /* Tokens rarely outnumber bytes: len + 16 first, then the reported count. */
-    size_t capacity = len + 16;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        int32_t *buffer = malloc(capacity * sizeof *buffer);
-        if (buffer == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "out of memory tokenising");
-        llmbed_status st = llmbed_tokenize(model, text, len, &params, buffer, capacity, n_ids, NULL, error);
-        if (st == LLMBED_OK) {
-            *ids = buffer;
-            return LLMBED_OK;
-        }
-        free(buffer);
-        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) return st;
-        capacity = *n_ids;
-    }
-    return llmbed_fail(error, LLMBED_ERR_INTERNAL, "tokenizer reported inconsistent sizes");
+    params->template_text = NULL;
+    params->pool_span = LLMBED_POOL_SPAN_DEFAULT;
+    params->method = NULL;
+    params->document = NULL;
+    params->late_chunking = 0;
+    params->on_rows = NULL;
+    params->on_progress = NULL;
 }
 
 llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length,
@@ -164,23 +138,22 @@ llmbed_status llmbed_prompt_length(const llmbed_model *model, const char *prompt
     llmbed_error_clear(error);
     if (model == NULL || prompt == NULL || length == NULL)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "prompt_length: model, prompt and length are required");
+    return llmbed_encode_prompt_length(model, prompt, 0, length, error);
+}
+
+llmbed_status llmbed_prompt_pool_length(const llmbed_model *model, const char *prompt, int exclude_prompt,
+                                        int32_t *length, llmbed_error *error) {
+    llmbed_error_clear(error);
+    if (model == NULL || prompt == NULL || length == NULL)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "prompt_pool_length: model, prompt and length are required");
     *length = 0;
-    int32_t *full = NULL, *content = NULL;
-    size_t n_full = 0, n_content = 0;
-    llmbed_status st = llmbed_tokenize_all(model, prompt, strlen(prompt), 1, &full, &n_full, error);
-    if (st == LLMBED_OK) st = llmbed_tokenize_all(model, prompt, strlen(prompt), 0, &content, &n_content, error);
-    if (st == LLMBED_OK) {
-        /* Specials before the text: where the bare prompt starts inside the full encoding. */
-        size_t before = 0;
-        for (size_t b = 0; n_content <= n_full && b <= n_full - n_content; b++) {
-            if (memcmp(full + b, content, n_content * sizeof *content) == 0) {
-                before = b;
-                break;
-            }
-        }
-        *length = (int32_t)(before + n_content);
-    }
-    free(full);
-    free(content);
-    return st;
+    llmbed_text_params text;
+    llmbed_text_params_default(&text);
+    text.prompt = prompt;
+    text.exclude_prompt = exclude_prompt;
+    llmbed_job_spec spec;
+    LLMBED_TRY(llmbed_spec_resolve(model, NULL, &text, 1, &spec, error));
+    *length = spec.instruction_len;
+    llmbed_spec_free(&spec);
+    return LLMBED_OK;
 }

@@ -196,12 +196,13 @@ int cli_bench_long(const cli_bench_long_args *a) {
     cp.batch_tokens = a->chunk_tokens;
     llmbed_error error = {0};
     if (cli_parse_device(a->device, &cp.device, &cp.device_index) != 0) {
-        cli_error("llmbed bench: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed bench: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (st == LLMBED_OK) st = llmbed_model_get_info(s.model, &s.info);
     if (st == LLMBED_OK) st = llmbed_ctx_create(s.model, &cp, &s.ctx, &error);
     if (st != LLMBED_OK && error.message[0]) cli_error("%s", error.message);
+    if (st == LLMBED_OK) cli_note_device(s.ctx);
     s.doc = st == LLMBED_OK ? malloc(sizeof(int32_t) * (size_t)a->tokens) : NULL;
     if (st == LLMBED_OK && s.doc == NULL) st = LLMBED_ERR_OUT_OF_MEMORY;
     if (st == LLMBED_OK) {

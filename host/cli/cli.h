@@ -24,16 +24,18 @@ int cli_parse_pooling(const char *name, llmbed_pooling *pooling);
 const char *cli_pooling_name(llmbed_pooling pooling);
 int cli_parse_attention(const char *name, llmbed_attention *attention);
 const char *cli_attention_name(llmbed_attention attention);
-/* "cpu", "cuda", "cuda:N". */
+/* "auto", "cpu", "cuda", "cuda:N". */
 int cli_parse_device(const char *text, llmbed_device *device, int *index);
+/* What --device says in every command's help. */
+#define CLI_DEVICE_HELP "auto (default: the GPU when usable, else the CPU with a note), cpu, cuda or cuda:N"
+/* Prints the context's device note (--device auto running on the CPU) on stderr. */
+void cli_note_device(const llmbed_ctx *ctx);
+/* --weights NAME ("native", "bf16", "f32"; NULL leaves the default) into
+ * params->weights; prints the error line naming `command` on a bad name. */
+int cli_weights_option(const char *command, const char *name, llmbed_model_params *params);
 
 /* Loads a model, printing the error line on failure. */
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model);
-
-/* text -> *ids (malloc'ed, the caller frees; NULL on failure) with or without
- * the special tokens, whatever its length. */
-llmbed_status cli_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
-                               int32_t **ids, size_t *n_ids, llmbed_error *error);
 
 /* `text` and a newline into `path`, atomically (io/atomic_file.h); prints the error line. */
 llmbed_status cli_write_text_file(const char *path, const char *text);
@@ -46,19 +48,6 @@ llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *p
  * set when the result must be freed. Prints the error line on failure. */
 llmbed_status cli_resolve_prompt(const char *model_path, const char *prompt, const char *prompt_name,
                                  char **owned, const char **out);
-
-/* 1 when the folder's 1_Pooling/config.json says "include_prompt": false
- * (sentence-transformers then leaves the prompt tokens out of the pool). */
-int cli_pooling_excludes_prompt(const char *model_path);
-
-/* Number of leading tokens the prompt contributes to tokenize(prompt + text):
- * the specials the tokenizer puts before the text plus the prompt's own
- * tokens (sentence-transformers' prompt_length without a trailing EOS). */
-llmbed_status cli_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length);
-
-/* NV-Embed's instruction mask: len(tokenizer.tokenize(instruction)), the
- * prompt's tokens without the specials (modeling_nvembed.py encode). */
-llmbed_status cli_prompt_bare_length(const llmbed_model *model, const char *prompt, int32_t *length);
 
 /* Peak resident set size of this process in bytes (getrusage). */
 int64_t cli_peak_rss_bytes(void);

@@ -1,7 +1,8 @@
 /* llmbed bench: throughput on synthetic corpora (fixed length, or mixed
  * lengths 16..2048 drawn log-uniformly from a seeded generator) or on the
- * first --sequences lines of a file; batches are planned exactly as in a job
- * (length-sorted, token budget, no padding). With --compare transformers the
+ * first --sequences lines of a file, through the pipeline as `llmbed embed`
+ * runs them (llmbed_embed_ids: length-sorted token-budget batches, no
+ * padding). With --compare transformers the
  * same ids go through bench/compare_transformers.py (HF transformers with the
  * usual padded batching) and the ratio and worst cosine deviation print. */
 /* POSIX/GNU declarations (realpath, mkdtemp, sigaction): the CLI
@@ -15,14 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "cli/bench_ledger.h"
 #include "cli/bench_long.h"
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "io/input_record.h"
 #include "io/line_reader.h"
-#include "scheduler/batch_plan.h"
 
 typedef struct corpus {
     int32_t *tokens;
@@ -33,7 +35,8 @@ typedef struct corpus {
 
 typedef struct bench_args {
     const char *model, *input, *compare, *compare_script, *python, *pooling, *attention, *device, *think_ratios;
-    int mixed, normalize;
+    const char *profile, *weights;
+    int mixed, normalize, ledger;
     int64_t tokens, sequences, seed, batch_tokens, threads, warmup, compare_batch;
     int64_t long_tokens, chunk_tokens, queries, reencode;
 } bench_args;
@@ -183,8 +186,17 @@ static float *read_npy_f32(const char *path, int64_t *rows, int64_t *cols) {
 static const char *default_script(void) { return LLMBED_BENCH_DIR "/compare_transformers.py"; }
 
 /* Runs the transformers peer on the same ids and compares. */
+/* CPU time of this process (every thread): on a shared machine it does not
+ * count the time other processes hold the cores. */
+static double process_cpu_seconds(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int compare_transformers(const bench_args *a, const corpus *c, const float *ours, int dims, double our_seconds,
-                                const char *pooling, const char *attention, int normalize) {
+                                double our_cpu_seconds, const char *weights, const char *pooling,
+                                const char *attention, int normalize, const llmbed_ctx *ctx) {
     char dir[] = "/tmp/llmbed-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
         cli_error("cannot create a temp folder: %s", strerror(errno));
@@ -206,18 +218,29 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
         return LLMBED_ERR_IO;
     }
     const char *script = a->compare_script != NULL ? a->compare_script : default_script();
+    /* The peer runs where llmbed ran: the same GPU in bf16 (the CUDA backend's dtype), or the CPU in the
+     * dtype of --weights (bf16 -> bfloat16, else float32). */
+    int device_index = 0;
+    char peer_device[64];
+    const int on_gpu = llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA;
+    const char *peer_dtype = on_gpu || strcmp(weights, "bf16") == 0 ? "bfloat16" : "float32";
+    if (on_gpu)
+        snprintf(peer_device, sizeof peer_device, "--device cuda:%d --dtype bfloat16", device_index);
+    else
+        snprintf(peer_device, sizeof peer_device, "--device cpu --dtype %s", peer_dtype);
     char command[8192];
     snprintf(command, sizeof command,
              "'%s' '%s' --model '%s' --input '%s' --output '%s' --pooling %s --attention %s %s --threads %" PRId64
-             " --batch-size %" PRId64,
+             " --batch-size %" PRId64 " %s",
              a->python, script, a->model, ids_path, out_path, pooling, attention, normalize ? "--normalize" : "",
-             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch);
+             a->threads > 0 ? a->threads : (int64_t)sysconf(_SC_NPROCESSORS_ONLN), a->compare_batch, peer_device);
     FILE *peer = popen(command, "r");
-    double peer_seconds = -1;
+    double peer_seconds = -1, peer_cpu_seconds = -1;
     char line[1024];
     while (peer != NULL && fgets(line, sizeof line, peer) != NULL) {
-        const char *at = strstr(line, "\"seconds\":");
+        const char *at = strstr(line, "\"seconds\":"), *cpu = strstr(line, "\"cpu_seconds\":");
         if (at != NULL) peer_seconds = atof(at + 10);
+        if (cpu != NULL) peer_cpu_seconds = atof(cpu + 14);
     }
     int rc = peer != NULL ? pclose(peer) : -1;
     int64_t rows = 0, cols = 0;
@@ -246,31 +269,78 @@ static int compare_transformers(const bench_args *a, const corpus *c, const floa
     free(ref);
     printf("transformers:        %.3f s, %.0f tokens/s (padded batches of %" PRId64 ")\n", peer_seconds,
            (double)c->total / peer_seconds, a->compare_batch);
-    printf("speedup vs transformers: %.2fx\n", peer_seconds / our_seconds);
+    printf("speedup vs transformers: %.2fx (by CPU time: %.2fx; peer %s)\n", peer_seconds / our_seconds,
+           peer_cpu_seconds / our_cpu_seconds, peer_dtype);
     printf("max cosine deviation:    %.3g\n", worst);
     return 0;
 }
 
+/* Batch timing from the pipeline's progress callback: the time between
+ * two callbacks is one batch (tokenisation runs ahead on another thread). */
+typedef struct batch_clock {
+    double last;
+    double *latencies;
+    int n, capacity;
+} batch_clock;
+
+static void on_batch(void *user, const llmbed_text_stats *stats) {
+    batch_clock *c = user;
+    if (c->n < c->capacity) c->latencies[c->n++] = stats->seconds - c->last;
+    c->last = stats->seconds;
+}
+
+/* The corpus through the pipeline as pre-tokenised inputs (llmbed_embed_ids):
+ * the same windows and token-budget batches as `llmbed embed`. */
+static llmbed_status embed_corpus(llmbed_ctx *ctx, const corpus *c, int n, const llmbed_embed_params *params,
+                                  batch_clock *clock, float *out, int dims, llmbed_text_stats *stats) {
+    const int32_t **ids = malloc(sizeof *ids * (size_t)(n > 0 ? n : 1));
+    size_t *lengths = malloc(sizeof *lengths * (size_t)(n > 0 ? n : 1));
+    if (ids == NULL || lengths == NULL) {
+        free(ids);
+        free(lengths);
+        return LLMBED_ERR_OUT_OF_MEMORY;
+    }
+    for (int i = 0; i < n; i++) {
+        ids[i] = c->tokens + c->offsets[i];
+        lengths[i] = (size_t)(c->offsets[i + 1] - c->offsets[i]);
+    }
+    llmbed_text_params text;
+    llmbed_text_params_default(&text);
+    text.max_tokens = -1; /* the corpus is already cut */
+    text.on_progress = clock != NULL ? on_batch : NULL;
+    text.user = clock;
+    const llmbed_status st = llmbed_embed_ids(ctx, ids, lengths, n, &text, params, out,
+                                              sizeof(float) * (size_t)n * (size_t)dims, NULL, stats);
+    free(ids);
+    free(lengths);
+    return st;
+}
+
 static int run(const bench_args *a) {
     llmbed_model *model = NULL;
-    llmbed_status st = cli_load_model(a->model, (int)a->threads, &model);
+    llmbed_model_params model_params;
+    llmbed_model_params_default(&model_params);
+    model_params.n_threads = (int)a->threads;
+    if (cli_weights_option("bench", a->weights, &model_params) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_status st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
     corpus c = {0};
     float *out = NULL;
-    double *latencies = NULL;
-    int *order = NULL, *starts = NULL;
-    int64_t *lengths = NULL, *offsets = NULL;
-    int32_t *tokens = NULL;
-    float *batch_out = NULL;
+    batch_clock clock = {0};
     llmbed_embed_params params;
     llmbed_embed_params_default(&params);
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     ctx_params.n_threads = (int)a->threads;
-    ctx_params.batch_tokens = a->batch_tokens;
+    ctx_params.batch_tokens = a->batch_tokens; /* 0: the library's default, as llmbed embed */
     llmbed_error error = {0};
+    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
+        cli_error("llmbed bench: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
     st = llmbed_model_get_info(model, &info);
     if (st == LLMBED_OK && a->pooling != NULL && cli_parse_pooling(a->pooling, &params.pooling) != 0) st = LLMBED_ERR_INVALID_ARGUMENT;
     if (st == LLMBED_OK && a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) st = LLMBED_ERR_INVALID_ARGUMENT;
@@ -278,9 +348,14 @@ static int run(const bench_args *a) {
         cli_error("llmbed bench: bad --pooling/--attention or model info");
         goto done;
     }
-    if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
-    if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
-    params.normalize = a->normalize >= 0 ? a->normalize : info.default_normalize;
+    params.normalize = a->normalize;
+    llmbed_embed_params resolved;
+    int dims = 0;
+    st = llmbed_embed_params_resolve(model, &params, &resolved, &dims, &error);
+    if (st != LLMBED_OK) {
+        cli_error("llmbed bench: %s", error.message);
+        goto done;
+    }
     st = a->input != NULL ? from_file(a, model, info.max_positions, &c) : synthetic(a, info.vocab_size, &c);
     if (st != LLMBED_OK) goto done;
     if (c.n == 0) {
@@ -293,55 +368,32 @@ static int run(const bench_args *a) {
         cli_error("%s", error.message);
         goto done;
     }
-    int dims = llmbed_embed_dims(model, &params);
+    cli_note_device(ctx);
     out = malloc((size_t)c.n * (size_t)dims * sizeof *out);
-    latencies = malloc((size_t)c.n * sizeof *latencies);
-    order = malloc((size_t)c.n * sizeof *order);
-    starts = malloc((size_t)(c.n + 1) * sizeof *starts);
-    lengths = malloc((size_t)c.n * sizeof *lengths);
-    offsets = malloc((size_t)(c.n + 1) * sizeof *offsets);
-    tokens = malloc((size_t)c.total * sizeof *tokens);
-    batch_out = malloc((size_t)c.n * (size_t)dims * sizeof *batch_out);
-    if (!out || !latencies || !order || !starts || !lengths || !offsets || !tokens || !batch_out) {
+    clock.capacity = c.n;
+    clock.latencies = malloc((size_t)c.n * sizeof *clock.latencies);
+    if (out == NULL || clock.latencies == NULL) {
         st = LLMBED_ERR_OUT_OF_MEMORY;
         cli_error("llmbed bench: out of memory");
         goto done;
     }
-    for (int i = 0; i < c.n; i++) lengths[i] = c.offsets[i + 1] - c.offsets[i];
-    int n_batches = llmbed_batch_plan(lengths, c.n, a->batch_tokens, order, starts);
-    double total_seconds = 0;
-    for (int pass = 0; pass < 2 && st == LLMBED_OK; pass++) {
-        /* pass 0 warms up on the first `warmup` batches, pass 1 is timed */
-        int batches = pass == 0 ? (int)(a->warmup < n_batches ? a->warmup : n_batches) : n_batches;
-        for (int k = 0; k < batches; k++) {
-            int first = starts[k], last = starts[k + 1];
-            offsets[0] = 0;
-            for (int j = first; j < last; j++) {
-                int i = order[j];
-                memcpy(tokens + offsets[j - first], c.tokens + c.offsets[i], (size_t)lengths[i] * sizeof *tokens);
-                offsets[j - first + 1] = offsets[j - first] + lengths[i];
-            }
-            const llmbed_batch batch = {.tokens = tokens, .offsets = offsets, .n_sequences = last - first};
-            double t0 = cli_now();
-            st = llmbed_embed(ctx, &batch, &params, batch_out, (size_t)(last - first) * (size_t)dims);
-            double dt = cli_now() - t0;
-            if (st != LLMBED_OK) {
-                cli_error("%s", llmbed_last_error(ctx));
-                break;
-            }
-            if (pass == 1) {
-                latencies[k] = dt;
-                total_seconds += dt;
-                for (int j = first; j < last; j++) {
-                    memcpy(out + (size_t)order[j] * dims, batch_out + (size_t)(j - first) * dims, (size_t)dims * sizeof *out);
-                }
-            }
-        }
+    llmbed_text_stats stats;
+    /* untimed warm-up on the first sequences (one window at most) */
+    const int warm = (int)(a->warmup * 8 < c.n ? a->warmup * 8 : c.n);
+    if (warm > 0) st = embed_corpus(ctx, &c, warm, &params, NULL, out, dims, &stats);
+    const double start = cli_now(), cpu_start = process_cpu_seconds();
+    if (st == LLMBED_OK) st = embed_corpus(ctx, &c, c.n, &params, &clock, out, dims, &stats);
+    const double total_seconds = cli_now() - start, cpu_seconds = process_cpu_seconds() - cpu_start;
+    if (st != LLMBED_OK) {
+        cli_error("%s", llmbed_last_error(ctx));
+        goto done;
     }
-    if (st != LLMBED_OK) goto done;
-    qsort(latencies, (size_t)n_batches, sizeof *latencies, compare_doubles);
+    const int n_batches = clock.n;
+    qsort(clock.latencies, (size_t)n_batches, sizeof *clock.latencies, compare_doubles);
     printf("model:               %s (%s, %d layers, hidden %d)\n", a->model, info.architecture, info.n_layers,
            info.hidden_size);
+    printf("weights:             %s (%s file), %.1f MiB held\n", info.weights, info.weight_dtype,
+           (double)info.weight_bytes / (1024.0 * 1024.0));
     if (a->input != NULL) {
         printf("corpus:              %s: %d sequences, %" PRId64 " tokens\n", a->input, c.n, c.total);
     } else if (a->mixed) {
@@ -350,31 +402,33 @@ static int run(const bench_args *a) {
     } else {
         printf("corpus:              %d sequences x %" PRId64 " tokens (seed %" PRId64 ")\n", c.n, a->tokens, a->seed);
     }
-    printf("batches:             %d (budget %" PRId64 " tokens), threads %" PRId64 "\n", n_batches, a->batch_tokens,
+    const int64_t budget = a->batch_tokens > 0 ? a->batch_tokens : llmbed_suggested_batch_tokens(model);
+    printf("batches:             %d (budget %" PRId64 " tokens), threads %" PRId64 "\n", n_batches, budget,
            a->threads);
-    printf("time:                %.3f s\n", total_seconds);
+    int device_index = 0;
+    if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
+        printf("device:              cuda:%d\n", device_index);
+    else
+        printf("device:              cpu\n");
+    printf("time:                %.3f s (CPU time %.3f s, all threads)\n", total_seconds, cpu_seconds);
     printf("throughput:          %.0f tokens/s, %.2f sequences/s\n", (double)c.total / total_seconds,
            (double)c.n / total_seconds);
-    printf("batch latency:       p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-           1e3 * percentile(latencies, n_batches, 50), 1e3 * percentile(latencies, n_batches, 90),
-           1e3 * percentile(latencies, n_batches, 99), 1e3 * latencies[n_batches - 1]);
+    if (n_batches > 0)
+        printf("batch latency:       p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
+               1e3 * percentile(clock.latencies, n_batches, 50), 1e3 * percentile(clock.latencies, n_batches, 90),
+               1e3 * percentile(clock.latencies, n_batches, 99), 1e3 * clock.latencies[n_batches - 1]);
     printf("peak RSS:            %.1f MiB\n", (double)cli_peak_rss_bytes() / (1024.0 * 1024.0));
     fflush(stdout);
     if (a->compare != NULL) {
-        st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cli_pooling_name(params.pooling),
-                                                 cli_attention_name(params.attention), params.normalize);
+        st = (llmbed_status)compare_transformers(a, &c, out, dims, total_seconds, cpu_seconds, info.weights,
+                                                 cli_pooling_name(resolved.pooling),
+                                                 cli_attention_name(resolved.attention), resolved.normalize, ctx);
     }
 done:
     free(c.tokens);
     free(c.offsets);
     free(out);
-    free(latencies);
-    free(order);
-    free(starts);
-    free(lengths);
-    free(offsets);
-    free(tokens);
-    free(batch_out);
+    free(clock.latencies);
     llmbed_ctx_free(ctx);
     llmbed_model_free(model);
     return st;
@@ -382,7 +436,7 @@ done:
 
 int cli_bench(int argc, char **argv) {
     bench_args a = {.python = "python3", .normalize = -1, .tokens = 512, .sequences = 32, .seed = 1,
-                    .batch_tokens = 8192, .warmup = 1, .compare_batch = 32, .device = "cpu",
+                    .warmup = 1, .compare_batch = 32, .device = "auto",
                     .think_ratios = "0,0.4,0.5", .chunk_tokens = 512, .reencode = 2};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
@@ -391,9 +445,10 @@ int cli_bench(int argc, char **argv) {
         {"sequences", CLI_INT, &a.sequences, 0, 0, "N", "sequences (default 32; with --input 0 = all lines)"},
         {"seed", CLI_INT, &a.seed, 0, 0, "S", "seed of the synthetic corpus (default 1)"},
         {"input", CLI_STRING, &a.input, 0, 0, "FILE", "use the lines of FILE (as for embed) instead"},
-        {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "token budget per forward (default 8192)"},
+        {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "token budget per forward (default: as llmbed embed)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"warmup", CLI_INT, &a.warmup, 0, 0, "N", "untimed warm-up batches (default 1)"},
+        {"weights", CLI_STRING, &a.weights, 0, 0, "W", "CPU weights: native (default), bf16 or f32"},
+        {"warmup", CLI_INT, &a.warmup, 0, 0, "N", "untimed warm-up: 8 N sequences first (default 1)"},
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "pooling (default: the model's)"},
         {"attention", CLI_STRING, &a.attention, 0, 0, "A", "attention (default: the model's)"},
         {"normalize", CLI_FLAG, &a.normalize, 1, 0, NULL, "L2-normalise"},
@@ -407,17 +462,26 @@ int cli_bench(int argc, char **argv) {
         {"think-ratios", CLI_STRING, &a.think_ratios, 0, 0, "LIST", "--long: ThinK ratios (default 0,0.4,0.5)"},
         {"queries", CLI_INT, &a.queries, 0, 0, "Q", "--long: also time suffix mode for Q queries (default 0 = skip)"},
         {"reencode", CLI_INT, &a.reencode, 0, 0, "K", "--long: re-encoded baseline queries timed (default 2)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "--long: cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
+        {"ledger", CLI_FLAG, &a.ledger, 1, 0, NULL, "cost ledger of one CUDA batch (dry run, no GPU needed)"},
+        {"profile", CLI_STRING, &a.profile, 0, 0, "P", "--ledger: h100 (default), h200 or a100"},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
-                                    "                    [--input FILE] [--compare transformers]\n"
+                                    "                    [--input FILE] [--compare transformers] [--device D]\n"
                                     "       llmbed bench --model PATH --long N [--chunk-tokens C] [--think-ratios LIST]\n"
-                                    "                    [--queries Q [--reencode K]] [--device D]",
+                                    "                    [--queries Q [--reencode K]] [--device D]\n"
+                                    "       llmbed bench --model PATH --ledger [--tokens N] [--batch-tokens N] [--profile P]",
                            argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (a.model == NULL) {
         cli_error("llmbed bench: --model PATH is required");
         return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (a.ledger) {
+        /* one batch of the budget the CUDA backend is sized for (8192 tokens unless --batch-tokens) */
+        const cli_bench_ledger_args ledger_args = {a.model, a.profile, a.tokens,
+                                                   a.batch_tokens > 0 ? a.batch_tokens : 8192, a.threads};
+        return cli_bench_ledger(&ledger_args);
     }
     if (a.long_tokens > 0) {
         const cli_bench_long_args long_args = {a.model, a.device, a.think_ratios, a.long_tokens, a.chunk_tokens,

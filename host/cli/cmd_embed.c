@@ -1,27 +1,21 @@
-/* llmbed embed: a batch embedding job (scheduler/job.h) from the command line. */
+/* llmbed embed: flags -> params, then the batch job of the pipeline through
+ * llmbed_embed_file (host/api/file_api.c), the same job the C API runs. */
 /* POSIX/GNU declarations (realpath, readlink, mkdtemp, sigaction): the CLI
  * target is built as strict C11, unlike the library that defines this for us. */
 #define _GNU_SOURCE
-#include <cjson/cJSON.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli/cli.h"
-#include "cli/document.h"
-#include "cli/engine_binding.h"
-#include "cli/late_chunking.h"
 #include "cli/method_args.h"
 #include "cli/options.h"
 #include "cli/progress.h"
+#include "common/mmap_file.h"
 #include "io/output_format.h"
-#include "scheduler/job.h"
-#include "template/template.h"
 
 static const char *const embed_usage =
     "usage: llmbed embed --model PATH --input FILE|- --output FILE [options]\n"
@@ -82,7 +76,7 @@ static void install_signal_handlers(void) {
 
 typedef struct embed_args {
     const char *model, *input, *output, *pooling, *attention, *dtype, *format, *text_field, *id_field;
-    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling, *late_chunking;
+    const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling, *late_chunking, *weights;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
     int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
@@ -91,73 +85,12 @@ typedef struct embed_args {
     cli_string_list adapters;
 } embed_args;
 
-/* Everything that changes the rows, for the manifest: --resume refuses when any differs. */
-static char *job_identity(const embed_args *a, const llmbed_model_info *info, const char *prompt,
-                          int32_t instruction_len, llmbed_output_format format, llmbed_output_dtype dtype,
-                          const llmbed_embed_params *params, int dims, const cli_engine *engine) {
-    char model_real[PATH_MAX], input_real[PATH_MAX];
-    const char *model = realpath(a->model, model_real) ? model_real : a->model;
-    const char *input = strcmp(a->input, "-") == 0 ? "-" : realpath(a->input, input_real) ? input_real : a->input;
-    cJSON *job = cJSON_CreateObject();
-    cJSON_AddStringToObject(job, "model", model);
-    cJSON_AddNumberToObject(job, "model_parameters", (double)info->n_parameters);
-    cJSON_AddStringToObject(job, "input", input);
-    /* A resumed job must read the same bytes: an edited or replaced input
-     * file changes its size (stdin cannot be checked). */
-    struct stat st;
-    if (strcmp(a->input, "-") != 0 && stat(a->input, &st) == 0) {
-        cJSON_AddNumberToObject(job, "input_bytes", (double)st.st_size);
-    }
-    cJSON_AddStringToObject(job, "format", llmbed_output_format_name(format));
-    cJSON_AddStringToObject(job, "dtype", llmbed_output_dtype_name(dtype));
-    cJSON_AddStringToObject(job, "pooling", cli_pooling_name(params->pooling));
-    cJSON_AddStringToObject(job, "attention", cli_attention_name(params->attention));
-    cJSON_AddNumberToObject(job, "normalize", params->normalize);
-    cJSON_AddNumberToObject(job, "dims", dims);
-    cJSON_AddNumberToObject(job, "layer", params->layer);
-    cJSON_AddNumberToObject(job, "chunk_tokens", params->chunk_tokens);
-    cJSON_AddNumberToObject(job, "think_ratio", params->think_ratio);
-    cJSON_AddStringToObject(job, "prompt", prompt != NULL ? prompt : "");
-    cJSON_AddNumberToObject(job, "instruction_len", instruction_len);
-    cJSON_AddNumberToObject(job, "mask_prefix_tokens", params->mask_prefix_tokens);
-    cJSON_AddStringToObject(job, "family", info->family);
-    if (a->rope_scaling != NULL) cJSON_AddStringToObject(job, "rope_scaling", a->rope_scaling);
-    if (a->document != NULL) {
-        /* Only when used (older manifests stay resumable); an edited document changes every row. */
-        struct stat doc;
-        cJSON_AddStringToObject(job, "document", a->document);
-        if (stat(a->document, &doc) == 0) cJSON_AddNumberToObject(job, "document_bytes", (double)doc.st_size);
-    }
-    cJSON *adapters = cJSON_AddArrayToObject(job, "adapters");
-    for (int i = 0; i < a->adapters.n; i++) {
-        char real[PATH_MAX];
-        cJSON_AddItemToArray(adapters, cJSON_CreateString(realpath(a->adapters.items[i], real) ? real : a->adapters.items[i]));
-    }
-    cJSON_AddNumberToObject(job, "max_tokens", (double)a->max_tokens);
-    cJSON_AddBoolToObject(job, "truncate", a->truncate);
-    cJSON_AddBoolToObject(job, "skip_invalid", a->skip_invalid);
-    cJSON_AddBoolToObject(job, "strict_utf8", a->strict_utf8);
-    cJSON_AddStringToObject(job, "text_field", a->text_field);
-    cJSON_AddStringToObject(job, "id_field", a->id_field != NULL ? a->id_field : "");
-    cJSON_AddNumberToObject(job, "shard_rows", (double)a->shard_rows);
-    /* Only when used, so manifests of jobs without them stay resumable. */
-    if (engine->templated) {
-        cJSON_AddStringToObject(job, "template", engine->template_params.template_text);
-        cJSON_AddStringToObject(job, "pool_span", cli_pool_span_name(engine->template_params.pool_span));
-    }
-    if (params->attention_temperature != 1.0f)
-        cJSON_AddNumberToObject(job, "attention_temperature", params->attention_temperature);
-    char *text = cJSON_PrintUnformatted(job);
-    cJSON_Delete(job);
-    return text;
-}
-
 static int fail(llmbed_status st, const char *fmt, const char *value) {
     cli_error(fmt, value);
     return st;
 }
 
-static void print_summary(const embed_args *a, const llmbed_job_stats *s, int dims, llmbed_output_dtype dtype) {
+static void print_summary(const embed_args *a, const llmbed_file_stats *s, int dims, llmbed_precision dtype) {
     double rate = s->seconds > 0 ? (double)s->tokens / s->seconds : 0;
     double seq_rate = s->seconds > 0 ? (double)s->sequences / s->seconds : 0;
     char where[512];
@@ -166,7 +99,7 @@ static void print_summary(const embed_args *a, const llmbed_job_stats *s, int di
                  s->shards, a->output);
     } else {
         snprintf(where, sizeof where, "%s [%" PRId64 " x %d %s]", a->output, s->rows_total, dims,
-                 llmbed_output_dtype_name(dtype));
+                 llmbed_precision_name(dtype));
     }
     fprintf(stderr,
             "llmbed: summary: %" PRId64 " sequences, %" PRId64 " tokens, %" PRId64 " truncated, %" PRId64
@@ -177,8 +110,17 @@ static void print_summary(const embed_args *a, const llmbed_job_stats *s, int di
             rate, seq_rate, (double)cli_peak_rss_bytes() / (1024.0 * 1024.0), where);
 }
 
+/* "tokens:N" (N >= 1) -> N; "spans" -> -1 (each JSONL line's "spans"); 0 when neither. */
+static int parse_late_chunking(const char *spec) {
+    if (strcmp(spec, "spans") == 0) return -1;
+    if (strncmp(spec, "tokens:", 7) != 0) return 0;
+    char *end = NULL;
+    const long n = strtol(spec + 7, &end, 10);
+    return end == spec + 7 || *end != '\0' || n < 1 || n > INT32_MAX ? 0 : (int)n;
+}
+
 /* --late-chunking: the flags it cannot honour, then its spec. */
-static llmbed_status check_late_chunking(const embed_args *a, int templated, int *span_tokens) {
+static llmbed_status check_late_chunking(const embed_args *a, int templated, int *late_chunking) {
     const char *conflict = a->shard_rows > 0 ? "--shard-rows" : a->resume ? "--resume" : a->document ? "--document"
                            : a->skip_invalid ? "--skip-invalid" : (a->prompt || a->prompt_name) ? "--prompt"
                            : templated ? "--template/--method" : a->mask_prefix_tokens > 0 ? "--mask-prefix-tokens"
@@ -188,7 +130,8 @@ static llmbed_status check_late_chunking(const embed_args *a, int templated, int
                   conflict);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
-    if (cli_parse_late_chunking(a->late_chunking, span_tokens) != 0) {
+    *late_chunking = parse_late_chunking(a->late_chunking);
+    if (*late_chunking == 0) {
         cli_error("--late-chunking '%s': expected tokens:N (spans of N tokens, N >= 1) or spans (each JSONL line's "
                   "\"spans\")",
                   a->late_chunking);
@@ -197,25 +140,93 @@ static llmbed_status check_late_chunking(const embed_args *a, int templated, int
     return LLMBED_OK;
 }
 
-static llmbed_status run_late_chunking(const embed_args *a, const llmbed_model *model, llmbed_ctx *ctx,
-                                       const llmbed_embed_params *params, llmbed_output_format format,
-                                       llmbed_output_dtype dtype, int64_t max_tokens, int span_tokens) {
-    const cli_late_chunking_job job = {model, ctx, params, llmbed_embed_dims(model, params), a->input, a->output,
-                                       format, dtype, a->text_field, a->id_field, a->strict_utf8, max_tokens,
-                                       span_tokens, &stop_requested};
-    cli_late_chunking_stats stats;
-    const double start = cli_now();
-    const llmbed_status st = cli_run_late_chunking(&job, &stats);
-    if (st == LLMBED_OK) {
-        char *index = cli_late_chunking_index_path(a->output);
+/* "<output without its extension>.rows.jsonl": where late chunking's row index goes. */
+static void row_index_path(const char *output, char *out, size_t cap) {
+    const char *slash = strrchr(output, '/'), *dot = strrchr(output, '.');
+    const size_t stem = dot != NULL && (slash == NULL || dot > slash) ? (size_t)(dot - output) : strlen(output);
+    snprintf(out, cap, "%.*s.rows.jsonl", (int)stem, output);
+}
+
+/* The flags of the model and its context, checked against the model once it is loaded. */
+static llmbed_status check_against_model(const embed_args *a, const llmbed_model_info *info,
+                                         const llmbed_embed_params *params) {
+    if (a->layer > info->n_layers) {
+        cli_error("--layer %" PRId64 ": the model %s has %d layers (0 = all)", a->layer, a->model, info->n_layers);
+        return LLMBED_ERR_LAYER_OUT_OF_RANGE;
+    }
+    if (a->dims > info->hidden_size) {
+        cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info->hidden_size);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (!(a->think_ratio >= 0.0 && a->think_ratio < 1.0)) {
+        cli_error("--think-ratio %g: expected a fraction in [0, 1) (0 = off)", a->think_ratio);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (params->pooling == LLMBED_POOLING_LATENT && !info->has_latent_pooling) {
+        cli_error("--pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* weights)",
+                  a->model);
+        return LLMBED_ERR_UNSUPPORTED;
+    }
+    const llmbed_attention attention =
+        params->attention != LLMBED_ATTENTION_DEFAULT ? params->attention : info->default_attention;
+    if (attention == LLMBED_ATTENTION_BIDIRECTIONAL && (a->chunk_tokens > 0 || a->think_ratio > 0 || a->document)) {
+        cli_error("%s: chunked prefill needs causal attention (bidirectional attention has no reusable cache)",
+                  a->document != NULL ? "--document" : a->chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (a->max_tokens > info->max_positions) {
+        /* RoPE positions past the trained range give embeddings nobody validated. */
+        fprintf(stderr,
+                "llmbed: warning: --max-tokens %" PRId64 " is more than the model's max_position_embeddings %d; "
+                "inputs longer than %d tokens run at positions it was not trained on\n",
+                a->max_tokens, info->max_positions, info->max_positions);
+    }
+    return LLMBED_OK;
+}
+
+/* The --document file's bytes (suffix mode), mapped for the job. */
+static llmbed_status map_document(const char *path, llmbed_mapped_file *file) {
+    llmbed_error error = {0};
+    llmbed_status st = llmbed_map_file(path, file, &error);
+    if (st != LLMBED_OK) {
+        cli_error("--document: %s", error.message);
+        return st;
+    }
+    if (file->size == 0) {
+        cli_error("--document %s: the file is empty (suffix mode needs a document to continue)", path);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    return LLMBED_OK;
+}
+
+static void report(const embed_args *a, llmbed_status st, const llmbed_file_stats *stats, int dims,
+                   llmbed_precision dtype, int late_chunking, const char *message) {
+    if (st == LLMBED_OK && a->document != NULL && !a->quiet)
+        fprintf(stderr, "llmbed: suffix mode: %s cached (%" PRId64 " tokens); every input continued it\n", a->document,
+                stats->document_tokens);
+    if (st == LLMBED_OK && stats->already_complete) {
+        fprintf(stderr, "llmbed: %s is already complete (%" PRId64 " rows in %" PRId64 " shards); nothing to do\n",
+                a->output, stats->rows_total, stats->shards);
+    } else if (st == LLMBED_OK && late_chunking != 0) {
+        char index[4096];
+        row_index_path(a->output, index, sizeof index);
         fprintf(stderr,
                 "llmbed: late chunking: %" PRId64 " lines, %" PRId64 " tokens -> %" PRId64 " rows in %.2f s; wrote %s "
                 "[%" PRId64 " x %d %s] and its row index %s\n",
-                stats.lines, stats.tokens, stats.rows, cli_now() - start, a->output, stats.rows, job.dims,
-                llmbed_output_dtype_name(dtype), index != NULL ? index : "");
-        free(index);
+                stats->sequences, stats->tokens, stats->rows_total, stats->seconds, a->output, stats->rows_total, dims,
+                llmbed_precision_name(dtype), index);
+    } else if (st == LLMBED_OK) {
+        print_summary(a, stats, dims, dtype);
+    } else if (st == LLMBED_ERR_INTERRUPTED) {
+        if (a->shard_rows > 0) {
+            cli_error("interrupted: %" PRId64 " rows committed in %" PRId64 " shards (continue with --resume)",
+                      stats->rows_total, stats->shards);
+        } else {
+            cli_error("interrupted: no output written (%s)", a->output);
+        }
+    } else {
+        cli_error("%s", message[0] ? message : llmbed_status_str(st));
     }
-    return st;
 }
 
 static int run(embed_args *a) {
@@ -244,16 +255,18 @@ static int run(embed_args *a) {
         return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --dtype '%s': expected float32, float16, int8 or ubinary",
                     a->dtype);
     }
+    /* Flags -> params; the job spec (host/pipeline/spec.h) decides the rest. */
     llmbed_embed_params params;
     llmbed_embed_params_default(&params);
+    llmbed_file_params file;
+    llmbed_file_params_default(&file);
+    llmbed_text_params *text = &file.text;
     cli_method method;
     a->method.pooling = a->pooling;
     if (cli_resolve_method("embed", &a->method, &method) != LLMBED_OK) return LLMBED_ERR_INVALID_ARGUMENT;
-    int span_tokens = 0;
-    if (a->late_chunking != NULL && check_late_chunking(a, method.templated, &span_tokens) != LLMBED_OK)
+    if (a->late_chunking != NULL && check_late_chunking(a, method.templated, &text->late_chunking) != LLMBED_OK)
         return LLMBED_ERR_INVALID_ARGUMENT;
-    if (method.pooling_set) params.pooling = method.pooling;
-    params.attention_temperature = method.attention_temperature;
+    cli_method_params(&a->method, &method, &params, text);
     if (a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) {
         return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --attention '%s': expected causal or bidirectional",
                     a->attention);
@@ -261,7 +274,7 @@ static int run(embed_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
     }
     if (a->resume && a->shard_rows == 0) {
         cli_error("llmbed embed: --resume needs --shard-rows N (a sharded output)");
@@ -275,31 +288,16 @@ static int run(embed_args *a) {
     model_params.n_adapters = a->adapters.n;
     model_params.family = a->family;
     model_params.rope_scaling = a->rope_scaling;
+    if (cli_weights_option("embed", a->weights, &model_params) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_status st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
     llmbed_ctx *ctx = NULL;
-    char *owned_prompt = NULL, *job_json = NULL, *template_text = NULL;
-    const char *prompt = NULL;
-    int32_t instruction_len = 0;
+    char *owned_prompt = NULL;
+    llmbed_mapped_file document = {0};
     st = llmbed_model_get_info(model, &info);
     if (st != LLMBED_OK) {
         cli_error("%s: cannot read the model info", a->model);
-        goto done;
-    }
-    if (a->layer > info.n_layers) {
-        cli_error("--layer %" PRId64 ": the model %s has %d layers (0 = all)", a->layer, a->model, info.n_layers);
-        st = LLMBED_ERR_LAYER_OUT_OF_RANGE;
-        goto done;
-    }
-    if (a->dims > info.hidden_size) {
-        cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info.hidden_size);
-        st = LLMBED_ERR_INVALID_ARGUMENT;
-        goto done;
-    }
-    if (!(a->think_ratio >= 0.0 && a->think_ratio < 1.0)) {
-        cli_error("--think-ratio %g: expected a fraction in [0, 1) (0 = off)", a->think_ratio);
-        st = LLMBED_ERR_INVALID_ARGUMENT;
         goto done;
     }
     params.normalize = a->normalize;
@@ -308,148 +306,59 @@ static int run(embed_args *a) {
     params.chunk_tokens = (int)a->chunk_tokens;
     params.think_ratio = (float)a->think_ratio;
     params.mask_prefix_tokens = (int)a->mask_prefix_tokens;
-    if (params.pooling == LLMBED_POOLING_LATENT && !info.has_latent_pooling) {
-        cli_error("--pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* weights)",
-                  a->model);
-        st = LLMBED_ERR_UNSUPPORTED;
-        goto done;
-    }
-    if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
-    if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
-    if (params.normalize < 0) params.normalize = info.default_normalize;
-    if (params.attention == LLMBED_ATTENTION_BIDIRECTIONAL &&
-        (params.chunk_tokens > 0 || params.think_ratio > 0 || a->document != NULL)) {
-        cli_error("%s: chunked prefill needs causal attention (bidirectional attention has no reusable cache)",
-                  a->document != NULL ? "--document" : params.chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
-        st = LLMBED_ERR_INVALID_ARGUMENT;
-        goto done;
-    }
-    st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, &owned_prompt, &prompt);
+    st = check_against_model(a, &info, &params);
+    if (st == LLMBED_OK) st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, &owned_prompt, &text->prompt);
+    if (st == LLMBED_OK && a->document != NULL) st = map_document(a->document, &document);
     if (st != LLMBED_OK) goto done;
-    int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
-    /* Families that mask the instruction from the pool (SPEC section 3): NV-Embed
-     * (is_mask_instruction), LLM2Vec and GritLM (mean over non-instruction tokens). */
-    if (a->exclude_prompt < 0 && (strcmp(info.family, "nv-embed") == 0 || strcmp(info.family, "llm2vec") == 0 ||
-                                  strcmp(info.family, "gritlm") == 0))
-        exclude = 1;
-    if (prompt != NULL && prompt[0] != '\0' && exclude) {
-        /* No BOS in front of the prompt: NV-Embed's format, and suffix mode
-         * (the input continues the document). */
-        st = strcmp(info.family, "nv-embed") == 0 || a->document != NULL
-                 ? cli_prompt_bare_length(model, prompt, &instruction_len)
-                 : cli_prompt_length(model, prompt, &instruction_len);
-        if (st != LLMBED_OK) goto done;
-    }
-    if (a->max_tokens > info.max_positions) {
-        /* RoPE positions past the trained range give embeddings nobody validated. */
-        fprintf(stderr,
-                "llmbed: warning: --max-tokens %" PRId64 " is more than the model's max_position_embeddings %d; "
-                "inputs longer than %d tokens run at positions it was not trained on\n",
-                a->max_tokens, info.max_positions, info.max_positions);
-    }
-    if (a->batch_tokens == 0) a->batch_tokens = llmbed_suggested_batch_tokens(model);
+    text->exclude_prompt = a->exclude_prompt;
+    text->max_tokens = a->max_tokens;
+    text->truncate = a->truncate;
+    text->precision = (llmbed_precision)dtype;
+    text->document = (const char *)document.data;
+    text->document_len = document.size;
     ctx_params.n_threads = (int)a->threads;
-    ctx_params.batch_tokens = a->batch_tokens;
+    ctx_params.batch_tokens = a->batch_tokens; /* 0: the library's default */
     ctx_params.memory_limit_bytes = a->memory_limit_mib * 1024 * 1024;
+    const int64_t budget = a->batch_tokens > 0 ? a->batch_tokens : llmbed_suggested_batch_tokens(model);
     const int64_t max_tokens = a->max_tokens > 0 ? a->max_tokens : info.max_positions;
-    if (params.attention != LLMBED_ATTENTION_BIDIRECTIONAL && params.chunk_tokens == 0 && max_tokens > a->batch_tokens &&
-        !a->quiet)
+    const llmbed_attention attention =
+        params.attention != LLMBED_ATTENTION_DEFAULT ? params.attention : info.default_attention;
+    if (attention != LLMBED_ATTENTION_BIDIRECTIONAL && params.chunk_tokens == 0 && max_tokens > budget && !a->quiet)
         fprintf(stderr,
                 "llmbed: note: inputs longer than --batch-tokens %" PRId64 " are processed in chunks of that many tokens "
                 "over a key/value cache (--chunk-tokens sets the size)\n",
-                a->batch_tokens);
+                budget);
     llmbed_error error = {0};
     st = llmbed_ctx_create(model, &ctx_params, &ctx, &error);
     if (st != LLMBED_OK) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
-    if (a->document != NULL) {
-        int64_t document_tokens = 0;
-        st = cli_cache_document(a->document, model, &info, ctx, &params, max_tokens, &document_tokens);
-        if (st != LLMBED_OK) goto done;
-        params.continue_document = 1;
-        if (!a->quiet)
-            fprintf(stderr, "llmbed: suffix mode: %s cached (%" PRId64 " tokens); every input continues it\n",
-                    a->document, document_tokens);
-    }
-    if (a->late_chunking != NULL) {
-        st = run_late_chunking(a, model, ctx, &params, format, dtype, max_tokens, span_tokens);
-        goto done;
-    }
-    cli_engine engine = {model, ctx, params, llmbed_embed_dims(model, &params), method.templated, {0},
-                         a->document != NULL, info.appends_eos ? info.eos_token_id : -1};
-    llmbed_template_params_default(&engine.template_params);
-    if (a->document != NULL) engine.template_params.add_special = 0;
-    if (method.templated) {
-        /* The prompt goes in front of the template as literal text; its
-         * tokens stay masked out of the pool (instruction_len). */
-        char *escaped = llmbed_template_escape(prompt != NULL ? prompt : "");
-        const char *body = method.template_text != NULL ? method.template_text : "{text}";
-        template_text = escaped != NULL ? malloc(strlen(escaped) + strlen(body) + 1) : NULL;
-        if (template_text == NULL) {
-            free(escaped);
-            cli_error("llmbed embed: out of memory");
-            st = LLMBED_ERR_OUT_OF_MEMORY;
-            goto done;
-        }
-        strcpy(template_text, escaped);
-        strcat(template_text, body);
-        free(escaped);
-        engine.template_params.template_text = template_text;
-        engine.template_params.pool_span = method.pool_span;
-    }
-    llmbed_job_engine job_engine;
-    cli_engine_bind(&engine, &job_engine, info.vocab_size);
-    job_json = job_identity(a, &info, prompt, instruction_len, format, dtype, &params, engine.dims, &engine);
-
+    cli_note_device(ctx);
     cli_progress progress;
     cli_progress_init(&progress, a->quiet);
-    llmbed_job_options job;
-    llmbed_job_options_default(&job);
-    job.input_path = a->input;
-    job.text_field = a->text_field;
-    job.id_field = a->id_field;
-    job.output_path = a->output;
-    job.format = format;
-    job.dtype = dtype;
-    job.prompt = prompt;
-    job.instruction_len = instruction_len;
-    job.max_tokens = max_tokens;
-    job.truncate = a->truncate;
-    job.skip_invalid = a->skip_invalid;
-    job.batch_tokens = a->batch_tokens;
-    job.window_lines = (int)a->window_lines;
-    job.tokenize_threads = (int)a->tokenize_threads;
-    job.shard_rows = a->shard_rows;
-    job.resume = a->resume;
-    job.job_json = job_json;
-    job.stop = &stop_requested;
-    job.on_progress = cli_progress_update;
-    job.on_skip = cli_progress_skip;
-    job.callback_user = &progress;
-    job.strict_utf8 = a->strict_utf8;
-    llmbed_job_stats stats;
-    st = llmbed_job_run(&job_engine, &job, &stats, &error);
+    file.input_path = a->input;
+    file.text_field = a->text_field;
+    file.id_field = a->id_field;
+    file.output_path = a->output;
+    file.format = llmbed_output_format_name(format);
+    file.skip_invalid = a->skip_invalid;
+    file.shard_rows = a->shard_rows;
+    file.resume = a->resume;
+    file.tokenize_threads = (int)a->tokenize_threads;
+    file.window_lines = (int)a->window_lines;
+    file.stop = (const volatile int *)&stop_requested;
+    file.on_progress = cli_progress_update;
+    file.on_skip = cli_progress_skip;
+    file.user = &progress;
+    file.strict_utf8 = a->strict_utf8;
+    llmbed_file_stats stats;
+    st = llmbed_embed_file(ctx, &file, &params, &stats);
     cli_progress_close(&progress);
-    if (st == LLMBED_OK && stats.already_complete) {
-        fprintf(stderr, "llmbed: %s is already complete (%" PRId64 " rows in %" PRId64 " shards); nothing to do\n",
-                a->output, stats.rows_total, stats.shards);
-    } else if (st == LLMBED_OK) {
-        print_summary(a, &stats, engine.dims, dtype);
-    } else if (st == LLMBED_ERR_INTERRUPTED) {
-        if (a->shard_rows > 0) {
-            cli_error("interrupted: %" PRId64 " rows committed in %" PRId64 " shards (continue with --resume)",
-                      stats.rows_total, stats.shards);
-        } else {
-            cli_error("interrupted: no output written (%s)", a->output);
-        }
-    } else {
-        cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
-    }
+    report(a, st, &stats, llmbed_embed_dims(model, &params), text->precision, text->late_chunking,
+           llmbed_last_error(ctx));
 done:
-    free(template_text);
-    free(job_json);
+    llmbed_unmap_file(&document);
     free(owned_prompt);
     llmbed_ctx_free(ctx);
     llmbed_model_free(model);
@@ -457,7 +366,7 @@ done:
 }
 
 int cli_embed(int argc, char **argv) {
-    embed_args a = {.input = "-", .dtype = "float32", .text_field = "text", .device = "cpu", .normalize = -1,
+    embed_args a = {.input = "-", .dtype = "float32", .text_field = "text", .device = "auto", .normalize = -1,
                     .truncate = 1, .exclude_prompt = -1};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
@@ -475,13 +384,13 @@ int cli_embed(int argc, char **argv) {
         {"dims", CLI_INT, &a.dims, 0, 0, "N", "Matryoshka: keep the first N values, then re-normalise"},
         {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"text-field", CLI_STRING, &a.text_field, 0, 0, "NAME", "JSONL field holding the text (default text)"},
         {"id-field", CLI_STRING, &a.id_field, 0, 0, "NAME", "JSONL field copied as \"id\" into .jsonl output"},
         {"prompt", CLI_STRING, &a.prompt, 0, 0, "TEXT", "prepended to every text input"},
         {"prompt-name", CLI_STRING, &a.prompt_name, 0, 0, "NAME", "prompt from config_sentence_transformers.json"},
         {"exclude-prompt", CLI_FLAG, &a.exclude_prompt, 1, 0, NULL,
-         "leave prompt tokens out of the pool (default: 1_Pooling include_prompt)"},
+         "leave prompt tokens out of the pool (default: the family's rule, else 1_Pooling include_prompt)"},
         {"include-prompt", CLI_FLAG, &a.exclude_prompt, 0, 0, NULL, "pool over the prompt tokens too"},
         {"max-tokens", CLI_INT, &a.max_tokens, 0, 0, "N", "longest input in tokens (default: the model's limit)"},
         {"truncate", CLI_FLAG, &a.truncate, 1, 0, NULL, "cut longer inputs and count them (default)"},
@@ -493,6 +402,8 @@ int cli_embed(int argc, char **argv) {
          "ThinK: prune this fraction of key channels from cached keys older than 32 positions, [0, 1) (0 = off)"},
         {"rope-scaling", CLI_STRING, &a.rope_scaling, 0, 0, "T:F",
          "RoPE scaling instead of the config's: none, linear:F, dynamic:F, yarn:F[:ORIG], llama3:F[:ORIG]"},
+        {"weights", CLI_STRING, &a.weights, 0, 0, "W",
+         "CPU weights: native (as the file stores them; rows = f32; default), bf16, or f32"},
         {"late-chunking", CLI_STRING, &a.late_chunking, 0, 0, "SPEC",
          "tokens:N or spans: one forward per line, one row per span of N tokens (or per JSONL \"spans\" pair)"},
         {"document", CLI_STRING, &a.document, 0, 0, "FILE",

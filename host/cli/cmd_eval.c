@@ -14,7 +14,6 @@
 #include "cli/method_args.h"
 #include "cli/options.h"
 #include "eval/correlation.h"
-#include "eval/embed_texts.h"
 #include "eval/sts_file.h"
 #include "eval/text_set.h"
 
@@ -42,17 +41,26 @@ typedef struct file_score {
     double spearman, pearson;
 } file_score;
 
-typedef struct progress_state {
+/* The rows of the pipeline's row callback into rows[n, dims] (float32), with progress. */
+typedef struct row_target {
+    float *rows;
+    size_t total, done;
     int quiet;
     int last_tenth;
-} progress_state;
+} row_target;
 
-static void on_progress(void *user, size_t done, size_t total, int64_t tokens) {
-    progress_state *p = user;
-    const int tenth = (int)(10 * done / (total ? total : 1));
-    if (p->quiet || tenth == p->last_tenth) return;
-    p->last_tenth = tenth;
-    fprintf(stderr, "llmbed eval sts: %zu/%zu sentences embedded (%" PRId64 " tokens)\n", done, total, tokens);
+static llmbed_status take_rows(void *user, const llmbed_row_batch *batch) {
+    row_target *t = user;
+    const float *rows = batch->rows;
+    for (int r = 0; r < batch->n_rows; r++)
+        memcpy(t->rows + (size_t)batch->inputs[r] * (size_t)batch->dims, rows + (size_t)r * (size_t)batch->dims,
+               sizeof(float) * (size_t)batch->dims);
+    t->done += (size_t)batch->n_rows;
+    const int tenth = (int)(10 * t->done / (t->total ? t->total : 1));
+    if (!t->quiet && tenth != t->last_tenth)
+        fprintf(stderr, "llmbed eval sts: %zu/%zu sentences embedded\n", t->done, t->total);
+    t->last_tenth = tenth;
+    return LLMBED_OK;
 }
 
 static void free_files(llmbed_sts_file *files, int n) {
@@ -182,12 +190,16 @@ static int run_sts(eval_args *a) {
     cli_method m;
     a->method.pooling = a->pooling;
     if (cli_resolve_method("eval sts", &a->method, &m) != LLMBED_OK) return LLMBED_ERR_INVALID_ARGUMENT;
+    /* The sentences go through the pipeline exactly as `llmbed embed` lines
+     * with the same flags would (one spec, one path), so the scores are
+     * those of `llmbed embed` rows. */
     llmbed_embed_params params;
     llmbed_embed_params_default(&params);
-    if (m.pooling_set) params.pooling = m.pooling;
-    params.attention_temperature = m.attention_temperature;
-    params.normalize = 0; /* the cosine does not care */
+    llmbed_text_params text;
+    llmbed_text_params_default(&text);
+    cli_method_params(&a->method, &m, &params, &text);
     params.layer = (int)a->layer;
+    text.max_tokens = a->max_tokens;
     if (a->attention != NULL && cli_parse_attention(a->attention, &params.attention) != 0) {
         cli_error("llmbed eval sts: --attention '%s': expected causal or bidirectional", a->attention);
         return LLMBED_ERR_INVALID_ARGUMENT;
@@ -195,7 +207,7 @@ static int run_sts(eval_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed eval sts: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed eval sts: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_sts_file *files = NULL;
@@ -207,6 +219,7 @@ static int run_sts(eval_args *a) {
     size_t n_pairs = 0;
     for (int i = 0; i < n_files; i++) n_pairs += files[i].n_pairs;
     size_t *first = malloc((n_pairs ? n_pairs : 1) * sizeof *first), *second = malloc((n_pairs ? n_pairs : 1) * sizeof *second);
+    size_t *lengths = NULL;
     float *rows = NULL;
     double *cos = NULL;
     file_score *scores = calloc((size_t)n_files, sizeof *scores);
@@ -246,36 +259,41 @@ static int run_sts(eval_args *a) {
         st = LLMBED_ERR_LAYER_OUT_OF_RANGE;
         goto done;
     }
-    if (params.pooling == LLMBED_POOLING_DEFAULT) params.pooling = info.default_pooling;
-    if (params.attention == LLMBED_ATTENTION_DEFAULT) params.attention = info.default_attention;
     ctx_params.n_threads = (int)a->threads;
-    ctx_params.batch_tokens = a->batch_tokens;
+    ctx_params.batch_tokens = a->batch_tokens; /* 0: the library's default, as llmbed embed */
     llmbed_error error = {0};
     st = llmbed_ctx_create(model, &ctx_params, &ctx, &error);
     if (st != LLMBED_OK) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
-    const int dims = llmbed_embed_dims(model, &params);
-    rows = malloc(set.n * (size_t)dims * sizeof *rows);
-    cos = malloc((n_pairs ? n_pairs : 1) * sizeof *cos);
-    if (rows == NULL || cos == NULL) {
-        st = LLMBED_ERR_OUT_OF_MEMORY;
-        cli_error("llmbed eval sts: out of memory for %zu embeddings", set.n);
-        goto done;
-    }
-    llmbed_template_params tp;
-    llmbed_template_params_default(&tp);
-    tp.template_text = m.template_text;
-    tp.pool_span = m.pool_span;
-    tp.max_tokens = (size_t)(a->max_tokens > 0 ? a->max_tokens : info.max_positions);
-    progress_state progress = {a->quiet, -1};
-    const llmbed_text_batch_options options = {&tp, &params, a->batch_tokens, dims, on_progress, &progress};
-    st = llmbed_eval_embed_texts(model, ctx, set.texts, set.n, &options, rows, &error);
+    cli_note_device(ctx);
+    llmbed_embed_params resolved;
+    int dims = 0;
+    st = llmbed_embed_params_resolve(model, &params, &resolved, &dims, &error);
     if (st != LLMBED_OK) {
         cli_error("llmbed eval sts: %s", error.message);
         goto done;
     }
+    rows = malloc(set.n * (size_t)dims * sizeof *rows);
+    cos = malloc((n_pairs ? n_pairs : 1) * sizeof *cos);
+    lengths = malloc((set.n ? set.n : 1) * sizeof *lengths);
+    if (rows == NULL || cos == NULL || lengths == NULL || set.n > INT32_MAX) {
+        st = LLMBED_ERR_OUT_OF_MEMORY;
+        cli_error("llmbed eval sts: out of memory for %zu embeddings", set.n);
+        goto done;
+    }
+    for (size_t i = 0; i < set.n; i++) lengths[i] = strlen(set.texts[i]);
+    row_target target = {rows, set.n, 0, a->quiet, -1};
+    text.on_rows = take_rows;
+    text.user = &target;
+    st = llmbed_embed_texts(ctx, (const char *const *)set.texts, lengths, (int)set.n, &text, &params, NULL, 0, NULL,
+                            NULL);
+    if (st != LLMBED_OK) {
+        cli_error("llmbed eval sts: %s", llmbed_last_error(ctx));
+        goto done;
+    }
+    params = resolved;
     file_score macro = {0, 0};
     for (int i = 0, k = 0; i < n_files; i++) {
         const size_t n = files[i].n_pairs;
@@ -297,6 +315,7 @@ static int run_sts(eval_args *a) {
 done:
     llmbed_ctx_free(ctx);
     llmbed_model_free(model);
+    free(lengths);
     free(rows);
     free(cos);
     free(first);
@@ -319,7 +338,7 @@ int cli_eval(int argc, char **argv) {
         cli_error("llmbed eval: unknown evaluation '%s' (known: sts, passkey, needle)", argv[2]);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
-    eval_args a = {.device = "cpu", .batch_tokens = 8192};
+    eval_args a = {.device = "auto"};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"data", CLI_STRING, &a.data, 0, 0, "FILES", "comma-separated score<TAB>s1<TAB>s2 files (required)"},
@@ -328,10 +347,10 @@ int cli_eval(int argc, char **argv) {
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first or weighted-mean"},
         {"attention", CLI_STRING, &a.attention, 0, 0, "A", "causal or bidirectional"},
         {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},
-        {"max-tokens", CLI_INT, &a.max_tokens, 0, 0, "N", "cut longer templated inputs (default: the model's limit)"},
-        {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "tokens per forward (default 8192)"},
+        {"max-tokens", CLI_INT, &a.max_tokens, 0, 0, "N", "cut longer inputs (default: the model's limit)"},
+        {"batch-tokens", CLI_INT, &a.batch_tokens, 0, 1, "N", "tokens per forward (default: as llmbed embed)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines"},
         CLI_METHOD_OPTION_ROWS(a.method),
     };

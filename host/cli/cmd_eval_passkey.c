@@ -15,7 +15,6 @@
 #include "cli/cli.h"
 #include "cli/eval_needle.h"
 #include "cli/options.h"
-#include "eval/embed_texts.h"
 #include "eval/needle.h"
 #include "eval/passkey.h"
 #include "eval/sts_file.h"
@@ -118,16 +117,20 @@ static double dot(const float *a, const float *b, int n) {
     return s;
 }
 
-static llmbed_status embed(const llmbed_model *model, llmbed_ctx *ctx, char *const *texts, int n,
-                           const llmbed_embed_params *p, int dims, float *rows) {
-    llmbed_template_params tp;
-    llmbed_template_params_default(&tp);
-    tp.max_tokens = 0; /* never cut a document */
-    const llmbed_text_batch_options options = {&tp, p, 1 << 16, dims, NULL, NULL};
-    llmbed_error error = {0};
-    const llmbed_status st = llmbed_eval_embed_texts(model, ctx, (const char *const *)texts, (size_t)n, &options, rows,
-                                                     &error);
-    if (st != LLMBED_OK) cli_error("llmbed eval passkey: %s", error.message);
+/* Documents and queries through the pipeline, as `llmbed embed` lines
+ * (the family's EOS included); documents are never cut. */
+static llmbed_status embed(llmbed_ctx *ctx, char *const *texts, int n, const llmbed_embed_params *p, int dims,
+                           float *rows) {
+    size_t *lengths = malloc(sizeof *lengths * (size_t)(n > 0 ? n : 1));
+    if (lengths == NULL) return LLMBED_ERR_OUT_OF_MEMORY;
+    for (int i = 0; i < n; i++) lengths[i] = strlen(texts[i]);
+    llmbed_text_params text;
+    llmbed_text_params_default(&text);
+    text.max_tokens = -1;
+    const llmbed_status st = llmbed_embed_texts(ctx, (const char *const *)texts, lengths, n, &text, p, rows,
+                                                sizeof(float) * (size_t)n * (size_t)dims, NULL, NULL);
+    free(lengths);
+    if (st != LLMBED_OK) cli_error("llmbed eval passkey: %s", llmbed_last_error(ctx));
     return st;
 }
 
@@ -226,7 +229,7 @@ static llmbed_status run_length(passkey_run *r, const llmbed_passkey_set *set, c
             p.think_ratio = ratio;
             p.chunk_tokens = (int)r->chunks[ci];
             const double start = cli_now();
-            st = embed(r->model, r->ctx, set->documents, n, &p, dims, ratio == 0.0f ? reference : rows);
+            st = embed(r->ctx, set->documents, n, &p, dims, ratio == 0.0f ? reference : rows);
             if (st != LLMBED_OK) break;
             const float *got = ratio == 0.0f ? reference : rows;
             if (ratio == 0.0f) have_reference = 1;
@@ -302,12 +305,13 @@ static int run_passkey(const passkey_args *a) {
     cp.batch_tokens = (int64_t)largest_chunk;
     llmbed_error error = {0};
     if (st == LLMBED_OK && cli_parse_device(a->device, &cp.device, &cp.device_index) != 0) {
-        cli_error("llmbed eval passkey: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed eval passkey: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (st == LLMBED_OK) {
         st = llmbed_ctx_create(r.model, &cp, &r.ctx, &error);
         if (st != LLMBED_OK) cli_error("%s", error.message);
+        else cli_note_device(r.ctx);
     }
     llmbed_embed_params_default(&r.params);
     r.params.attention = LLMBED_ATTENTION_CAUSAL;
@@ -343,7 +347,7 @@ static int run_passkey(const passkey_args *a) {
         }
         if (dump != NULL) st = dump_set(dump, &set);
         llmbed_embed_params q = r.params;
-        if (st == LLMBED_OK) st = embed(r.model, r.ctx, set.queries, set.n, &q, r.dims, query_rows);
+        if (st == LLMBED_OK) st = embed(r.ctx, set.queries, set.n, &q, r.dims, query_rows);
         if (st == LLMBED_OK) st = run_length(&r, &set, query_rows);
         llmbed_passkey_set_free(&set);
         if (!a->quiet) fprintf(stderr, "llmbed eval %s: length %g done\n", a->needle ? "needle" : "passkey", r.lengths[li]);
@@ -368,7 +372,7 @@ int cli_eval_long_retrieval(int argc, char **argv, int needle) {
     passkey_args a = {.lengths = "256,512,1024,2048,4096,8192",
                       .ratios = needle ? "0,0.25,0.4,0.5,0.6" : "0,0.25,0.4,0.5",
                       .chunks = needle ? "512,2048" : "512",
-                      .device = "cpu",
+                      .device = "auto",
                       .documents = 100,
                       .seed = 1,
                       .needle = needle};
@@ -387,7 +391,7 @@ int cli_eval_long_retrieval(int argc, char **argv, int needle) {
         {"output", CLI_STRING, &a.output, 0, 0, "FILE", "also write the results as JSON"},
         {"dump", CLI_STRING, &a.dump, 0, 0, "FILE", "write the generated documents and queries as JSONL"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"quiet", CLI_FLAG, &a.quiet, 1, 0, NULL, "no progress lines"},
     };
     const int parsed = cli_parse(name, needle ? needle_usage : passkey_usage, argc, argv, 3, options,

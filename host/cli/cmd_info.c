@@ -10,7 +10,7 @@
 #include "cpu/blas_core.h"
 
 int cli_info(int argc, char **argv) {
-    const char *model_path = NULL, *family = NULL, *rope_scaling = NULL;
+    const char *model_path = NULL, *family = NULL, *rope_scaling = NULL, *weights = NULL;
     int check_weights = 0;
     cli_string_list adapters = {{NULL}, 0};
     const cli_option options[] = {
@@ -19,12 +19,13 @@ int cli_info(int argc, char **argv) {
         {"adapter", CLI_STRING_LIST, &adapters, 0, 0, "DIR", "PEFT LoRA adapter merged at load (repeatable)"},
         {"rope-scaling", CLI_STRING, &rope_scaling, 0, 0, "T:F",
          "RoPE scaling instead of the config's (see llmbed embed --help)"},
+        {"weights", CLI_STRING, &weights, 0, 0, "W", "CPU weights: native (default), bf16 or f32"},
         {"check-weights", CLI_FLAG, &check_weights, 1, 0, NULL,
          "scan every weight for NaN/infinity and name the first such tensor"},
     };
     int parsed = cli_parse("info",
                            "usage: llmbed info --model PATH [--family NAME] [--adapter DIR]... [--rope-scaling T:F] "
-                           "[--check-weights]",
+                           "[--weights W] [--check-weights]",
                            argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;
     if (model_path == NULL) {
@@ -38,6 +39,7 @@ int cli_info(int argc, char **argv) {
     model_params.n_adapters = adapters.n;
     model_params.family = family;
     model_params.rope_scaling = rope_scaling;
+    if (cli_weights_option("info", weights, &model_params) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
     llmbed_status st = cli_load_model_with(model_path, &model_params, &model);
     if (st != LLMBED_OK) return st;
     llmbed_model_info info = {.struct_size = sizeof info};
@@ -51,6 +53,7 @@ int cli_info(int argc, char **argv) {
     printf("architecture:       %s\n", info.architecture);
     printf("format:             %s (%s weights)\n", info.source_format, info.weight_dtype);
     printf("parameters:         %" PRId64 "\n", info.n_parameters);
+    printf("weights held:       %s, %.1f MiB\n", info.weights, (double)info.weight_bytes / (1 << 20));
     printf("layers:             %d\n", info.n_layers);
     printf("hidden size:        %d\n", info.hidden_size);
     printf("attention heads:    %d query, %d key/value, head dim %d\n", info.n_heads, info.n_kv_heads, info.head_dim);

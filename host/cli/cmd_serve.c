@@ -116,15 +116,14 @@ static llmbed_status resolve_spec(const serve_args *a, const llmbed_model *model
     }
     llmbed_status st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, owned_prompt, prompt);
     if (st != LLMBED_OK) return st;
-    int exclude = a->exclude_prompt >= 0 ? a->exclude_prompt : cli_pooling_excludes_prompt(a->model);
-    /* Families that mask the instruction from the pool (SPEC section 3). */
-    if (a->exclude_prompt < 0 && (strcmp(info->family, "nv-embed") == 0 || strcmp(info->family, "llm2vec") == 0 ||
-                                  strcmp(info->family, "gritlm") == 0))
-        exclude = 1;
-    if (*prompt != NULL && (*prompt)[0] != '\0' && exclude) {
-        st = strcmp(info->family, "nv-embed") == 0 ? cli_prompt_bare_length(model, *prompt, &spec->instruction_len)
-                                                  : cli_prompt_length(model, *prompt, &spec->instruction_len);
-        if (st != LLMBED_OK) return st;
+    if (*prompt != NULL && (*prompt)[0] != '\0') {
+        /* the pipeline's rule (the family's, else 1_Pooling include_prompt) */
+        llmbed_error error = {0};
+        st = llmbed_prompt_pool_length(model, *prompt, a->exclude_prompt, &spec->instruction_len, &error);
+        if (st != LLMBED_OK) {
+            cli_error("%s", error.message);
+            return st;
+        }
     }
     spec->prompt = *prompt;
     spec->max_tokens = a->max_tokens > 0 ? a->max_tokens : info->max_positions;
@@ -194,7 +193,7 @@ static int run(serve_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed serve: --device '%s': expected cpu, cuda or cuda:N", a->device);
+        cli_error("llmbed serve: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
         free(owned_key);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
@@ -226,6 +225,7 @@ static int run(serve_args *a) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
         goto done;
     }
+    cli_note_device(ctx);
     name = model_display_name(a);
     pool = serve_pool_create((int)a->workers);
     serve_metrics metrics;
@@ -277,7 +277,7 @@ done:
 }
 
 int cli_serve(int argc, char **argv) {
-    serve_args a = {.host = "127.0.0.1", .port = 8080, .device = "cpu", .normalize = -1, .truncate = 1,
+    serve_args a = {.host = "127.0.0.1", .port = 8080, .device = "auto", .normalize = -1, .truncate = 1,
                     .exclude_prompt = -1, .max_request_bytes = 8 << 20, .max_inputs = 2048, .max_queue = 64,
                     .timeout = 30, .workers = 2};
     const cli_option options[] = {
@@ -294,7 +294,7 @@ int cli_serve(int argc, char **argv) {
         {"max-queue", CLI_INT, &a.max_queue, 0, 1, "N", "embeddings requests admitted at once; more get 429 (default 64)"},
         {"timeout", CLI_INT, &a.timeout, 0, 1, "S", "idle connection timeout and shutdown drain limit (default 30)"},
         {"workers", CLI_INT, &a.workers, 0, 1, "N", "threads parsing, tokenising and encoding (default 2)"},
-        {"device", CLI_STRING, &a.device, 0, 0, "D", "cpu (default), cuda or cuda:N"},
+        {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads of the engine (0 = all cores)"},
         {"memory-limit", CLI_INT, &a.memory_limit_mib, 0, 1, "MiB", "activation + key/value cache memory of the engine"},
         {"pooling", CLI_STRING, &a.pooling, 0, 0, "P", "last, mean, first, weighted-mean or latent (NV-Embed)"},

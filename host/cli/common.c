@@ -12,13 +12,11 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "io/atomic_file.h"
-
-static const char *const pooling_names[] = {"default", "last", "mean", "first", "weighted-mean", "none", "latent"};
-static const char *const attention_names[] = {"default", "causal", "bidirectional"};
+#include "model/weight.h"
 
 int cli_parse_pooling(const char *name, llmbed_pooling *pooling) {
-    for (int i = 1; i <= LLMBED_POOLING_LATENT; i++) {
-        if (i != LLMBED_POOLING_NONE && strcmp(name, pooling_names[i]) == 0) {
+    for (int i = LLMBED_POOLING_LAST; llmbed_pooling_name((llmbed_pooling)i) != NULL; i++) {
+        if (i != LLMBED_POOLING_NONE && strcmp(name, llmbed_pooling_name((llmbed_pooling)i)) == 0) {
             *pooling = (llmbed_pooling)i;
             return 0;
         }
@@ -27,12 +25,13 @@ int cli_parse_pooling(const char *name, llmbed_pooling *pooling) {
 }
 
 const char *cli_pooling_name(llmbed_pooling pooling) {
-    return (unsigned)pooling <= LLMBED_POOLING_LATENT ? pooling_names[pooling] : "?";
+    const char *name = llmbed_pooling_name(pooling);
+    return name != NULL ? name : "?";
 }
 
 int cli_parse_attention(const char *name, llmbed_attention *attention) {
-    for (int i = 1; i <= 2; i++) {
-        if (strcmp(name, attention_names[i]) == 0) {
+    for (int i = LLMBED_ATTENTION_CAUSAL; i <= LLMBED_ATTENTION_BIDIRECTIONAL; i++) {
+        if (strcmp(name, llmbed_attention_name((llmbed_attention)i)) == 0) {
             *attention = (llmbed_attention)i;
             return 0;
         }
@@ -41,24 +40,24 @@ int cli_parse_attention(const char *name, llmbed_attention *attention) {
 }
 
 const char *cli_attention_name(llmbed_attention attention) {
-    return (unsigned)attention <= LLMBED_ATTENTION_BIDIRECTIONAL ? attention_names[attention] : "?";
+    const char *name = llmbed_attention_name(attention);
+    return name != NULL ? name : "?";
 }
 
 int cli_parse_device(const char *text, llmbed_device *device, int *index) {
-    *index = 0;
-    if (strcmp(text, "cpu") == 0) {
-        *device = LLMBED_DEVICE_CPU;
-        return 0;
-    }
-    if (strncmp(text, "cuda", 4) != 0) return -1;
-    *device = LLMBED_DEVICE_CUDA;
-    if (text[4] == '\0') return 0;
-    if (text[4] != ':' || text[5] == '\0') return -1;
-    char *end;
-    long v = strtol(text + 5, &end, 10);
-    if (*end != '\0' || v < 0 || v > 1024) return -1;
-    *index = (int)v;
-    return 0;
+    return llmbed_device_parse(text, device, index) == LLMBED_OK ? 0 : -1;
+}
+
+void cli_note_device(const llmbed_ctx *ctx) {
+    const char *note = llmbed_ctx_device_note(ctx);
+    if (note[0] != '\0') fprintf(stderr, "llmbed: note: %s\n", note);
+}
+
+int cli_weights_option(const char *command, const char *name, llmbed_model_params *params) {
+    if (name == NULL) return 0;
+    if (llmbed_weights_parse(name, &params->weights) == 0) return 0;
+    cli_error("llmbed %s: --weights '%s': expected native, bf16 or f32", command, name);
+    return -1;
 }
 
 llmbed_status cli_load_model(const char *path, int n_threads, llmbed_model **model) {
@@ -83,29 +82,6 @@ llmbed_status cli_write_text_file(const char *path, const char *text) {
     return st;
 }
 
-llmbed_status cli_tokenize_all(const llmbed_model *model, const char *text, size_t len, int add_special,
-                               int32_t **ids, size_t *n_ids, llmbed_error *error) {
-    llmbed_tokenize_params tp;
-    llmbed_tokenize_params_default(&tp);
-    tp.add_special = add_special;
-    /* Tokens rarely outnumber bytes: one guess, then one retry with the count. */
-    size_t capacity = len + 16;
-    for (int attempt = 0; attempt < 2; attempt++) {
-        *ids = malloc(capacity * sizeof **ids);
-        if (*ids == NULL) {
-            error->status = LLMBED_ERR_OUT_OF_MEMORY;
-            snprintf(error->message, sizeof error->message, "out of memory for %zu tokens", capacity);
-            return LLMBED_ERR_OUT_OF_MEMORY;
-        }
-        llmbed_status st = llmbed_tokenize(model, text, len, &tp, *ids, capacity, n_ids, NULL, error);
-        if (st == LLMBED_OK) return LLMBED_OK;
-        free(*ids);
-        *ids = NULL;
-        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) return st;
-        capacity = *n_ids;
-    }
-    return LLMBED_ERR_BUFFER_TOO_SMALL;
-}
 
 llmbed_status cli_load_model_with(const char *path, const llmbed_model_params *params, llmbed_model **model) {
     llmbed_error error = {0};
@@ -177,69 +153,6 @@ llmbed_status cli_resolve_prompt(const char *model_path, const char *prompt, con
     }
     cJSON_Delete(root);
     free(path);
-    return st;
-}
-
-int cli_pooling_excludes_prompt(const char *model_path) {
-    char *path = join(model_path, "1_Pooling/config.json");
-    cJSON *root = path != NULL ? read_json(path) : NULL;
-    const cJSON *include = cJSON_GetObjectItemCaseSensitive(root, "include_prompt");
-    int excludes = cJSON_IsFalse(include);
-    cJSON_Delete(root);
-    free(path);
-    return excludes;
-}
-
-static llmbed_status tokenize_vector(const llmbed_model *model, const char *text, int add_special, int32_t **ids,
-                                     size_t *n) {
-    llmbed_tokenize_params params;
-    llmbed_tokenize_params_default(&params);
-    params.add_special = add_special;
-    size_t len = strlen(text), capacity = len + 16;
-    llmbed_error error = {0};
-    for (int attempt = 0; attempt < 2; attempt++) {
-        *ids = malloc(capacity * sizeof **ids);
-        if (*ids == NULL) return LLMBED_ERR_OUT_OF_MEMORY;
-        llmbed_status st = llmbed_tokenize(model, text, len, &params, *ids, capacity, n, NULL, &error);
-        if (st == LLMBED_OK) return st;
-        free(*ids);
-        *ids = NULL;
-        if (st != LLMBED_ERR_BUFFER_TOO_SMALL) {
-            cli_error("tokenising the prompt: %s", error.message[0] ? error.message : llmbed_status_str(st));
-            return st;
-        }
-        capacity = *n;
-    }
-    return LLMBED_ERR_INTERNAL;
-}
-
-llmbed_status cli_prompt_length(const llmbed_model *model, const char *prompt, int32_t *length) {
-    int32_t *full = NULL, *content = NULL;
-    size_t n_full = 0, n_content = 0;
-    llmbed_status st = tokenize_vector(model, prompt, 1, &full, &n_full);
-    if (st == LLMBED_OK) st = tokenize_vector(model, prompt, 0, &content, &n_content);
-    if (st == LLMBED_OK) {
-        /* Specials before the text: where the bare prompt starts inside the full encoding. */
-        size_t before = 0;
-        for (size_t b = 0; n_content <= n_full && b <= n_full - n_content; b++) {
-            if (memcmp(full + b, content, n_content * sizeof *content) == 0) {
-                before = b;
-                break;
-            }
-        }
-        *length = (int32_t)(before + n_content);
-    }
-    free(full);
-    free(content);
-    return st;
-}
-
-llmbed_status cli_prompt_bare_length(const llmbed_model *model, const char *prompt, int32_t *length) {
-    int32_t *content = NULL;
-    size_t n_content = 0;
-    llmbed_status st = tokenize_vector(model, prompt, 0, &content, &n_content);
-    if (st == LLMBED_OK) *length = (int32_t)n_content;
-    free(content);
     return st;
 }
 

@@ -89,3 +89,12 @@ llmbed_status cli_resolve_method(const char *command, const cli_method_args *a, 
     out->templated = out->template_text != NULL || out->pool_span != LLMBED_POOL_SPAN_ALL;
     return LLMBED_OK;
 }
+
+void cli_method_params(const cli_method_args *a, const cli_method *m, llmbed_embed_params *params,
+                       llmbed_text_params *text) {
+    text->method = a->method;
+    text->template_text = a->template_text;
+    text->pool_span = a->pool_span != NULL ? m->pool_span : LLMBED_POOL_SPAN_DEFAULT;
+    if (a->pooling != NULL) params->pooling = m->pooling;
+    params->attention_temperature = m->attention_temperature;
+}

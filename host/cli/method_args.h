@@ -41,6 +41,12 @@ typedef struct cli_method {
  * in messages ("embed", "eval sts"). */
 llmbed_status cli_resolve_method(const char *command, const cli_method_args *args, cli_method *out);
 
+/* The flags given explicitly, into the params the job spec resolves
+ * (host/pipeline/spec.h applies the method to what is left default, by the
+ * same rule as above). */
+void cli_method_params(const cli_method_args *args, const cli_method *method, llmbed_embed_params *params,
+                       llmbed_text_params *text);
+
 /* "all", "text", "last-text". */
 const char *cli_pool_span_name(llmbed_pool_span span);
 

@@ -19,7 +19,7 @@ void cli_progress_init(cli_progress *p, int quiet) {
     p->skipped_printed = 0;
 }
 
-static void format_eta(char *out, size_t n, const llmbed_job_stats *s, double rate_bytes) {
+static void format_eta(char *out, size_t n, const llmbed_file_stats *s, double rate_bytes) {
     if (s->input_bytes <= 0 || rate_bytes <= 0) {
         snprintf(out, n, "ETA ?");
         return;
@@ -29,7 +29,7 @@ static void format_eta(char *out, size_t n, const llmbed_job_stats *s, double ra
     snprintf(out, n, "ETA %02d:%02d:%02d", (int)(left / 3600), (int)(left / 60) % 60, (int)left % 60);
 }
 
-void cli_progress_update(void *user, const llmbed_job_stats *s) {
+void cli_progress_update(void *user, const llmbed_file_stats *s) {
     cli_progress *p = user;
     if (p->quiet) return;
     double t = cli_now();

@@ -4,7 +4,9 @@
 #ifndef LLMBED_CLI_PROGRESS_H
 #define LLMBED_CLI_PROGRESS_H
 
-#include "scheduler/job.h"
+#include <stdint.h>
+
+#include "llmbed.h"
 
 typedef struct cli_progress {
     int quiet;
@@ -16,7 +18,7 @@ typedef struct cli_progress {
 } cli_progress;
 
 void cli_progress_init(cli_progress *progress, int quiet);
-void cli_progress_update(void *progress, const llmbed_job_stats *stats);
+void cli_progress_update(void *progress, const llmbed_file_stats *stats);
 /* Warns about a skipped line (the first 10; the summary has the count). */
 void cli_progress_skip(void *progress, const char *message);
 /* Ends an open terminal line before other output. */

@@ -1,19 +1,28 @@
 /* IEEE half and bfloat16 <-> float conversions, exact in the widening
  * direction (every half/bf16 value is a float) and round-to-nearest-even in
- * the narrowing one, as numpy's float16 cast and torch's bfloat16 cast do. */
+ * the narrowing one, as numpy's float16 cast and torch's bfloat16 cast do.
+ * The one codec of llmbed: GGUF/safetensors F16 weights, float16 output
+ * rows, and the CUDA postprocess kernel (the functions compile for the
+ * device too, so GPU rows equal the host's bit for bit, NaN included). */
 #ifndef LLMBED_COMMON_FP16_H
 #define LLMBED_COMMON_FP16_H
 
 #include <stdint.h>
 #include <string.h>
 
-static inline float llmbed_bits_to_f32(uint32_t bits) {
+#if defined(__CUDACC__)
+#define LLMBED_FP16_FN __host__ __device__ static inline
+#else
+#define LLMBED_FP16_FN static inline
+#endif
+
+LLMBED_FP16_FN float llmbed_bits_to_f32(uint32_t bits) {
     float f;
     memcpy(&f, &bits, sizeof f);
     return f;
 }
 
-static inline uint32_t llmbed_f32_to_bits(float f) {
+LLMBED_FP16_FN uint32_t llmbed_f32_to_bits(float f) {
     uint32_t bits;
     memcpy(&bits, &f, sizeof bits);
     return bits;
@@ -21,7 +30,7 @@ static inline uint32_t llmbed_f32_to_bits(float f) {
 
 /* Half: 1 sign, 5 exponent (bias 15), 10 mantissa bits. Subnormals are
  * renormalised; inf and NaN keep their payload. */
-static inline float llmbed_fp16_to_f32(uint16_t h) {
+LLMBED_FP16_FN float llmbed_fp16_to_f32(uint16_t h) {
     const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
     uint32_t exp = (h >> 10) & 0x1fu;
     uint32_t mant = h & 0x3ffu;
@@ -38,7 +47,7 @@ static inline float llmbed_fp16_to_f32(uint16_t h) {
     return llmbed_bits_to_f32(sign | ((exp + 127 - 15) << 23) | (mant << 13));
 }
 
-static inline uint16_t llmbed_f32_to_fp16(float f) {
+LLMBED_FP16_FN uint16_t llmbed_f32_to_fp16(float f) {
     const uint32_t x = llmbed_f32_to_bits(f);
     const uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
     const uint32_t a = x & 0x7fffffffu;
@@ -61,9 +70,9 @@ static inline uint16_t llmbed_f32_to_fp16(float f) {
 }
 
 /* bfloat16 is the upper half of a float. */
-static inline float llmbed_bf16_to_f32(uint16_t b) { return llmbed_bits_to_f32((uint32_t)b << 16); }
+LLMBED_FP16_FN float llmbed_bf16_to_f32(uint16_t b) { return llmbed_bits_to_f32((uint32_t)b << 16); }
 
-static inline uint16_t llmbed_f32_to_bf16(float f) {
+LLMBED_FP16_FN uint16_t llmbed_f32_to_bf16(float f) {
     const uint32_t x = llmbed_f32_to_bits(f);
     if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u); /* quiet NaN */
     return (uint16_t)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);

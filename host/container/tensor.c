@@ -53,11 +53,16 @@ size_t llmbed_dtype_bytes(llmbed_dtype dtype, int64_t n_elements) {
     return (size_t)(blocks * l->block_bytes);
 }
 
+void llmbed_dtype_to_f32(llmbed_dtype dtype, const void *blocks, float *out, int64_t n) {
+    const llmbed_dequant_fn dequant = llmbed_dequant_fn_for(dtype);
+    if (dequant) dequant(blocks, out, n / (int64_t)LAYOUTS[dtype].block_elements);
+}
+
 /* Converts elements [begin, end) (whole blocks). */
 static void convert_range(const llmbed_tensor_ref *t, float *out, int64_t begin, int64_t end) {
     const int64_t block = (int64_t)LAYOUTS[t->dtype].block_elements;
     const uint8_t *src = (const uint8_t *)t->data + (size_t)(begin / block) * LAYOUTS[t->dtype].block_bytes;
-    llmbed_dequant_fn_for(t->dtype)(src, out + begin, (end - begin) / block);
+    llmbed_dtype_to_f32(t->dtype, src, out + begin, end - begin);
 }
 
 llmbed_status llmbed_tensor_to_f32_threads(const llmbed_tensor_ref *tensor, float *out, int n_threads,

@@ -55,6 +55,10 @@ size_t llmbed_dtype_bytes(llmbed_dtype dtype, int64_t n_elements);
 size_t llmbed_dtype_block_elements(llmbed_dtype dtype);
 size_t llmbed_dtype_block_bytes(llmbed_dtype dtype);
 
+/* n elements of `dtype` stored from a block boundary at `blocks` -> out[n],
+ * with the arithmetic of llmbed_tensor_to_f32 (n: whole blocks; container/dequant.h). */
+void llmbed_dtype_to_f32(llmbed_dtype dtype, const void *blocks, float *out, int64_t n);
+
 /* Converts/dequantises the whole tensor to fp32 into out[n_elements],
  * bit-exactly as gguf-py / safetensors+torch would (per-block functions:
  * container/dequant.h). */

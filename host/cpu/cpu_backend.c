@@ -5,10 +5,12 @@
  *
  * Threads: every op runs on the OpenMP team of the calling thread, whose size
  * begin_forward sets with omp_set_num_threads (a per-thread setting) and
- * end_forward restores. GEMMs are split across that team with one
- * single-threaded cblas_sgemm per thread (gemm.c says why), so begin_forward
- * sets OpenBLAS to one thread; that setting is process-wide
- * (openblas_set_num_threads), and end_forward restores the previous value. */
+ * end_forward restores. Projections split their output columns across that
+ * team (gemm.c); attention tiles are single-threaded cblas_sgemm calls from
+ * the team's threads, so begin_forward sets OpenBLAS to one thread: with its
+ * own pthread pool threading the GEMMs, the OpenMP workers spun against it
+ * (15% of a 2-core forward in libgomp's spin-wait). That setting is
+ * process-wide (openblas_set_num_threads); end_forward restores it. */
 #include <cblas.h>
 #include <omp.h>
 #include <stdbool.h>
@@ -30,6 +32,7 @@ typedef struct cpu_backend {
      * output, then the MLP up; k, v. */
     float *x, *xn, *a, *b, *k, *v;
     float *attn_scratch; /* llmbed_cpu_attention_scratch_floats(n_threads) */
+    float *gemm_scratch; /* llmbed_cpu_gemm_scratch_floats(widest projection input, n_threads) */
     float *latent_out, *latent_scratch; /* NV-Embed's latent block (NULL without one) */
     float *storage;
     /* Key/value cache of one sequence: per layer k_pruned, k_full and v
@@ -57,13 +60,13 @@ static activation_widths widths_of(const llmbed_config *cfg) {
 
 /* Scratch floats of the latent block (fixed: it runs LATENT_ROWS_PER_PASS rows
  * at a time, the chunk the decoder passes); 0 without one. */
-static size_t latent_scratch_floats(const llmbed_model *model) {
+static size_t latent_scratch_floats(const llmbed_model *model, int n_threads) {
     if (model->weights.latent.q_logits == NULL) return 0;
     const llmbed_latent_config *l = &model->config.latent;
     /* n_tokens = the chunk: the scratch must hold a full chunk of rows */
     const llmbed_latent_attention_params p = {LATENT_ROWS_PER_PASS, model->config.hidden_size, l->n_heads,
                                               l->n_latents, l->ff_inner, l->eps, LATENT_ROWS_PER_PASS};
-    return llmbed_cpu_latent_attention_scratch_floats(&p);
+    return llmbed_cpu_latent_attention_scratch_floats(&p, n_threads);
 }
 
 /* Floats of activation storage for `max_tokens` tokens: x, xn, a, b, k, v,
@@ -76,10 +79,20 @@ static size_t attention_scratch_floats(const cpu_backend *cpu) {
     return llmbed_cpu_attention_scratch_floats(&attn_shape, cpu->n_threads);
 }
 
+/* The projections' inputs are hidden (q/k/v, gate/up), n_heads * head_dim (o)
+ * and intermediate (down) wide. */
+static size_t gemm_scratch_floats(const cpu_backend *cpu) {
+    const llmbed_config *cfg = &cpu->base.model->config;
+    return llmbed_cpu_gemm_scratch_floats(max_int(cfg->hidden_size, max_int(cfg->n_heads * cfg->head_dim,
+                                                                            cfg->intermediate_size)),
+                                          cpu->n_threads);
+}
+
 static size_t storage_floats(const cpu_backend *cpu, int64_t max_tokens) {
     const llmbed_model *model = cpu->base.model;
     const activation_widths w = widths_of(&model->config);
-    const size_t fixed = attention_scratch_floats(cpu) + latent_scratch_floats(model);
+    const size_t fixed =
+        attention_scratch_floats(cpu) + gemm_scratch_floats(cpu) + latent_scratch_floats(model, cpu->n_threads);
     const size_t per_token = 2 * w.hidden + 2 * w.wide + 2 * w.kv +
                              (model->weights.latent.q_logits != NULL ? w.hidden : 0),
                  T = (size_t)max_tokens;
@@ -118,7 +131,8 @@ static llmbed_status cpu_reserve(llmbed_backend *backend, int64_t max_tokens, ll
     const int latent = backend->model->weights.latent.q_logits != NULL;
     cpu->latent_out = latent ? p : NULL, p += latent ? T * w.hidden : 0;
     cpu->attn_scratch = p;
-    cpu->latent_scratch = latent ? p + attention_scratch_floats(cpu) : NULL;
+    cpu->gemm_scratch = p + attention_scratch_floats(cpu);
+    cpu->latent_scratch = latent ? cpu->gemm_scratch + gemm_scratch_floats(cpu) : NULL;
     backend->max_tokens = max_tokens;
     return LLMBED_OK;
 }
@@ -145,7 +159,7 @@ static llmbed_status cpu_embedding(llmbed_backend *backend, const llmbed_embeddi
                                    const int32_t *tokens, llmbed_error *error) {
     (void)error;
     cpu_backend *cpu = (cpu_backend *)backend;
-    llmbed_cpu_embedding(p, tokens, backend->model->weights.token_embedding, cpu->x);
+    llmbed_cpu_embedding(p, tokens, &backend->model->weights.token_embedding, cpu->x);
     return LLMBED_OK;
 }
 
@@ -171,6 +185,16 @@ static llmbed_status cpu_rmsnorm(llmbed_backend *backend, const llmbed_rmsnorm_p
     return LLMBED_OK;
 }
 
+/* A branch's output projection (O, DOWN) from in[T, n_in]: X += rs * in W^T,
+ * or XN = in W^T for a model with sandwich norms (op->out XN, backend.h). */
+static void branch_projection(cpu_backend *cpu, const llmbed_linear_op *op, const llmbed_weight *w, int n_in,
+                              const float *in) {
+    const int C = cpu->base.model->config.hidden_size, to_xn = op->out == LLMBED_ACT_XN;
+    const llmbed_cpu_projection proj = {w, NULL, C, to_xn ? 1.0f : op->residual_scale, !to_xn,
+                                        to_xn ? cpu->xn : cpu->x, C};
+    llmbed_cpu_linear_fused(op->n_tokens, n_in, in, 1, &proj, cpu->gemm_scratch);
+}
+
 static llmbed_status cpu_linear(llmbed_backend *backend, const llmbed_linear_op *op, llmbed_error *error) {
     cpu_backend *cpu = (cpu_backend *)backend;
     const llmbed_config *cfg = &backend->model->config;
@@ -179,25 +203,23 @@ static llmbed_status cpu_linear(llmbed_backend *backend, const llmbed_linear_op 
     const int q_dim = cfg->n_heads * cfg->head_dim, kv_dim = cfg->n_kv_heads * cfg->head_dim;
     switch (op->weight) {
     case LLMBED_W_QKV: {
-        const llmbed_cpu_projection qkv[3] = {{w->wq, w->bq, q_dim, 1.0f, 0, cpu->a, q_dim},
-                                              {w->wk, w->bk, kv_dim, 1.0f, 0, cpu->k, kv_dim},
-                                              {w->wv, w->bv, kv_dim, 1.0f, 0, cpu->v, kv_dim}};
-        llmbed_cpu_linear_fused(T, C, cpu->xn, 3, qkv);
+        const llmbed_cpu_projection qkv[3] = {{&w->wq, w->bq, q_dim, 1.0f, 0, cpu->a, q_dim},
+                                              {&w->wk, w->bk, kv_dim, 1.0f, 0, cpu->k, kv_dim},
+                                              {&w->wv, w->bv, kv_dim, 1.0f, 0, cpu->v, kv_dim}};
+        llmbed_cpu_linear_fused(T, C, cpu->xn, 3, qkv, cpu->gemm_scratch);
         return LLMBED_OK;
     }
     case LLMBED_W_O:
-        if (op->out == LLMBED_ACT_XN) llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, 1.0f, 0, cpu->xn, C);
-        else llmbed_cpu_linear(T, q_dim, C, cpu->b, w->wo, NULL, op->residual_scale, 1, cpu->x, C);
+        branch_projection(cpu, op, &w->wo, q_dim, cpu->b);
         return LLMBED_OK;
     case LLMBED_W_GATE_UP: {
-        const llmbed_cpu_projection gate_up[2] = {{w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
-                                                  {w->w_up, NULL, inter, 1.0f, 0, cpu->b, inter}};
-        llmbed_cpu_linear_fused(T, C, cpu->xn, 2, gate_up);
+        const llmbed_cpu_projection gate_up[2] = {{&w->w_gate, NULL, inter, 1.0f, 0, cpu->a, inter},
+                                                  {&w->w_up, NULL, inter, 1.0f, 0, cpu->b, inter}};
+        llmbed_cpu_linear_fused(T, C, cpu->xn, 2, gate_up, cpu->gemm_scratch);
         return LLMBED_OK;
     }
     case LLMBED_W_DOWN:
-        if (op->out == LLMBED_ACT_XN) llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, 1.0f, 0, cpu->xn, C);
-        else llmbed_cpu_linear(T, inter, C, cpu->a, w->w_down, NULL, op->residual_scale, 1, cpu->x, C);
+        branch_projection(cpu, op, &w->w_down, inter, cpu->a);
         return LLMBED_OK;
     default:
         return llmbed_fail(error, LLMBED_ERR_INTERNAL, "cpu backend: weight %d is not a projection", (int)op->weight);
@@ -243,10 +265,29 @@ static llmbed_status cpu_latent(llmbed_backend *backend, const llmbed_latent_att
     return LLMBED_OK;
 }
 
-static llmbed_status cpu_pool(llmbed_backend *backend, const llmbed_pooling_params *p, float *out,
-                              llmbed_error *error) {
+/* Pooled rows go to x, free once the final norm has written xn (n_rows <= max_tokens). */
+static llmbed_status cpu_pool(llmbed_backend *backend, const llmbed_pooling_params *p, llmbed_error *error) {
     (void)error;
-    llmbed_cpu_pooling(p, ((cpu_backend *)backend)->xn, out);
+    cpu_backend *cb = (cpu_backend *)backend;
+    llmbed_cpu_pooling(p, cb->xn, cb->x);
+    return LLMBED_OK;
+}
+
+/* From x (the last pool) or host_rows; `a` (free after the layers) is the row scratch. */
+static llmbed_status cpu_postprocess(llmbed_backend *backend, const llmbed_postprocess_params *p,
+                                     const float *host_rows, void *out, float *scales, llmbed_error *error) {
+    cpu_backend *cb = (cpu_backend *)backend;
+    /* device rows are hidden wide; host rows (the Dense modules' output) any width whose row fits the scratch */
+    const int hidden = backend->model->config.hidden_size;
+    const int width_ok = host_rows != NULL ? p->in_dims >= 1 && (int64_t)p->dims <= backend->max_tokens * hidden
+                                           : p->in_dims == hidden;
+    if (p->n_rows > backend->max_tokens || !width_ok || p->dims < 1 ||
+        p->dims > p->in_dims || p->precision < LLMBED_PRECISION_FLOAT32 || p->precision > LLMBED_PRECISION_UBINARY ||
+        (p->precision == LLMBED_PRECISION_INT8 && scales == NULL))
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "cpu backend: postprocess of %d rows of %d to %d dims, precision %d", p->n_rows, p->in_dims,
+                           p->dims, p->precision);
+    llmbed_cpu_postprocess(p, host_rows != NULL ? host_rows : cb->x, out, scales, cb->a);
     return LLMBED_OK;
 }
 
@@ -389,6 +430,7 @@ static const llmbed_backend_ops cpu_ops = {
     .swiglu = cpu_swiglu,
     .latent = cpu_latent,
     .pool = cpu_pool,
+    .postprocess = cpu_postprocess,
     .read_hidden = cpu_read_hidden,
     .cache_reserve = cpu_cache_reserve,
     .cache_bytes = cpu_cache_bytes,
@@ -403,7 +445,7 @@ static const llmbed_backend_ops cpu_ops = {
 /* Every tensor the forward reads must be there: a vocab-only model has none. */
 static llmbed_status check_weights(const llmbed_model *model, llmbed_error *error) {
     const llmbed_config *cfg = &model->config;
-    if (model->weights.token_embedding == NULL || model->weights.final_norm == NULL ||
+    if (model->weights.token_embedding.data == NULL || model->weights.final_norm == NULL ||
         (cfg->n_layers > 0 && model->weights.layers == NULL))
         return llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR,
                            "%s: the model has no weights (loaded vocab_only?)", model->path ? model->path : "model");
@@ -411,15 +453,15 @@ static llmbed_status check_weights(const llmbed_model *model, llmbed_error *erro
         const llmbed_layer_weights *w = &model->weights.layers[l];
         const struct {
             const char *name;
-            const float *data;
+            const void *data;
             bool needed;
         } tensors[] = {
-            {"attn_norm", w->attn_norm, true}, {"q_proj", w->wq, true},        {"k_proj", w->wk, true},
-            {"v_proj", w->wv, true},           {"o_proj", w->wo, true},        {"q_proj.bias", w->bq, cfg->qkv_bias},
+            {"attn_norm", w->attn_norm, true},  {"q_proj", w->wq.data, true},        {"k_proj", w->wk.data, true},
+            {"v_proj", w->wv.data, true},       {"o_proj", w->wo.data, true},        {"q_proj.bias", w->bq, cfg->qkv_bias},
             {"k_proj.bias", w->bk, cfg->qkv_bias}, {"v_proj.bias", w->bv, cfg->qkv_bias},
             {"q_norm", w->q_norm, cfg->qk_norm}, {"k_norm", w->k_norm, cfg->qk_norm},
-            {"ffn_norm", w->ffn_norm, true},   {"gate_proj", w->w_gate, true}, {"up_proj", w->w_up, true},
-            {"down_proj", w->w_down, true},
+            {"ffn_norm", w->ffn_norm, true},    {"gate_proj", w->w_gate.data, true}, {"up_proj", w->w_up.data, true},
+            {"down_proj", w->w_down.data, true},
             {"post_attention_norm", w->post_attn_norm, cfg->sandwich_norms},
             {"post_feedforward_norm", w->post_ffn_norm, cfg->sandwich_norms},
         };

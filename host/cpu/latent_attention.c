@@ -35,9 +35,16 @@ static int chunk_of(const llmbed_latent_attention_params *p) {
     return chunk < p->n_tokens ? chunk : (p->n_tokens > 0 ? p->n_tokens : 1);
 }
 
-size_t llmbed_cpu_latent_attention_scratch_floats(const llmbed_latent_attention_params *p) {
+/* GEMM scratch for the largest n_in of the block's projections. */
+static int max_n_in(const llmbed_latent_attention_params *p) {
+    const int hr = p->n_heads * p->n_latents, a = p->hidden > hr ? p->hidden : hr;
+    return a > p->ff_inner ? a : p->ff_inner;
+}
+
+size_t llmbed_cpu_latent_attention_scratch_floats(const llmbed_latent_attention_params *p, int n_threads) {
     const size_t n = (size_t)chunk_of(p);
-    return n * ((size_t)p->hidden + (size_t)p->n_heads * p->n_latents + 3 * (size_t)p->ff_inner);
+    return n * ((size_t)p->hidden + (size_t)p->n_heads * p->n_latents + 3 * (size_t)p->ff_inner) +
+           llmbed_cpu_gemm_scratch_floats(max_n_in(p), n_threads);
 }
 
 void llmbed_cpu_latent_attention(const llmbed_latent_attention_params *p, const llmbed_latent_weights *w,
@@ -45,6 +52,7 @@ void llmbed_cpu_latent_attention(const llmbed_latent_attention_params *p, const 
     const int d = p->hidden, HR = p->n_heads * p->n_latents, F = p->ff_inner, chunk = chunk_of(p);
     const size_t rows_max = (size_t)chunk;
     float *xn = scratch, *logits = xn + rows_max * d, *y = logits + rows_max * HR, *g = y + rows_max * 2 * F;
+    float *gemm = g + rows_max * F;
     for (int t0 = 0; t0 < p->n_tokens; t0 += chunk) {
         const int n = p->n_tokens - t0 < chunk ? p->n_tokens - t0 : chunk;
         const float *H = hidden + (size_t)t0 * d;
@@ -52,18 +60,18 @@ void llmbed_cpu_latent_attention(const llmbed_latent_attention_params *p, const 
         /* block 0: PreNorm(norm) -> Attention(to_q, to_kv, to_out) folded -> + hiddens */
         const llmbed_layernorm_params ln = {n, d, p->eps};
         llmbed_cpu_layernorm(&ln, H, w->norm_w, w->norm_b, xn);
-        llmbed_cpu_linear(n, d, HR, xn, w->q_logits, NULL, 1.0f, 0, logits, HR);
+        llmbed_cpu_linear(n, d, HR, xn, w->q_logits, NULL, 1.0f, 0, logits, HR, gemm);
         const llmbed_softmax_params sm = {n * p->n_heads, p->n_latents};
         llmbed_cpu_softmax_rows(&sm, logits);
         memcpy(H1, H, sizeof(float) * (size_t)n * d);
-        llmbed_cpu_linear(n, HR, d, logits, w->v_out, NULL, 1.0f, 1, H1, d);
+        llmbed_cpu_linear(n, HR, d, logits, w->v_out, NULL, 1.0f, 1, H1, d, gemm);
         /* block 1: PreNorm(norm) -> FeedForward(Linear, GEGLU, Linear) -> + hiddens */
         llmbed_cpu_layernorm(&ln, H1, w->ff_norm_w, w->ff_norm_b, xn);
-        llmbed_cpu_linear(n, d, 2 * F, xn, w->w1, w->b1, 1.0f, 0, y, 2 * F);
+        llmbed_cpu_linear(n, d, 2 * F, xn, w->w1, w->b1, 1.0f, 0, y, 2 * F, gemm);
         const llmbed_geglu_params gp = {n, F};
         llmbed_cpu_geglu(&gp, y, NULL, g);
         for (int t = 0; t < n; t++)
             for (int c = 0; c < d; c++) H1[(size_t)t * d + c] += w->b2[c];
-        llmbed_cpu_linear(n, F, d, g, w->w2, NULL, 1.0f, 1, H1, d);
+        llmbed_cpu_linear(n, F, d, g, w->w2, NULL, 1.0f, 1, H1, d, gemm);
     }
 }

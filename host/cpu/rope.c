@@ -11,6 +11,15 @@
 
 #include "cpu/cpu_ops.h"
 
+void llmbed_cpu_rope_row(double position, const float *inv_freq, int half, float attention_scaling,
+                         float *cos_sin) {
+    for (int i = 0; i < half; i++) {
+        const double angle = position * (double)inv_freq[i];
+        cos_sin[2 * i] = (float)cos(angle) * attention_scaling;
+        cos_sin[2 * i + 1] = (float)sin(angle) * attention_scaling;
+    }
+}
+
 void llmbed_cpu_rope(const llmbed_rope_params *p, float *x) {
     const int half = p->head_dim / 2;
     for (int s = 0; s < p->n_seqs; s++) {
@@ -19,12 +28,11 @@ void llmbed_cpu_rope(const llmbed_rope_params *p, float *x) {
         const float *inv_freq = p->inv_freq + (size_t)s * half;
 #pragma omp parallel for schedule(static)
         for (int t = begin; t < end; t++) {
-            const double pos = first_position + (t - begin);
+            float cos_sin[2 * LLMBED_CPU_MAX_HEAD_DIM];
+            llmbed_cpu_rope_row(first_position + (t - begin), inv_freq, half, p->attention_scaling, cos_sin);
             float *row = x + (size_t)t * p->row_stride;
             for (int i = 0; i < half; i++) {
-                const double angle = pos * (double)inv_freq[i];
-                const float c = (float)cos(angle) * p->attention_scaling;
-                const float sn = (float)sin(angle) * p->attention_scaling;
+                const float c = cos_sin[2 * i], sn = cos_sin[2 * i + 1];
                 for (int h = 0; h < p->n_heads; h++) {
                     float *xh = row + (size_t)h * p->head_dim;
                     const float x1 = xh[i], x2 = xh[i + half];

@@ -34,14 +34,20 @@ void llmbed_gemm_free(llmbed_gemm *gemm) {
 }
 
 static llmbed_status build_plan(llmbed_gemm *gemm, llmbed_gemm_plan *plan, int n_tokens, int n_in, int n_out,
-                                int out_f32, llmbed_error *error) {
-    plan->n_tokens = n_tokens, plan->n_in = n_in, plan->n_out = n_out, plan->out_f32 = out_f32;
+                                int out_f32, int bias, llmbed_error *error) {
+    plan->n_tokens = n_tokens, plan->n_in = n_in, plan->n_out = n_out, plan->out_f32 = out_f32, plan->bias = bias;
     LLMBED_CUBLAS_TRY(cublasLtMatmulDescCreate(&plan->desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     plan->used = 1; /* from here destroy_plan releases what exists */
     const cublasOperation_t transpose = CUBLAS_OP_T, keep = CUBLAS_OP_N;
     LLMBED_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose,
                                                      sizeof transpose));
     LLMBED_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_TRANSB, &keep, sizeof keep));
+    if (bias) {
+        /* y^T's rows are the output features: a bias of n_out, broadcast over tokens, in D's type (bf16) */
+        const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
+        LLMBED_CUBLAS_TRY(cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue,
+                                                         sizeof epilogue));
+    }
     LLMBED_CUBLAS_TRY(cublasLtMatrixLayoutCreate(&plan->w_layout, CUDA_R_16BF, (uint64_t)n_in, (uint64_t)n_out, n_in));
     LLMBED_CUBLAS_TRY(
         cublasLtMatrixLayoutCreate(&plan->x_layout, CUDA_R_16BF, (uint64_t)n_in, (uint64_t)n_tokens, n_in));
@@ -66,11 +72,12 @@ static llmbed_status build_plan(llmbed_gemm *gemm, llmbed_gemm_plan *plan, int n
     return LLMBED_OK;
 }
 
-static llmbed_status find_plan(llmbed_gemm *gemm, int n_tokens, int n_in, int n_out, int out_f32,
+static llmbed_status find_plan(llmbed_gemm *gemm, int n_tokens, int n_in, int n_out, int out_f32, int bias,
                                llmbed_gemm_plan **out, llmbed_error *error) {
     for (int i = 0; i < LLMBED_GEMM_CACHE_SIZE; i++) {
         llmbed_gemm_plan *p = &gemm->plans[i];
-        if (p->used && p->n_tokens == n_tokens && p->n_in == n_in && p->n_out == n_out && p->out_f32 == out_f32) {
+        if (p->used && p->n_tokens == n_tokens && p->n_in == n_in && p->n_out == n_out && p->out_f32 == out_f32 &&
+            p->bias == bias) {
             *out = p;
             return LLMBED_OK;
         }
@@ -83,7 +90,7 @@ static llmbed_status find_plan(llmbed_gemm *gemm, int n_tokens, int n_in, int n_
         gemm->next_victim = (gemm->next_victim + 1) % LLMBED_GEMM_CACHE_SIZE;
         destroy_plan(slot);
     }
-    llmbed_status st = build_plan(gemm, slot, n_tokens, n_in, n_out, out_f32, error);
+    llmbed_status st = build_plan(gemm, slot, n_tokens, n_in, n_out, out_f32, bias, error);
     if (st != LLMBED_OK) {
         destroy_plan(slot);
         return st;
@@ -92,22 +99,29 @@ static llmbed_status find_plan(llmbed_gemm *gemm, int n_tokens, int n_in, int n_
     return LLMBED_OK;
 }
 
-/* 2 T n_in n_out flops; x and W read, y written (and read with beta != 0). */
-static llmbed_launch_cost gemm_cost(const char *op, int n_tokens, int n_in, int n_out, int out_f32, float beta) {
+/* 2 T n_in n_out flops; x, W (and the bias) read, y written (and read with beta != 0). */
+static llmbed_launch_cost gemm_cost(const char *op, int n_tokens, int n_in, int n_out, int out_f32, float beta,
+                                    int bias) {
     const double T = n_tokens, y_bytes = (double)n_tokens * n_out * (out_f32 ? 4 : 2);
     const llmbed_launch_cost cost = {op, 2.0 * T * n_in * n_out,
-                                     T * n_in * 2 + (double)n_in * n_out * 2 + y_bytes * (beta != 0.0f ? 2 : 1)};
+                                     T * n_in * 2 + (double)n_in * n_out * 2 + y_bytes * (beta != 0.0f ? 2 : 1) +
+                                         (bias ? (double)n_out * 2 : 0.0)};
     return cost;
 }
 
 llmbed_status llmbed_gemm_run(llmbed_gemm *gemm, const char *op, int n_tokens, int n_in, int n_out,
-                              const uint16_t *x, const uint16_t *w, void *y, int out_f32, float alpha, float beta,
-                              cudaStream_t stream, llmbed_error *error) {
+                              const uint16_t *x, const uint16_t *w, const uint16_t *bias, void *y, int out_f32,
+                              float alpha, float beta, cudaStream_t stream, llmbed_error *error) {
     if (n_tokens == 0) return LLMBED_OK;
+    if (bias != NULL && out_f32)
+        return llmbed_fail(error, LLMBED_ERR_INTERNAL, "%s: a bias epilogue needs a bf16 output", op);
     llmbed_gemm_plan *plan;
-    llmbed_status st = find_plan(gemm, n_tokens, n_in, n_out, out_f32, &plan, error);
+    llmbed_status st = find_plan(gemm, n_tokens, n_in, n_out, out_f32, bias != NULL, &plan, error);
     if (st != LLMBED_OK) return st;
-    const llmbed_launch_cost cost = gemm_cost(op, n_tokens, n_in, n_out, out_f32, beta);
+    if (bias != NULL)
+        LLMBED_CUBLAS_TRY(
+            cublasLtMatmulDescSetAttribute(plan->desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    const llmbed_launch_cost cost = gemm_cost(op, n_tokens, n_in, n_out, out_f32, beta, bias != NULL);
     LLMBED_DECLARE_COST(&cost);
     LLMBED_CUBLAS_TRY(cublasLtMatmul(gemm->handle, plan->desc, &alpha, w, plan->w_layout, x, plan->x_layout, &beta, y,
                                      plan->y_layout, y, plan->y_layout, &plan->algo, gemm->workspace,

@@ -113,14 +113,14 @@ llmbed_status llmbed_cuda_latent_run(llmbed_gemm *gemm, const llmbed_cuda_latent
         const llmbed_softmax_params sm = {n * l->n_heads, l->n_latents};
         const llmbed_geglu_params gp = {n, F};
         LLMBED_KERNEL_TRY(llmbed_cuda_layernorm(&ln, H, l->norm_w, l->norm_b, xn, NULL, NULL, s, error));
-        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent q", n, d, hr, xn, l->q_logits, logits, 1, 1.0f, 0.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent q", n, d, hr, xn, l->q_logits, NULL, logits, 1, 1.0f, 0.0f, s, error));
         LLMBED_KERNEL_TRY(llmbed_cuda_softmax_rows(&sm, logits, prob, s, error));
         LLMBED_CUDA_TRY(cudaMemcpyAsync(H1, H, (size_t)n * d * 4, cudaMemcpyDeviceToDevice, s));
-        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent v", n, hr, d, prob, l->v_out, H1, 1, 1.0f, 1.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent v", n, hr, d, prob, l->v_out, NULL, H1, 1, 1.0f, 1.0f, s, error));
         LLMBED_KERNEL_TRY(llmbed_cuda_layernorm(&ln, H1, l->ff_norm_w, l->ff_norm_b, xn, l->b2, H1, s, error));
-        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent w1", n, d, 2 * F, xn, l->w1, y, 1, 1.0f, 0.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent w1", n, d, 2 * F, xn, l->w1, NULL, y, 1, 1.0f, 0.0f, s, error));
         LLMBED_KERNEL_TRY(llmbed_cuda_geglu(&gp, y, l->b1, g, s, error));
-        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent w2", n, F, d, g, l->w2, H1, 1, 1.0f, 1.0f, s, error));
+        LLMBED_TRY(llmbed_gemm_run(gemm, "gemm latent w2", n, F, d, g, l->w2, NULL, H1, 1, 1.0f, 1.0f, s, error));
     }
     return LLMBED_OK;
 }

@@ -29,6 +29,8 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "cpu/cpu_ops.h"
+#include "model/model.h"
 #include "model/rope_frequencies.h"
 
 /* What the cache does during one forward. */
@@ -241,10 +243,9 @@ static llmbed_latent_attention_params latent_params(const llmbed_model *model, i
     return p;
 }
 
-/* HIDDEN -> out[n_pools, hidden] with `kind`: NV-Embed's latent pooling is
- * its block over the hidden states followed by the mean (SPEC §6). */
-static llmbed_status pool_rows(llmbed_backend *b, int kind, const llmbed_forward_inputs *view, float *out,
-                               llmbed_error *error) {
+/* HIDDEN -> the backend's pooled rows with `kind`: NV-Embed's latent pooling
+ * is its block over the hidden states followed by the mean (SPEC §6). */
+static llmbed_status pool_rows(llmbed_backend *b, int kind, const llmbed_forward_inputs *view, llmbed_error *error) {
     if (kind == LLMBED_POOL_LATENT) {
         const llmbed_latent_attention_params lp = latent_params(b->model, view->n_tokens);
         LLMBED_TRY(b->ops->latent(b, &lp, error));
@@ -252,11 +253,53 @@ static llmbed_status pool_rows(llmbed_backend *b, int kind, const llmbed_forward
     }
     const llmbed_pooling_params pool = {(llmbed_pool_kind)kind, view->n_pools, view->pool_begin, view->pool_end,
                                         b->model->config.hidden_size};
-    return b->ops->pool(b, &pool, out, error);
+    return b->ops->pool(b, &pool, error);
+}
+
+/* Floats of one half of d->dense_rows for n_rows rows: the widest of the
+ * hidden size and every Dense module's output. */
+static size_t dense_half(const llmbed_model *m, int n_rows) {
+    size_t widest = (size_t)m->config.hidden_size;
+    for (int i = 0; i < m->n_dense; i++)
+        widest = (size_t)m->dense[i].out_features > widest ? (size_t)m->dense[i].out_features : widest;
+    return (size_t)n_rows * widest;
+}
+
+/* The backend's pooled rows (or host_rows) -> out, as `post` asks (NULL: raw
+ * fp32 rows). With Dense modules (model/st_dense.h), post-processed rows
+ * follow sentence-transformers' module order Pooling, Dense..., Normalize:
+ * the raw rows come to the host (into the first half of d->dense_rows), the
+ * Dense modules run there in order (one small GEMM each over one row per
+ * sequence), each writing the other half, and the last output goes through
+ * the backend's post-processing as host rows. */
+static llmbed_status finish_rows(llmbed_decoder *d, int n_rows, const llmbed_postprocess_params *post,
+                                 const float *host_rows, void *out, float *scales, llmbed_error *error) {
+    llmbed_backend *b = d->backend;
+    const llmbed_model *m = b->model;
+    const int hidden = m->config.hidden_size;
+    llmbed_postprocess_params p = {n_rows, hidden, hidden, 0, LLMBED_PRECISION_FLOAT32};
+    if (post == NULL) return b->ops->postprocess(b, &p, host_rows, out, scales, error);
+    p.dims = post->dims, p.normalize = post->normalize, p.precision = post->precision;
+    if (m->n_dense == 0) return b->ops->postprocess(b, &p, host_rows, out, scales, error);
+    const size_t half = dense_half(m, n_rows);
+    LLMBED_TRY(grow((void **)&d->dense_rows, &d->dense_capacity, 2 * half, sizeof(float), "Dense module rows", error));
+    const float *rows = host_rows;
+    if (rows == NULL) {
+        const llmbed_postprocess_params raw = {n_rows, hidden, hidden, 0, LLMBED_PRECISION_FLOAT32};
+        LLMBED_TRY(b->ops->postprocess(b, &raw, NULL, d->dense_rows, NULL, error));
+        rows = d->dense_rows;
+    }
+    for (int i = 0; i < m->n_dense; i++) {
+        float *next = d->dense_rows + (size_t)((i + 1) % 2) * half;
+        llmbed_cpu_dense(&m->dense[i], n_rows, rows, next);
+        rows = next;
+        p.in_dims = m->dense[i].out_features;
+    }
+    return b->ops->postprocess(b, &p, rows, out, scales, error);
 }
 
 llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forward_request *request,
-                                     float *out, llmbed_error *error) {
+                                     void *out, llmbed_error *error) {
     llmbed_backend *b = decoder->backend;
     const llmbed_config *cfg = &b->model->config;
     LLMBED_TRY(check_request(decoder, request, error));
@@ -280,6 +323,7 @@ llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forwa
         .position_offsets = request->cache_lens,
         .inv_freq = decoder->inv_freq,
         .inv_freq_local = cfg->sliding_window > 0 ? decoder->inv_freq + (size_t)n * (cfg->head_dim / 2) : NULL,
+        .attention_scaling = attention_scaling,
         .pool_begin = pooled ? request->pool_begin : NULL,
         .pool_end = pooled ? request->pool_end : NULL,
     };
@@ -289,7 +333,9 @@ llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forwa
     st = run_layers(b, &view, request->causal, request->n_layers, request->attention_temperature, attention_scaling,
                     request->cache_lens != NULL ? &step : NULL, error);
     if (st == LLMBED_OK && !pooled) st = b->ops->read_hidden(b, request->n_tokens, out, error);
-    if (st == LLMBED_OK && pooled) st = pool_rows(b, request->pool_kind, &view, out, error);
+    if (st == LLMBED_OK && pooled) st = pool_rows(b, request->pool_kind, &view, error);
+    if (st == LLMBED_OK && pooled)
+        st = finish_rows(decoder, request->n_pools, request->post, NULL, out, request->scales, error);
     b->ops->end_forward(b);
     return st;
 }
@@ -424,21 +470,24 @@ static llmbed_status reserve_pools(llmbed_decoder *d, int n_pools, int hidden, l
     return LLMBED_OK;
 }
 
-/* Pools of chunk [a, b) into d->chunk_pooled: the first n_pools rows by the
- * request's kind (MEAN for the weighted mean too), then for the weighted
- * mean the chunk's own weighted means. Ranges are local to the chunk. */
+/* Pools of chunk [a, b) into d->chunk_pooled (raw fp32 rows): the first
+ * n_pools rows by the request's kind (MEAN for the weighted mean too), then
+ * for the weighted mean the chunk's own weighted means. Ranges are local to
+ * the chunk. */
 static llmbed_status pool_chunk(llmbed_decoder *d, const llmbed_chunked_request *r, const llmbed_forward_inputs *view,
                                 llmbed_error *error) {
     llmbed_backend *b = d->backend;
     const int hidden = b->model->config.hidden_size;
     const int first_kind = r->pool_kind == LLMBED_POOL_WEIGHTED_MEAN ? LLMBED_POOL_MEAN : r->pool_kind;
-    LLMBED_TRY(pool_rows(b, first_kind, view, d->chunk_pooled, error));
+    LLMBED_TRY(pool_rows(b, first_kind, view, error));
+    LLMBED_TRY(finish_rows(d, r->n_pools, NULL, NULL, d->chunk_pooled, NULL, error));
     if (r->pool_kind != LLMBED_POOL_WEIGHTED_MEAN) return LLMBED_OK;
     llmbed_pooling_params pool = {LLMBED_POOL_WEIGHTED_MEAN, r->n_pools, view->pool_begin, view->pool_end, hidden};
-    return b->ops->pool(b, &pool, d->chunk_pooled + (size_t)r->n_pools * hidden, error);
+    LLMBED_TRY(b->ops->pool(b, &pool, error));
+    return finish_rows(d, r->n_pools, NULL, NULL, d->chunk_pooled + (size_t)r->n_pools * hidden, NULL, error);
 }
 
-llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chunked_request *r, float *out,
+llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chunked_request *r, void *out,
                                              llmbed_error *error) {
     llmbed_backend *b = d->backend;
     LLMBED_TRY(check_chunked(d, r, error));
@@ -476,6 +525,7 @@ llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chu
             .position_offsets = start,
             .inv_freq = d->inv_freq,
             .inv_freq_local = cfg->sliding_window > 0 ? d->inv_freq + (size_t)(cfg->head_dim / 2) : NULL,
+            .attention_scaling = attention_scaling,
             .pool_begin = pooled ? d->chunk_ranges : NULL,
             .pool_end = pooled ? d->chunk_ranges + n_pools : NULL,
         };
@@ -485,7 +535,7 @@ llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chu
         LLMBED_TRY(b->ops->begin_forward(b, &host, &view, error));
         llmbed_status st = run_layers(b, &view, 1, r->n_layers, r->attention_temperature, attention_scaling, &step,
                                       error);
-        if (st == LLMBED_OK && !pooled) st = b->ops->read_hidden(b, n, out + (size_t)a * hidden, error);
+        if (st == LLMBED_OK && !pooled) st = b->ops->read_hidden(b, n, (float *)out + (size_t)a * hidden, error);
         if (st == LLMBED_OK && pooled) st = pool_chunk(d, r, &view, error);
         b->ops->end_forward(b);
         if (st != LLMBED_OK) return st;
@@ -494,9 +544,11 @@ llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *d, const llmbed_chu
         d->cache.n_pruned = step.new_n_pruned;
         d->cache.n_chunks = j + 1;
     }
-    if (pooled) finish_pools(r, hidden, d->pooled_sums, out);
     d->cache_valid = r->keep_cache;
-    return LLMBED_OK;
+    if (!pooled) return LLMBED_OK;
+    /* the folded rows go through the backend's post-processing from host memory */
+    finish_pools(r, hidden, d->pooled_sums, d->chunk_pooled);
+    return finish_rows(d, n_pools, r->post, d->chunk_pooled, out, r->scales, error);
 }
 
 void llmbed_decoder_release(llmbed_decoder *decoder) {
@@ -505,6 +557,7 @@ void llmbed_decoder_release(llmbed_decoder *decoder) {
     free(decoder->pooled_sums);
     free(decoder->chunk_pooled);
     free(decoder->chunk_starts);
+    free(decoder->dense_rows);
     llmbed_backend *backend = decoder->backend;
     const int64_t limit = decoder->memory_limit_bytes;
     memset(decoder, 0, sizeof *decoder);

@@ -37,6 +37,12 @@ typedef struct llmbed_forward_request {
      * positions of the decoder's cache (a shared prefix, or the document of
      * suffix mode); its positions start there. Causal only. */
     const int32_t *cache_lens;
+    /* Pooled rows as the caller stores them: the model's Dense modules, then
+     * dims, normalize and precision of *post (its n_rows and in_dims are the
+     * decoder's: n_pools, the pooled width), int8 scales into
+     * scales[n_pools]; post NULL: raw fp32 rows [n_pools, hidden]. */
+    const llmbed_postprocess_params *post;
+    float *scales;
 } llmbed_forward_request;
 
 /* A long causal sequence in chunks (SPEC §5): chunk j covers tokens
@@ -55,6 +61,8 @@ typedef struct llmbed_chunked_request {
     const int32_t *pool_begin;   /* [n_pools] positions of the sequence */
     const int32_t *pool_end;
     int keep_cache;              /* 1: the sequence stays in the cache for requests with cache_lens */
+    const llmbed_postprocess_params *post; /* as for llmbed_forward_request */
+    float *scales;
 } llmbed_chunked_request;
 
 /* The loop's host-side state over a backend it does not own: scratch
@@ -69,6 +77,8 @@ typedef struct llmbed_decoder {
     double *pooled_sums;      /* [n_pools * hidden] */
     float *chunk_pooled;      /* [2 * n_pools * hidden] */
     size_t pool_capacity;     /* pools the three above hold */
+    float *dense_rows;        /* two halves of Dense module outputs (finish_rows) */
+    size_t dense_capacity;    /* floats */
     /* the cache: positions [0, length) of the last sequence kept in it */
     llmbed_cache_state cache;
     int32_t *chunk_starts;
@@ -76,16 +86,16 @@ typedef struct llmbed_decoder {
     int cache_valid;
 } llmbed_decoder;
 
-/* Runs the request: out receives [n_pools, hidden] pooled rows, or
- * [n_tokens, hidden] final-norm hidden states when pool_kind is 0 (fp32,
- * host memory). */
+/* Runs the request: out (host memory) receives the n_pools pooled rows
+ * post-processed by the backend (request->post), or [n_tokens, hidden]
+ * final-norm hidden states (fp32) when pool_kind is 0. */
 llmbed_status llmbed_decoder_forward(llmbed_decoder *decoder, const llmbed_forward_request *request,
-                                     float *out, llmbed_error *error);
+                                     void *out, llmbed_error *error);
 
 /* Runs a chunked sequence; out as for llmbed_decoder_forward (pool rows or
  * hidden states of the whole sequence). */
 llmbed_status llmbed_decoder_forward_chunked(llmbed_decoder *decoder, const llmbed_chunked_request *request,
-                                             float *out, llmbed_error *error);
+                                             void *out, llmbed_error *error);
 
 /* Frees the scratch (not the backend); a zeroed decoder is a no-op. */
 void llmbed_decoder_release(llmbed_decoder *decoder);

@@ -1,6 +1,5 @@
-/* The engine's run loop: one llmbed_embed call = validate, then for each
- * budget-sized run of sequences one decoder forward (host/decoder/), then
- * post-processing.
+/* The engine's run: one planned batch = one decoder forward
+ * (host/decoder/), then post-processing.
  *
  * Long sequences: with causal attention, a sequence longer than the chunk
  * size (chunk_tokens, or else the budget) runs alone in chunks over the
@@ -15,7 +14,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "cpu/cpu_ops.h"
 #include "engine/engine.h"
 #include "engine/engine_runs.h"
 #include "model/model.h"
@@ -43,8 +41,6 @@ void llmbed_engine_release(llmbed_engine *engine) {
     free(engine->seq_offsets);
     free(engine->pool_begin);
     free(engine->pool_end);
-    free(engine->pooled);
-    free(engine->dense_rows);
     free(engine->cache_lens);
     free(engine->tokens);
     free(engine->prefix);
@@ -64,53 +60,36 @@ llmbed_status llmbed_engine_grow(llmbed_engine *engine, int64_t tokens, llmbed_e
     return b->ops->reserve(b, tokens, error);
 }
 
-llmbed_status llmbed_engine_embed(llmbed_engine *engine, const llmbed_batch *batch,
-                                  const llmbed_embed_params *params, float *out,
-                                  size_t out_capacity, llmbed_error *error) {
-    const llmbed_model *model = engine->model;
-    llmbed_embed_options opt;
-    int64_t total_tokens = 0, longest = 0;
-    LLMBED_TRY(llmbed_engine_resolve_options(model, params, &opt, error));
-    LLMBED_TRY(llmbed_engine_validate_batch(model, batch, &total_tokens, &longest, error));
-    if (out == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "out: NULL output buffer");
-    for (int s = 0; opt.mask_prefix_tokens > 0 && s < batch->n_sequences; s++)
-        if (batch->offsets[s + 1] - batch->offsets[s] <= opt.mask_prefix_tokens)
-            return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
-                               "batch: sequence %d has %lld tokens and mask_prefix_tokens is %d: every token would "
-                               "be masked from the pool (the row would be empty)",
-                               s, (long long)(batch->offsets[s + 1] - batch->offsets[s]), opt.mask_prefix_tokens);
-    const size_t rows = opt.pooling == LLMBED_POOLING_NONE ? (size_t)total_tokens : (size_t)batch->n_sequences;
-    if (rows > SIZE_MAX / (size_t)opt.out_dims || rows * (size_t)opt.out_dims > out_capacity)
-        return llmbed_fail(error, LLMBED_ERR_BUFFER_TOO_SMALL,
-                           "out_capacity: %zu floats given, %zu x %d = %zu needed", out_capacity, rows,
-                           opt.out_dims, rows * (size_t)opt.out_dims);
-
-    /* A causal sequence above the chunk size (or, without one, above the
-     * budget) is chunked; a longer bidirectional one grows the activations. */
+int64_t llmbed_engine_alone_above(const llmbed_engine *engine, const llmbed_embed_options *opt) {
     const int64_t budget = engine->batch_tokens;
-    const int64_t chunk = opt.chunk_tokens > 0 ? opt.chunk_tokens : budget;
-    const int has_cache = engine->backend->ops->cache_reserve != NULL;
-    if (!has_cache && (opt.chunk_tokens > 0 || opt.think_ratio > 0.0f))
+    const int chunking = opt->causal && engine->backend->ops->cache_reserve != NULL;
+    if (!chunking || opt->chunk_tokens <= 0 || opt->chunk_tokens >= budget) return budget;
+    return opt->chunk_tokens;
+}
+
+llmbed_status llmbed_engine_check_options(const llmbed_engine *engine, const llmbed_embed_options *opt,
+                                          llmbed_error *error) {
+    if (engine->backend->ops->cache_reserve == NULL && (opt->chunk_tokens > 0 || opt->think_ratio > 0.0f))
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
                            "%s: chunked prefill and ThinK are not implemented on the %s backend yet; use the cpu device",
-                           opt.chunk_tokens > 0 ? "chunk_tokens" : "think_ratio", engine->backend->ops->name);
-    const int chunking = opt.causal && has_cache; /* else long sequences grow the activations */
-    /* what must fit in one forward: a chunk, or the longest unchunked sequence */
-    LLMBED_TRY(llmbed_engine_grow(engine, chunking && longest > chunk ? chunk : longest, error));
-    for (int first = 0; first < batch->n_sequences;) {
-        const int64_t base = batch->offsets[first];
-        if (chunking && batch->offsets[first + 1] - base > chunk) {
-            LLMBED_TRY(llmbed_engine_run_chunked(engine, batch, first, &opt, (int)chunk, out, error));
-            engine->n_chunked++;
-            first++;
-            continue;
-        }
-        int end = first + 1;
-        while (end < batch->n_sequences && batch->offsets[end + 1] - base <= engine->backend->max_tokens &&
-               !(chunking && batch->offsets[end + 1] - batch->offsets[end] > chunk))
-            end++;
-        LLMBED_TRY(llmbed_engine_run_packed(engine, batch, first, end - first, &opt, out, error));
-        first = end;
-    }
+                           opt->chunk_tokens > 0 ? "chunk_tokens" : "think_ratio", engine->backend->ops->name);
     return LLMBED_OK;
+}
+
+llmbed_status llmbed_engine_run(llmbed_engine *engine, const llmbed_batch *batch, const llmbed_embed_options *opt,
+                                float *out, llmbed_error *error) {
+    LLMBED_TRY(llmbed_engine_check_options(engine, opt, error));
+    /* A causal sequence above the chunk size (or, without one, above the
+     * budget) is chunked; a longer bidirectional one grows the activations. */
+    const int64_t chunk = opt->chunk_tokens > 0 ? opt->chunk_tokens : engine->batch_tokens;
+    const int chunking = opt->causal && engine->backend->ops->cache_reserve != NULL;
+    const int64_t tokens = batch->offsets[batch->n_sequences];
+    if (chunking && batch->n_sequences == 1 && tokens > chunk) {
+        LLMBED_TRY(llmbed_engine_grow(engine, chunk, error));
+        LLMBED_TRY(llmbed_engine_run_chunked(engine, batch, 0, opt, (int)chunk, out, error));
+        engine->n_chunked++;
+        return LLMBED_OK;
+    }
+    LLMBED_TRY(llmbed_engine_grow(engine, tokens, error));
+    return llmbed_engine_run_packed(engine, batch, 0, batch->n_sequences, opt, out, error);
 }

@@ -1,8 +1,11 @@
-/* The embedding engine: validates a public llmbed_batch and its params,
- * splits it into backend forward requests under the token budget, and
- * post-processes the pooled rows (Matryoshka truncation, L2 normalisation)
- * into the caller's buffer in input order. Backend-neutral: it talks to the
- * backend only through host/backend.h. */
+/* The embedding engine: runs the batches the pipeline (host/pipeline/)
+ * planned, each one backend forward (or one long sequence in chunks over the
+ * key/value cache), and post-processes the pooled rows (Matryoshka
+ * truncation, L2 normalisation: the backend's postprocess op) into the caller's rows. It trusts what it is
+ * given: options resolved by the job spec, sequences validated, batches cut
+ * by the planner (no second split). Backend-neutral: it talks to the backend
+ * only through host/backend.h. One engine is one worker of the pipeline's
+ * engine stage (one per context: a GPU or a CPU replica). */
 #ifndef LLMBED_ENGINE_ENGINE_H
 #define LLMBED_ENGINE_ENGINE_H
 
@@ -13,7 +16,8 @@
 #include "decoder/decoder.h"
 #include "llmbed.h"
 
-/* llmbed_embed_params with every DEFAULT resolved from the model. */
+/* llmbed_embed_params with every DEFAULT resolved from the model
+ * (host/pipeline/spec.h). */
 typedef struct llmbed_embed_options {
     llmbed_pooling pooling; /* never DEFAULT */
     int causal;
@@ -26,22 +30,6 @@ typedef struct llmbed_embed_options {
     int continue_document;  /* sequences continue the cached document */
     int mask_prefix_tokens; /* leading tokens of every sequence left out of the pool */
 } llmbed_embed_options;
-
-/* Checks params against the model and resolves defaults.
- * INVALID_ARGUMENT for a bad struct_size/enum/dims, LAYER_OUT_OF_RANGE for layer. */
-llmbed_status llmbed_engine_resolve_options(const llmbed_model *model,
-                                            const llmbed_embed_params *params,
-                                            llmbed_embed_options *options, llmbed_error *error);
-
-/* Checks the batch: pointers, offsets (offsets[0] == 0, non-decreasing),
- * non-empty sequences (EMPTY_SEQUENCE), ids in [0, vocab) (TOKEN_OUT_OF_RANGE),
- * instruction lengths in [0, sequence length], pool ends in [instruction
- * length, sequence length], every length within int32.
- * On success *total_tokens and *longest hold the batch's token count and its
- * longest sequence. Messages name the sequence and position. */
-llmbed_status llmbed_engine_validate_batch(const llmbed_model *model, const llmbed_batch *batch,
-                                           int64_t *total_tokens, int64_t *longest,
-                                           llmbed_error *error);
 
 /* Per-context state: the backend, the decoder loop's scratch and grow-only
  * staging buffers. */
@@ -56,10 +44,6 @@ typedef struct llmbed_engine {
     int32_t *pool_begin;        /* [seq_capacity] request pool ranges */
     int32_t *pool_end;          /* [seq_capacity] */
     size_t seq_capacity;
-    float *pooled;              /* [pooled_capacity] pooled rows before post-processing */
-    size_t pooled_capacity;
-    float *dense_rows;          /* [dense_capacity] two buffers of Dense module outputs (model->dense) */
-    size_t dense_capacity;
     int64_t n_chunked;          /* sequences processed in chunks so far (for the CLI's notice) */
     int32_t *cache_lens;        /* [seq_capacity] cached positions each request sequence continues */
     int32_t *tokens;            /* [token_capacity] suffixes of sequences that share a cached prefix */
@@ -89,18 +73,30 @@ void llmbed_engine_release(llmbed_engine *engine);
  * failure the backend keeps its previous size and stays usable. */
 llmbed_status llmbed_engine_grow(llmbed_engine *engine, int64_t tokens, llmbed_error *error);
 
-/* llmbed_cache_document without the context. */
+/* Length above which a sequence needs a run of its own: a causal sequence
+ * longer than the chunk size runs in chunks over the cache; any sequence
+ * longer than the budget grows the activations. The planner cuts batches so
+ * that such a sequence is alone. */
+int64_t llmbed_engine_alone_above(const llmbed_engine *engine, const llmbed_embed_options *opt);
+
+/* UNSUPPORTED when opt asks for chunking or ThinK on a backend without a
+ * key/value cache (checked once per job). */
+llmbed_status llmbed_engine_check_options(const llmbed_engine *engine, const llmbed_embed_options *opt,
+                                          llmbed_error *error);
+
+/* One planned run: sequences that fit one forward together, or a single
+ * sequence (chunked or grown as llmbed_engine_alone_above says). Rows go to
+ * out[n_sequences, out_dims] (pooling NONE: [tokens, hidden]). */
+llmbed_status llmbed_engine_run(llmbed_engine *engine, const llmbed_batch *batch, const llmbed_embed_options *opt,
+                                float *out, llmbed_error *error);
+
+/* The document of suffix mode into the cache (validated ids). */
 llmbed_status llmbed_engine_cache_document(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,
-                                           const llmbed_embed_params *params, llmbed_error *error);
+                                           const llmbed_embed_options *opt, llmbed_error *error);
 
-/* llmbed_embed without the context: validates, splits, runs and writes out. */
-llmbed_status llmbed_engine_embed(llmbed_engine *engine, const llmbed_batch *batch,
-                                  const llmbed_embed_params *params, float *out,
-                                  size_t out_capacity, llmbed_error *error);
-
-/* llmbed_embed_spans without the context. */
+/* Late chunking: one sequence (validated) pooled over validated spans into out[n_spans, out_dims]. */
 llmbed_status llmbed_engine_embed_spans(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,
-                                        const int32_t *spans, int n_spans, const llmbed_embed_params *params,
-                                        float *out, size_t out_capacity, llmbed_error *error);
+                                        const int32_t *spans, int n_spans, const llmbed_embed_options *opt,
+                                        float *out, llmbed_error *error);
 
 #endif

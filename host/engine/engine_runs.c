@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "common/error.h"
-#include "cpu/cpu_ops.h"
 #include "engine/engine_runs.h"
 #include "model/model.h"
 
@@ -25,9 +24,8 @@ static int pool_kind_of(llmbed_pooling pooling) {
 }
 
 /* Grow-only staging: reallocates only when a request needs more than any
- * before it (n_seqs sequences, n_tokens suffix tokens, pooled rows). */
+ * before it (n_seqs sequences, n_tokens suffix tokens). */
 static llmbed_status reserve_staging(llmbed_engine *engine, int n_seqs, size_t n_tokens, llmbed_error *error) {
-    const size_t hidden = (size_t)engine->model->config.hidden_size;
     if ((size_t)n_seqs > engine->seq_capacity) {
         const size_t n = (size_t)n_seqs;
         int32_t *offsets = realloc(engine->seq_offsets, sizeof(int32_t) * (n + 1));
@@ -47,25 +45,6 @@ static llmbed_status reserve_staging(llmbed_engine *engine, int n_seqs, size_t n
         if (tokens == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: cannot stage %zu tokens", n_tokens);
         engine->tokens = tokens;
         engine->token_capacity = n_tokens;
-    }
-    const size_t pooled = (size_t)n_seqs * hidden;
-    if (pooled > engine->pooled_capacity) {
-        float *buffer = realloc(engine->pooled, sizeof(float) * pooled);
-        if (buffer == NULL)
-            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: cannot stage %d pooled rows", n_seqs);
-        engine->pooled = buffer;
-        engine->pooled_capacity = pooled;
-    }
-    const llmbed_model *m = engine->model;
-    size_t widest = 0;
-    for (int i = 0; i < m->n_dense; i++)
-        widest = (size_t)m->dense[i].out_features > widest ? (size_t)m->dense[i].out_features : widest;
-    if (2 * (size_t)n_seqs * widest > engine->dense_capacity) {
-        float *buffer = realloc(engine->dense_rows, sizeof(float) * 2 * (size_t)n_seqs * widest);
-        if (buffer == NULL)
-            return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: cannot stage %d rows of Dense outputs", n_seqs);
-        engine->dense_rows = buffer;
-        engine->dense_capacity = 2 * (size_t)n_seqs * widest;
     }
     return LLMBED_OK;
 }
@@ -93,22 +72,55 @@ static void stage_request(llmbed_engine *engine, const llmbed_batch *batch, int 
     }
 }
 
-/* Pooled rows -> the model's sentence-transformers Dense modules in order
- * (host fp32, alternating between the two halves of dense_rows) ->
- * Matryoshka truncation and L2 normalisation into the caller's buffer
- * (sentence-transformers: Pooling, Dense..., Normalize). */
-static void post_process(const llmbed_engine *engine, const llmbed_embed_options *opt, int first, int n, float *out) {
-    const llmbed_model *m = engine->model;
-    const float *rows = engine->pooled;
-    int width = m->config.hidden_size;
-    for (int i = 0; i < m->n_dense; i++) {
-        float *next = engine->dense_rows + (i % 2) * (engine->dense_capacity / 2);
-        llmbed_cpu_dense(&m->dense[i], n, rows, next);
-        rows = next;
-        width = m->dense[i].out_features;
-    }
-    const llmbed_postprocess_params post = {n, width, opt->out_dims, opt->normalize};
-    llmbed_cpu_postprocess(&post, rows, out + (size_t)first * opt->out_dims);
+/* What the backend does to pooled rows before they come back (the decoder
+ * fills in the row count and width): truncation and L2 (fp32 rows). */
+static llmbed_postprocess_params post_params(const llmbed_embed_options *opt) {
+    const llmbed_postprocess_params post = {0, 0, opt->out_dims, opt->normalize, LLMBED_PRECISION_FLOAT32};
+    return post;
+}
+
+/* The decoder's chunked request over tokens[0, n): what fill_cache, a
+ * chunked sequence and late chunking differ in is the pooling and whether
+ * the cache is kept. */
+static llmbed_chunked_request chunked_request(const llmbed_embed_options *opt, const int32_t *tokens, int n, int chunk,
+                                              int pool_kind, int n_pools, const int32_t *pool_begin,
+                                              const int32_t *pool_end, int keep_cache,
+                                              const llmbed_postprocess_params *post) {
+    return (llmbed_chunked_request){
+        .n_tokens = n,
+        .tokens = tokens,
+        .chunk_tokens = chunk,
+        .think_ratio = opt->think_ratio,
+        .n_layers = opt->n_layers,
+        .attention_temperature = opt->attention_temperature,
+        .pool_kind = pool_kind,
+        .n_pools = n_pools,
+        .pool_begin = pool_begin,
+        .pool_end = pool_end,
+        .keep_cache = keep_cache,
+        .post = post,
+    };
+}
+
+/* The decoder's packed request over the staged offsets and pools. */
+static llmbed_forward_request packed_request(const llmbed_engine *engine, const llmbed_embed_options *opt, int n_seqs,
+                                             const int32_t *tokens, int pool_kind, int n_pools,
+                                             const int32_t *cache_lens, const llmbed_postprocess_params *post) {
+    return (llmbed_forward_request){
+        .n_seqs = n_seqs,
+        .n_tokens = engine->seq_offsets[n_seqs],
+        .tokens = tokens,
+        .seq_offsets = engine->seq_offsets,
+        .causal = opt->causal,
+        .n_layers = opt->n_layers,
+        .attention_temperature = opt->attention_temperature,
+        .pool_kind = pool_kind,
+        .n_pools = n_pools,
+        .pool_begin = engine->pool_begin,
+        .pool_end = engine->pool_end,
+        .cache_lens = cache_lens,
+        .post = post,
+    };
 }
 
 static int cache_matches(const llmbed_engine *engine, const llmbed_embed_options *opt) {
@@ -129,19 +141,8 @@ static llmbed_status fill_cache(llmbed_engine *engine, const int32_t *tokens, in
     const int32_t begin = n - 1, end = n;
     float *scratch = malloc(sizeof(float) * (size_t)engine->model->config.hidden_size);
     if (scratch == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "engine: out of memory");
-    const llmbed_chunked_request req = {
-        .n_tokens = n,
-        .tokens = tokens,
-        .chunk_tokens = chunk,
-        .think_ratio = opt->think_ratio,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = LLMBED_POOL_LAST,
-        .n_pools = 1,
-        .pool_begin = &begin,
-        .pool_end = &end,
-        .keep_cache = 1,
-    };
+    const llmbed_chunked_request req =
+        chunked_request(opt, tokens, n, chunk, LLMBED_POOL_LAST, 1, &begin, &end, 1, NULL);
     const llmbed_status st = llmbed_decoder_forward_chunked(&engine->decoder, &req, scratch, error);
     free(scratch);
     if (st != LLMBED_OK) return st;
@@ -206,24 +207,11 @@ llmbed_status llmbed_engine_run_packed(llmbed_engine *engine, const llmbed_batch
     LLMBED_TRY(reserve_staging(engine, n, skip > 0 ? (size_t)run_tokens : 0, error));
     stage_request(engine, batch, first, n, skip, opt);
     for (int s = 0; s < n; s++) engine->cache_lens[s] = cached;
-    const llmbed_forward_request req = {
-        .n_seqs = n,
-        .n_tokens = engine->seq_offsets[n],
-        .tokens = skip > 0 ? engine->tokens : batch->tokens + base,
-        .seq_offsets = engine->seq_offsets,
-        .causal = opt->causal,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = pool_kind,
-        .n_pools = n,
-        .pool_begin = engine->pool_begin,
-        .pool_end = engine->pool_end,
-        .cache_lens = cached > 0 ? engine->cache_lens : NULL,
-    };
+    const llmbed_postprocess_params post = post_params(opt);
+    const llmbed_forward_request req = packed_request(engine, opt, n, skip > 0 ? engine->tokens : batch->tokens + base,
+                                                      pool_kind, n, cached > 0 ? engine->cache_lens : NULL, &post);
     if (pool_kind == 0) return llmbed_decoder_forward(&engine->decoder, &req, out + (size_t)base * hidden, error);
-    LLMBED_TRY(llmbed_decoder_forward(&engine->decoder, &req, engine->pooled, error));
-    post_process(engine, opt, first, n, out);
-    return LLMBED_OK;
+    return llmbed_decoder_forward(&engine->decoder, &req, out + (size_t)first * opt->out_dims, error);
 }
 
 llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batch *batch, int s,
@@ -240,23 +228,11 @@ llmbed_status llmbed_engine_run_chunked(llmbed_engine *engine, const llmbed_batc
     forget_cache(engine); /* the chunks overwrite the cache */
     const int32_t begin = pool_start(batch, s, opt);
     const int32_t end = batch->pool_ends != NULL ? batch->pool_ends[s] : len;
-    const llmbed_chunked_request req = {
-        .n_tokens = len,
-        .tokens = batch->tokens + base,
-        .chunk_tokens = chunk,
-        .think_ratio = opt->think_ratio,
-        .n_layers = opt->n_layers,
-        .attention_temperature = opt->attention_temperature,
-        .pool_kind = pool_kind,
-        .n_pools = 1,
-        .pool_begin = &begin,
-        .pool_end = &end,
-        .keep_cache = 0,
-    };
+    const llmbed_postprocess_params post = post_params(opt);
+    const llmbed_chunked_request req =
+        chunked_request(opt, batch->tokens + base, len, chunk, pool_kind, 1, &begin, &end, 0, &post);
     if (pool_kind == 0) return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)base * hidden, error);
-    LLMBED_TRY(llmbed_decoder_forward_chunked(&engine->decoder, &req, engine->pooled, error));
-    post_process(engine, opt, s, 1, out);
-    return LLMBED_OK;
+    return llmbed_decoder_forward_chunked(&engine->decoder, &req, out + (size_t)s * opt->out_dims, error);
 }
 
 llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *tokens, int n_tokens,
@@ -268,69 +244,30 @@ llmbed_status llmbed_engine_run_spans(llmbed_engine *engine, const int32_t *toke
         engine->pool_end[p] = spans[2 * p + 1];
     }
     const int pool_kind = pool_kind_of(opt->pooling);
+    const llmbed_postprocess_params post = post_params(opt);
     if (chunk > 0) {
         forget_cache(engine); /* the chunks overwrite the cache */
-        const llmbed_chunked_request req = {
-            .n_tokens = n_tokens,
-            .tokens = tokens,
-            .chunk_tokens = chunk,
-            .think_ratio = opt->think_ratio,
-            .n_layers = opt->n_layers,
-            .attention_temperature = opt->attention_temperature,
-            .pool_kind = pool_kind,
-            .n_pools = n_spans,
-            .pool_begin = engine->pool_begin,
-            .pool_end = engine->pool_end,
-            .keep_cache = 0,
-        };
-        LLMBED_TRY(llmbed_decoder_forward_chunked(&engine->decoder, &req, engine->pooled, error));
-    } else {
-        engine->seq_offsets[0] = 0;
-        engine->seq_offsets[1] = n_tokens;
-        const llmbed_forward_request req = {
-            .n_seqs = 1,
-            .n_tokens = n_tokens,
-            .tokens = tokens,
-            .seq_offsets = engine->seq_offsets,
-            .causal = opt->causal,
-            .n_layers = opt->n_layers,
-            .attention_temperature = opt->attention_temperature,
-            .pool_kind = pool_kind,
-            .n_pools = n_spans,
-            .pool_begin = engine->pool_begin,
-            .pool_end = engine->pool_end,
-            .cache_lens = NULL,
-        };
-        LLMBED_TRY(llmbed_decoder_forward(&engine->decoder, &req, engine->pooled, error));
+        const llmbed_chunked_request req = chunked_request(opt, tokens, n_tokens, chunk, pool_kind, n_spans,
+                                                           engine->pool_begin, engine->pool_end, 0, &post);
+        return llmbed_decoder_forward_chunked(&engine->decoder, &req, out, error);
     }
-    post_process(engine, opt, 0, n_spans, out);
-    return LLMBED_OK;
+    engine->seq_offsets[0] = 0;
+    engine->seq_offsets[1] = n_tokens;
+    const llmbed_forward_request req = packed_request(engine, opt, 1, tokens, pool_kind, n_spans, NULL, &post);
+    return llmbed_decoder_forward(&engine->decoder, &req, out, error);
 }
 
 llmbed_status llmbed_engine_cache_document(llmbed_engine *engine, const int32_t *tokens, size_t n_tokens,
-                                           const llmbed_embed_params *params, llmbed_error *error) {
-    llmbed_embed_options opt;
-    LLMBED_TRY(llmbed_engine_resolve_options(engine->model, params, &opt, error));
-    if (tokens == NULL || n_tokens == 0)
-        return llmbed_fail(error, LLMBED_ERR_EMPTY_SEQUENCE, "cache_document: the document has no tokens");
-    if (n_tokens > INT32_MAX / 2)
-        return llmbed_fail(error, LLMBED_ERR_SEQUENCE_TOO_LONG, "cache_document: %zu tokens, limit %d", n_tokens,
-                           INT32_MAX / 2);
-    if (!opt.causal)
+                                           const llmbed_embed_options *opt, llmbed_error *error) {
+    if (!opt->causal)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                            "cache_document: needs causal attention (a bidirectional document has no reusable cache)");
     if (engine->backend->ops->cache_reserve == NULL)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "cache_document: the %s backend has no key/value cache",
                            engine->backend->ops->name);
-    const int vocab = engine->model->config.vocab_size;
-    for (size_t t = 0; t < n_tokens; t++)
-        if (tokens[t] < 0 || tokens[t] >= vocab)
-            return llmbed_fail(error, LLMBED_ERR_TOKEN_OUT_OF_RANGE,
-                               "cache_document: position %zu: token id %d outside the vocabulary [0, %d)", t,
-                               tokens[t], vocab);
-    const int chunk = opt.chunk_tokens > 0 ? opt.chunk_tokens : (int)engine->batch_tokens;
+    const int chunk = opt->chunk_tokens > 0 ? opt->chunk_tokens : (int)engine->batch_tokens;
     LLMBED_TRY(llmbed_engine_grow(engine, chunk, error));
-    LLMBED_TRY(fill_cache(engine, tokens, (int)n_tokens, chunk, &opt, error));
+    LLMBED_TRY(fill_cache(engine, tokens, (int)n_tokens, chunk, opt, error));
     engine->document_tokens = (int)n_tokens;
     return LLMBED_OK;
 }

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/fp16.h"
+
 static const char *const format_names[] = {"npy", "safetensors", "jsonl"};
 
 const char *llmbed_output_format_name(llmbed_output_format format) { return format_names[format]; }
@@ -114,7 +116,7 @@ size_t llmbed_jsonl_format_row(char *out, size_t capacity, const char *id_json, 
         switch (dtype) {
         case LLMBED_DTYPE_FLOAT32: emit(&t, "%s%.9g", sep, (double)((const float *)values)[i]); break;
         case LLMBED_DTYPE_FLOAT16:
-            emit(&t, "%s%.9g", sep, (double)llmbed_f16_to_f32(((const uint16_t *)values)[i]));
+            emit(&t, "%s%.9g", sep, (double)llmbed_fp16_to_f32(((const uint16_t *)values)[i]));
             break;
         case LLMBED_DTYPE_INT8: emit(&t, "%s%d", sep, (int)((const int8_t *)values)[i]); break;
         case LLMBED_DTYPE_UBINARY: emit(&t, "%s%u", sep, (unsigned)((const uint8_t *)values)[i]); break;

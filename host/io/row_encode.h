@@ -1,4 +1,6 @@
-/* Float32 embedding rows -> the stored dtype (SPEC §4 "Output dtypes"):
+/* Float32 embedding rows -> the stored dtype (SPEC §4 "Output dtypes"), the
+ * host's definition of the rules (the CPU backend's postprocess op calls it;
+ * the CUDA kernel, kernels/postprocess.cu, is tested bit-equal to it):
  *   float32  as is;
  *   float16  IEEE binary16, round to nearest even (numpy's astype(float16));
  *   int8     per-vector symmetric: scale = max|x| / 127, q = round(x / scale),
@@ -32,8 +34,5 @@ size_t llmbed_dtype_size(llmbed_output_dtype dtype);
 /* Encodes one row of `dims` floats into out[llmbed_row_width * dtype size]
  * bytes; *scale receives the int8 scale (1 for the other dtypes). */
 void llmbed_row_encode(llmbed_output_dtype dtype, const float *row, int dims, void *out, float *scale);
-
-uint16_t llmbed_f32_to_f16(float value);
-float llmbed_f16_to_f32(uint16_t bits);
 
 #endif

@@ -42,27 +42,28 @@ typedef struct family_convention {
     llmbed_pooling pooling;
     llmbed_attention attention;
     int append_eos;
+    int mask_instruction; /* NV-Embed is_mask_instruction; LLM2Vec/GritLM mean over non-instruction tokens */
     int mask_bare_instruction;
     const char *query_format;
 } family_convention;
 
 static const family_convention CONVENTIONS[LLMBED_FAMILY_COUNT] = {
-    [LLMBED_FAMILY_GENERIC] = {"generic", LLMBED_POOLING_DEFAULT, LLMBED_ATTENTION_DEFAULT, 0, 0, ""},
-    [LLMBED_FAMILY_NV_EMBED] = {"nv-embed", LLMBED_POOLING_LATENT, LLMBED_ATTENTION_BIDIRECTIONAL, 1, 1,
+    [LLMBED_FAMILY_GENERIC] = {"generic", LLMBED_POOLING_DEFAULT, LLMBED_ATTENTION_DEFAULT, 0, 0, 0, ""},
+    [LLMBED_FAMILY_NV_EMBED] = {"nv-embed", LLMBED_POOLING_LATENT, LLMBED_ATTENTION_BIDIRECTIONAL, 1, 1, 1,
                                 "Instruct: {task}\\nQuery: {q}</s>"},
-    [LLMBED_FAMILY_GTE_QWEN2] = {"gte-qwen2", LLMBED_POOLING_LAST, LLMBED_ATTENTION_BIDIRECTIONAL, 1, 0,
+    [LLMBED_FAMILY_GTE_QWEN2] = {"gte-qwen2", LLMBED_POOLING_LAST, LLMBED_ATTENTION_BIDIRECTIONAL, 1, 0, 0,
                                  "Instruct: {task}\\nQuery: {q}"},
-    [LLMBED_FAMILY_LLM2VEC] = {"llm2vec", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0,
+    [LLMBED_FAMILY_LLM2VEC] = {"llm2vec", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 1, 0,
                                "{task}: {q} (instruction masked from the pool)"},
-    [LLMBED_FAMILY_GRITLM] = {"gritlm", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0,
+    [LLMBED_FAMILY_GRITLM] = {"gritlm", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 1, 0,
                               "<|user|>\\n{task}\\n<|embed|>\\n{q} (instruction masked from the pool)"},
-    [LLMBED_FAMILY_QWEN3_EMBEDDING] = {"qwen3-embedding", LLMBED_POOLING_LAST, LLMBED_ATTENTION_CAUSAL, 1, 0,
+    [LLMBED_FAMILY_QWEN3_EMBEDDING] = {"qwen3-embedding", LLMBED_POOLING_LAST, LLMBED_ATTENTION_CAUSAL, 1, 0, 0,
                                        "Instruct: {task}\\nQuery:{q}"},
-    [LLMBED_FAMILY_E5_MISTRAL] = {"e5-mistral", LLMBED_POOLING_LAST, LLMBED_ATTENTION_CAUSAL, 1, 0,
+    [LLMBED_FAMILY_E5_MISTRAL] = {"e5-mistral", LLMBED_POOLING_LAST, LLMBED_ATTENTION_CAUSAL, 1, 0, 0,
                                   "Instruct: {task}\\nQuery: {q}"},
     [LLMBED_FAMILY_MINICPM_EMBEDDING] = {"minicpm-embedding", LLMBED_POOLING_WEIGHTED_MEAN,
-                                         LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0, "Instruction: {task} Query: {q}"},
-    [LLMBED_FAMILY_EMBEDDINGGEMMA] = {"embeddinggemma", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0,
+                                         LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0, 0, "Instruction: {task} Query: {q}"},
+    [LLMBED_FAMILY_EMBEDDINGGEMMA] = {"embeddinggemma", LLMBED_POOLING_MEAN, LLMBED_ATTENTION_BIDIRECTIONAL, 0, 0, 0,
                                       "task: search result | query: {q}"},
 };
 
@@ -227,6 +228,7 @@ llmbed_status llmbed_family_select(llmbed_model *m, const char *folder, const cJ
     f->id = id;
     f->name = c->name;
     f->append_eos = c->append_eos;
+    f->mask_instruction = c->mask_instruction;
     f->mask_bare_instruction = c->mask_bare_instruction;
     f->query_format = c->query_format;
     if (id == LLMBED_FAMILY_GENERIC) return LLMBED_OK; /* st_defaults.c's choice stands */

@@ -33,6 +33,7 @@ typedef struct llmbed_family {
     const char *name;          /* static: "nv-embed", "gte-qwen2", ... */
     char reason[256];          /* the file/field that selected it */
     int append_eos;            /* the tokenizer path appends config eos_token_id when missing */
+    int mask_instruction;      /* the prompt (instruction) stays out of the pool unless the caller says otherwise */
     int mask_bare_instruction; /* NV-Embed: pool mask = len(tokenize(instruction)), no BOS counted */
     const char *query_format;  /* static, "" when none */
 } llmbed_family;

@@ -78,8 +78,8 @@ static llmbed_status read_config(const char *path, lora_config *c, llmbed_error 
     return st;
 }
 
-/* The base weight a PEFT module path names, with its [out, in] shape. */
-static float *target_weight(llmbed_model *m, const char *module, int64_t *rows, int64_t *cols) {
+/* The base weight a PEFT module path names. */
+static llmbed_weight *target_weight(llmbed_model *m, const char *module) {
     static const char *const prefixes[] = {"model.", "embedding_model.", ""};
     for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
         const size_t n = strlen(prefixes[p]);
@@ -89,25 +89,17 @@ static float *target_weight(llmbed_model *m, const char *module, int64_t *rows, 
         if (sscanf(module + n, "layers.%d.%63s%n", &layer, name, &used) != 2 || module[n + (size_t)used] != '\0')
             continue;
         if (layer < 0 || layer >= m->config.n_layers) return NULL;
-        const llmbed_config *c = &m->config;
         llmbed_layer_weights *w = &m->weights.layers[layer];
-        const int64_t C = c->hidden_size, Q = (int64_t)c->n_heads * c->head_dim;
-        const int64_t KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->intermediate_size;
         const struct {
             const char *name;
-            float *w;
-            int64_t rows, cols;
+            llmbed_weight *w;
         } T[] = {
-            {"self_attn.q_proj", w->wq, Q, C},  {"self_attn.k_proj", w->wk, KV, C},   {"self_attn.v_proj", w->wv, KV, C},
-            {"self_attn.o_proj", w->wo, C, Q},  {"mlp.gate_proj", w->w_gate, F, C},   {"mlp.up_proj", w->w_up, F, C},
-            {"mlp.down_proj", w->w_down, C, F},
+            {"self_attn.q_proj", &w->wq}, {"self_attn.k_proj", &w->wk},  {"self_attn.v_proj", &w->wv},
+            {"self_attn.o_proj", &w->wo}, {"mlp.gate_proj", &w->w_gate}, {"mlp.up_proj", &w->w_up},
+            {"mlp.down_proj", &w->w_down},
         };
         for (size_t i = 0; i < sizeof T / sizeof T[0]; i++)
-            if (strcmp(name, T[i].name) == 0) {
-                *rows = T[i].rows;
-                *cols = T[i].cols;
-                return T[i].w;
-            }
+            if (strcmp(name, T[i].name) == 0) return T[i].w;
     }
     return NULL;
 }
@@ -139,13 +131,19 @@ static llmbed_status merge_pair(llmbed_model *m, const llmbed_safetensors *st, c
     const llmbed_tensor_ref *b_ref = llmbed_safetensors_find_tensor(st, b_name);
     if (b_ref == NULL)
         return llmbed_fail(error, LLMBED_ERR_MISSING_TENSOR, "%s: tensor '%s' has no partner '%s'", file, name, b_name);
-    int64_t rows = 0, cols = 0;
-    float *w = target_weight(m, module, &rows, &cols);
-    if (w == NULL)
+    const llmbed_weight *target = target_weight(m, module);
+    if (target == NULL)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
                            "%s: tensor '%s': module '%s' is not a projection of this %d-layer model "
                            "(q/k/v/o_proj, gate/up/down_proj)",
                            file, name, module, m->config.n_layers);
+    float *w = (float *)llmbed_weight_f32(target);
+    if (w == NULL)
+        return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                           "%s: module '%s': the base weight is held as %s; LoRA merges into fp32 weights only "
+                           "(load with weights f32)",
+                           file, module, llmbed_dtype_name(target->dtype));
+    const int64_t rows = target->rows, cols = target->cols;
     if (a_ref->n_dims != 2 || b_ref->n_dims != 2 || a_ref->shape[0] != c->r || b_ref->shape[1] != c->r ||
         a_ref->shape[1] != cols || b_ref->shape[0] != rows)
         return llmbed_fail(error, LLMBED_ERR_TENSOR_SHAPE,

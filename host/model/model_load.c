@@ -1,6 +1,7 @@
 /* llmbed_model_load's two paths: a Hugging Face folder (config.json +
  * safetensors) or an opened GGUF file (metadata and tensors). Weights are
- * checked against the config and converted to fp32 once. The tokenizer is
+ * checked against the config and held as llmbed_model_params.weights asks
+ * (fp32, bf16, or the file's own blocks). The tokenizer is
  * loaded beside the model by host/api/model_api.c. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,8 +23,26 @@ static llmbed_status alloc_layers(llmbed_model *m, llmbed_error *error) {
     return LLMBED_OK;
 }
 
+/* LLMBED_WEIGHTS_DEFAULT -> native (rows bit-identical to f32 in less
+ * memory, at the GEMM speed of f32: bench/results/gemm_ab_*.txt), or f32
+ * when LoRA adapters are merged: the merge needs fp32 matrices. */
+static llmbed_status resolve_weights(llmbed_model *m, const char *path, const llmbed_model_params *p,
+                                     llmbed_error *error) {
+    if (p->weights == LLMBED_WEIGHTS_DEFAULT) {
+        m->weights_mode = p->n_adapters > 0 ? LLMBED_WEIGHTS_F32 : LLMBED_WEIGHTS_NATIVE;
+        return LLMBED_OK;
+    }
+    if (p->n_adapters > 0 && p->weights != LLMBED_WEIGHTS_F32)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "%s: weights %s: LoRA adapters merge into fp32 weights (use weights f32 or the default)",
+                           path, llmbed_weights_name(p->weights));
+    m->weights_mode = p->weights;
+    return LLMBED_OK;
+}
+
 llmbed_status llmbed_model_load_folder(llmbed_model *m, const char *folder, const llmbed_model_params *p,
                                  llmbed_error *error) {
+    LLMBED_TRY(resolve_weights(m, folder, p, error));
     char *config_path = llmbed_path_join(folder, "config.json");
     if (config_path == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "%s: out of memory", folder);
     cJSON *json = NULL;
@@ -59,6 +78,7 @@ llmbed_status llmbed_model_load_folder(llmbed_model *m, const char *folder, cons
 
 llmbed_status llmbed_model_load_gguf(llmbed_model *m, const llmbed_gguf *gguf, const char *path,
                                      const llmbed_model_params *p, llmbed_error *error) {
+    LLMBED_TRY(resolve_weights(m, path, p, error));
     /* Vocab-only loads (the tokenizer's vocab.gguf files have no tensors and
      * often another architecture) keep whatever hyper-parameters are there. */
     const bool partial = p->vocab_only != 0;

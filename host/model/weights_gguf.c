@@ -18,13 +18,26 @@ typedef struct gguf_names {
     llmbed_error *error;
 } gguf_names;
 
+enum { NAME_CAP = 128 };
+
+static const llmbed_tensor_ref *find(const gguf_names *g, const char *suffix, int layer, char name[NAME_CAP]) {
+    if (layer >= 0) snprintf(name, NAME_CAP, "blk.%d.%s", layer, suffix);
+    else snprintf(name, NAME_CAP, "%s", suffix);
+    return llmbed_gguf_find_tensor(g->gguf, name);
+}
+
 static llmbed_status want(const gguf_names *g, float **slot, const char *suffix, int layer, int64_t rows,
                           int64_t cols, int unpermute_heads) {
-    char name[128];
-    if (layer >= 0) snprintf(name, sizeof name, "blk.%d.%s", layer, suffix);
-    else snprintf(name, sizeof name, "%s", suffix);
-    return llmbed_weight_plan_add(g->plan, slot, llmbed_gguf_find_tensor(g->gguf, name), name, rows, cols,
-                                  unpermute_heads, g->error);
+    char name[NAME_CAP];
+    const llmbed_tensor_ref *t = find(g, suffix, layer, name);
+    return llmbed_weight_plan_add(g->plan, slot, t, name, rows, cols, unpermute_heads, g->error);
+}
+
+static llmbed_status want_matrix(const gguf_names *g, llmbed_weight *matrix, const char *suffix, int layer,
+                                 int64_t rows, int64_t cols, int unpermute_heads) {
+    char name[NAME_CAP];
+    const llmbed_tensor_ref *t = find(g, suffix, layer, name);
+    return llmbed_weight_plan_add_matrix(g->plan, matrix, t, name, rows, cols, unpermute_heads, g->error);
 }
 
 static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
@@ -35,7 +48,7 @@ static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
      * for the Llama architecture only (Qwen2/Qwen3 use neox-style RoPE). */
     const bool permuted = c->arch == LLMBED_ARCH_LLAMA;
     const int q_heads = permuted ? c->n_heads : 0, k_heads = permuted ? c->n_kv_heads : 0;
-    LLMBED_TRY(want(g, &m->weights.token_embedding, "token_embd.weight", -1, c->vocab_size, C, 0));
+    LLMBED_TRY(want_matrix(g, &m->weights.token_embedding, "token_embd.weight", -1, c->vocab_size, C, 0));
     for (int i = 0; i < c->n_layers; i++) {
         llmbed_layer_weights *l = &m->weights.layers[i];
         char o_bias[64];
@@ -44,10 +57,10 @@ static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
             return llmbed_fail(g->error, LLMBED_ERR_UNSUPPORTED, "%s: tensor '%s': attention output bias is not supported",
                                g->plan->file, o_bias);
         LLMBED_TRY(want(g, &l->attn_norm, "attn_norm.weight", i, C, 0, 0));
-        LLMBED_TRY(want(g, &l->wq, "attn_q.weight", i, Q, C, q_heads));
-        LLMBED_TRY(want(g, &l->wk, "attn_k.weight", i, KV, C, k_heads));
-        LLMBED_TRY(want(g, &l->wv, "attn_v.weight", i, KV, C, 0));
-        LLMBED_TRY(want(g, &l->wo, "attn_output.weight", i, C, Q, 0));
+        LLMBED_TRY(want_matrix(g, &l->wq, "attn_q.weight", i, Q, C, q_heads));
+        LLMBED_TRY(want_matrix(g, &l->wk, "attn_k.weight", i, KV, C, k_heads));
+        LLMBED_TRY(want_matrix(g, &l->wv, "attn_v.weight", i, KV, C, 0));
+        LLMBED_TRY(want_matrix(g, &l->wo, "attn_output.weight", i, C, Q, 0));
         if (c->qkv_bias) {
             LLMBED_TRY(want(g, &l->bq, "attn_q.bias", i, Q, 0, q_heads));
             LLMBED_TRY(want(g, &l->bk, "attn_k.bias", i, KV, 0, k_heads));
@@ -62,9 +75,9 @@ static llmbed_status plan_gguf(llmbed_model *m, const gguf_names *g) {
             LLMBED_TRY(want(g, &l->post_ffn_norm, "post_ffw_norm.weight", i, C, 0, 0));
         }
         LLMBED_TRY(want(g, &l->ffn_norm, "ffn_norm.weight", i, C, 0, 0));
-        LLMBED_TRY(want(g, &l->w_gate, "ffn_gate.weight", i, F, C, 0));
-        LLMBED_TRY(want(g, &l->w_up, "ffn_up.weight", i, F, C, 0));
-        LLMBED_TRY(want(g, &l->w_down, "ffn_down.weight", i, C, F, 0));
+        LLMBED_TRY(want_matrix(g, &l->w_gate, "ffn_gate.weight", i, F, C, 0));
+        LLMBED_TRY(want_matrix(g, &l->w_up, "ffn_up.weight", i, F, C, 0));
+        LLMBED_TRY(want_matrix(g, &l->w_down, "ffn_down.weight", i, C, F, 0));
     }
     return want(g, &m->weights.final_norm, "output_norm.weight", -1, C, 0, 0);
 }
@@ -78,8 +91,10 @@ llmbed_status llmbed_weights_load_gguf(llmbed_model *m, const llmbed_gguf *gguf,
                            "%s: tensor 'rope_freqs.weight' (per-frequency RoPE factors) is not supported", file);
     /* Llama-architecture GGUFs may carry q/k/v biases; qwen2 always does. */
     if (llmbed_gguf_find_tensor(gguf, "blk.0.attn_q.bias") != NULL) m->config.qkv_bias = true;
-    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    llmbed_weight_plan plan = {file, NULL, 0, 0, m->weights_mode, 0};
     const gguf_names g = {gguf, &plan, error};
-    return llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters,
-                                     &m->weight_dtype, error);
+    LLMBED_TRY(llmbed_weight_plan_finish(&plan, plan_gguf(m, &g), n_threads, &m->weight_storage, &m->n_parameters,
+                                         &m->weight_dtype, error));
+    m->weight_bytes = plan.storage_bytes;
+    return LLMBED_OK;
 }

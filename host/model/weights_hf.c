@@ -24,19 +24,32 @@ typedef struct hf_names {
     llmbed_error *error;
 } hf_names;
 
+enum { NAME_CAP = 256 };
+
+static const llmbed_tensor_ref *find(const hf_names *h, const char *suffix, int layer, char name[NAME_CAP]) {
+    if (layer >= 0) snprintf(name, NAME_CAP, "%slayers.%d.%s", h->prefix, layer, suffix);
+    else snprintf(name, NAME_CAP, "%s%s", h->prefix, suffix);
+    return llmbed_safetensors_find_tensor(h->st, name);
+}
+
 static llmbed_status want(const hf_names *h, float **slot, const char *suffix, int layer, int64_t rows, int64_t cols) {
-    char name[256];
-    if (layer >= 0) snprintf(name, sizeof name, "%slayers.%d.%s", h->prefix, layer, suffix);
-    else snprintf(name, sizeof name, "%s%s", h->prefix, suffix);
-    return llmbed_weight_plan_add(h->plan, slot, llmbed_safetensors_find_tensor(h->st, name), name, rows, cols, 0,
-                                  h->error);
+    char name[NAME_CAP];
+    const llmbed_tensor_ref *t = find(h, suffix, layer, name);
+    return llmbed_weight_plan_add(h->plan, slot, t, name, rows, cols, 0, h->error);
+}
+
+static llmbed_status want_matrix(const hf_names *h, llmbed_weight *matrix, const char *suffix, int layer, int64_t rows,
+                                 int64_t cols) {
+    char name[NAME_CAP];
+    const llmbed_tensor_ref *t = find(h, suffix, layer, name);
+    return llmbed_weight_plan_add_matrix(h->plan, matrix, t, name, rows, cols, 0, h->error);
 }
 
 static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
     const llmbed_config *c = &m->config;
     const int64_t C = c->hidden_size, Q = (int64_t)c->n_heads * c->head_dim;
     const int64_t KV = (int64_t)c->n_kv_heads * c->head_dim, F = c->intermediate_size;
-    LLMBED_TRY(want(h, &m->weights.token_embedding, "embed_tokens.weight", -1, c->vocab_size, C));
+    LLMBED_TRY(want_matrix(h, &m->weights.token_embedding, "embed_tokens.weight", -1, c->vocab_size, C));
     for (int i = 0; i < c->n_layers; i++) {
         llmbed_layer_weights *l = &m->weights.layers[i];
         char o_bias[256];
@@ -46,10 +59,10 @@ static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
                                "%s: tensor '%s': an o_proj bias (attention_bias with Llama) is not supported",
                                h->plan->file, o_bias);
         LLMBED_TRY(want(h, &l->attn_norm, "input_layernorm.weight", i, C, 0));
-        LLMBED_TRY(want(h, &l->wq, "self_attn.q_proj.weight", i, Q, C));
-        LLMBED_TRY(want(h, &l->wk, "self_attn.k_proj.weight", i, KV, C));
-        LLMBED_TRY(want(h, &l->wv, "self_attn.v_proj.weight", i, KV, C));
-        LLMBED_TRY(want(h, &l->wo, "self_attn.o_proj.weight", i, C, Q));
+        LLMBED_TRY(want_matrix(h, &l->wq, "self_attn.q_proj.weight", i, Q, C));
+        LLMBED_TRY(want_matrix(h, &l->wk, "self_attn.k_proj.weight", i, KV, C));
+        LLMBED_TRY(want_matrix(h, &l->wv, "self_attn.v_proj.weight", i, KV, C));
+        LLMBED_TRY(want_matrix(h, &l->wo, "self_attn.o_proj.weight", i, C, Q));
         if (c->qkv_bias) {
             LLMBED_TRY(want(h, &l->bq, "self_attn.q_proj.bias", i, Q, 0));
             LLMBED_TRY(want(h, &l->bk, "self_attn.k_proj.bias", i, KV, 0));
@@ -66,9 +79,9 @@ static llmbed_status plan_hf(llmbed_model *m, hf_names *h) {
         } else {
             LLMBED_TRY(want(h, &l->ffn_norm, "post_attention_layernorm.weight", i, C, 0));
         }
-        LLMBED_TRY(want(h, &l->w_gate, "mlp.gate_proj.weight", i, F, C));
-        LLMBED_TRY(want(h, &l->w_up, "mlp.up_proj.weight", i, F, C));
-        LLMBED_TRY(want(h, &l->w_down, "mlp.down_proj.weight", i, C, F));
+        LLMBED_TRY(want_matrix(h, &l->w_gate, "mlp.gate_proj.weight", i, F, C));
+        LLMBED_TRY(want_matrix(h, &l->w_up, "mlp.up_proj.weight", i, F, C));
+        LLMBED_TRY(want_matrix(h, &l->w_down, "mlp.down_proj.weight", i, C, F));
     }
     return want(h, &m->weights.final_norm, "norm.weight", -1, C, 0);
 }
@@ -122,10 +135,11 @@ llmbed_status llmbed_weights_load_hf(llmbed_model *m, const llmbed_safetensors *
                            m->config.hidden_size,
                            embd->shape[0] == m->config.hidden_size ? ": it looks transposed" : "");
     m->config.vocab_size = (int)embd->shape[0];
-    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    llmbed_weight_plan plan = {file, NULL, 0, 0, m->weights_mode, 0};
     hf_names h = {st, prefix, &plan, error};
     LLMBED_TRY(llmbed_weight_plan_finish(&plan, plan_hf(m, &h), n_threads, &m->weight_storage, &m->n_parameters,
                                          &m->weight_dtype, error));
+    m->weight_bytes = plan.storage_bytes;
     if (m->config.arch == LLMBED_ARCH_GEMMA3) fold_gemma_norms(m);
     return llmbed_weights_load_latent(m, st, file, n_threads, error);
 }

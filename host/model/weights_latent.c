@@ -153,10 +153,10 @@ llmbed_status llmbed_weights_load_latent(llmbed_model *m, const llmbed_safetenso
                                file);
         return LLMBED_OK;
     }
-    llmbed_weight_plan plan = {file, NULL, 0, 0};
+    llmbed_weight_plan plan = {file, NULL, 0, 0, LLMBED_WEIGHTS_F32, 0};
     latent_raw raw;
     memset(&raw, 0, sizeof raw);
-    float *storage = NULL;
+    void *storage = NULL;
     int64_t n_params = 0;
     const char *dtype = NULL;
     llmbed_status st_plan = plan_latent(l, st, &plan, &raw, error);

@@ -10,10 +10,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "api/prompts.h"
 #include "common/error.h"
 #include "cpu/cpu_ops.h"
-#include "scheduler/truncate.h"
+#include "pipeline/encode.h"
+#include "pipeline/truncate.h"
 
 /* One tokenised input waiting for (or in) a batch. */
 typedef struct serve_sequence {
@@ -92,8 +92,14 @@ static void finish_task(void *arg) {
         }
     }
     if (work->status == LLMBED_OK) {
-        llmbed_postprocess_params p = {work->n_inputs, s->raw_width, work->dims, work->normalize};
-        llmbed_cpu_postprocess(&p, s->raw, work->rows);
+        const llmbed_postprocess_params p = {work->n_inputs, s->raw_width, work->dims, work->normalize,
+                                             LLMBED_PRECISION_FLOAT32};
+        float *scratch = malloc(sizeof(float) * (size_t)work->dims);
+        if (scratch == NULL)
+            fail_work(work, LLMBED_ERR_OUT_OF_MEMORY, -1, "out of memory for %d rows", work->n_inputs);
+        else
+            llmbed_cpu_postprocess(&p, s->raw, work->rows, NULL, scratch);
+        free(scratch);
     }
     state_free(work);
     work->done(work);
@@ -130,11 +136,11 @@ static llmbed_status prepare_input(const serve_engine_config *c, const serve_inp
             len += p;
             seq->instruction_len = spec->instruction_len;
         }
-        llmbed_status st = llmbed_tokenize_all(c->model, text, len, 1, owned, &n_ids, &error);
+        llmbed_status st = llmbed_encode_alloc(c->model, text, len, 1, owned, &n_ids, &error);
         if (st == LLMBED_OK && spec->max_tokens > 0 && n_ids > (size_t)spec->max_tokens && spec->truncate) {
             int32_t *content = NULL;
             size_t n_content = 0;
-            st = llmbed_tokenize_all(c->model, text, len, 0, &content, &n_content, &error);
+            st = llmbed_encode_alloc(c->model, text, len, 0, &content, &n_content, &error);
             if (st == LLMBED_OK)
                 n_ids = llmbed_truncate_ids(*owned, n_ids, content, n_content, (size_t)spec->max_tokens, *owned);
             free(content);

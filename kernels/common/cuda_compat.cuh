@@ -21,6 +21,15 @@
 
 #include "kernels/common/kernel_api.h"
 
+/* Full unrolling of a loop with a compile-time trip count (register arrays
+ * indexed by its counter stay in registers); the host compiler of the
+ * emulation decides for itself. */
+#if defined(__CUDACC__)
+#define LLMBED_UNROLL _Pragma("unroll")
+#else
+#define LLMBED_UNROLL
+#endif
+
 /* A block's dynamic shared memory (the launch's shared_bytes), 16-byte aligned. */
 #if defined(__CUDACC__)
 template <typename T>

@@ -20,21 +20,7 @@
 #include "llmbed.h"
 #include "op_params.h"
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-/* What one launch costs, declared by its launcher from its parameters (the
- * cost ledger, `llmbed bench --ledger`, sums these against a device's
- * roofline): floating-point operations and bytes of global memory read and
- * written, each input read once and each output written once. */
-typedef struct llmbed_launch_cost {
-    const char *op; /* a static name: "rmsnorm", "attention", "gemm qkv", ... */
-    double flops;
-    double bytes;
-} llmbed_launch_cost;
-#ifdef __cplusplus
-}
-#endif
+#include "kernels/common/launch_cost.h"
 
 #if defined(LLMBED_CUDA_EMU)
 typedef struct CUstream_st *cudaStream_t;
@@ -50,6 +36,16 @@ typedef struct CUstream_st *cudaStream_t;
 #else
 #define LLMBED_KERNEL_API
 #endif
+
+/* q, k and v rows of a forward as the kernels read them (bf16): row t of q
+ * starts at q + t * q_stride elements with its heads packed, and likewise
+ * k and v with kv_stride. The CUDA backend keeps all three in the one
+ * [T, (n_heads + 2 n_kv_heads) head_dim] output of the fused QKV GEMM (one
+ * stride for all); tests may pass separate buffers. */
+typedef struct llmbed_cuda_qkv {
+    uint16_t *q, *k, *v;
+    int64_t q_stride, kv_stride;
+} llmbed_cuda_qkv;
 
 /* Element type of an activation buffer a launcher reads or writes. */
 typedef enum llmbed_cuda_dtype {

@@ -89,7 +89,8 @@ llmbed_status launch(const Launch &l, void (*kernel)(Params...), cudaStream_t st
 #if defined(__CUDACC__)
     kernel<<<grid, block, l.shared_bytes, stream>>>(args...);
 #else
-    emu::launch(grid, block, l.shared_bytes, &l.cost, [&]() { kernel(args...); });
+    /* by value: a launch captured into a graph runs after this frame is gone */
+    emu::launch(grid, block, l.shared_bytes, &l.cost, [=]() { kernel(args...); });
 #endif
     return launch_status(l, stream, error);
 }

@@ -72,6 +72,12 @@ __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commi
 
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_all;\n" ::); }
 
+/* Waits until at most N of this thread's committed cp.async groups are still in flight. */
+template <int N>
+__device__ __forceinline__ void cp_async_wait_group() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N));
+}
+
 #else /* host emulation */
 
 namespace ptx_emu {
@@ -116,6 +122,7 @@ inline void mma_bf16_16816(float d[4], const uint32_t a[4], const uint32_t b[2])
 namespace ptx_emu {
 template <int N, bool TRANS>
 inline void ldmatrix(uint32_t *r, const void *row) {
+    if (emu::current()->lane < 8 * N) emu::ldmatrix_row(row); /* the lanes whose address is used */
     const unsigned char *slots = emu::warp_exchange(&row, sizeof(row));
     int lane = emu::current()->lane;
     for (int j = 0; j < N; j++) {
@@ -138,15 +145,14 @@ inline void ldmatrix_x4(uint32_t r[4], const void *row) { ptx_emu::ldmatrix<4, f
 inline void ldmatrix_x2(uint32_t r[2], const void *row) { ptx_emu::ldmatrix<2, false>(r, row); }
 inline void ldmatrix_x2_trans(uint32_t r[2], const void *row) { ptx_emu::ldmatrix<2, true>(r, row); }
 
-/* Emulated copies complete at once, so commit/wait have nothing to wait for. */
-inline void cp_async_16(void *smem, const void *gmem, bool valid) {
-    if (valid)
-        memcpy(smem, gmem, 16);
-    else
-        memset(smem, 0, 16);
+/* The emulator lands a copy at the wait that covers its group (tests/emu/cuda_emu_memory.cpp). */
+inline void cp_async_16(void *smem, const void *gmem, bool valid) { emu::cp_async(smem, gmem, 16, valid); }
+inline void cp_async_commit() { emu::cp_async_commit(); }
+inline void cp_async_wait_all() { emu::cp_async_wait(-1); }
+template <int N>
+inline void cp_async_wait_group() {
+    emu::cp_async_wait(N);
 }
-inline void cp_async_commit() {}
-inline void cp_async_wait_all() {}
 
 #endif
 

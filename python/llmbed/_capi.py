@@ -24,14 +24,9 @@ _NATIVE = Path(__file__).resolve().parent / "_native"
 
 ERROR_MESSAGE_CAPACITY = 512
 
-# enums (values as in include/llmbed.h)
-POOLING = {"default": 0, "last": 1, "mean": 2, "first": 3, "weighted-mean": 4, "latent": 6}
-POOLING_NAMES = {v: k for k, v in POOLING.items()}
-ATTENTION = {"default": 0, "causal": 1, "bidirectional": 2}
-ATTENTION_NAMES = {v: k for k, v in ATTENTION.items()}
-PRECISION = {"float32": 0, "float16": 1, "int8": 2, "ubinary": 3}
-DEVICE_CPU, DEVICE_CUDA = 0, 1
-ERR_TOKEN_OUT_OF_RANGE, ERR_BUFFER_TOO_SMALL, ERR_SEQUENCE_TOO_LONG, ERR_INTERRUPTED = 18, 22, 30, 31
+# Enum values and status codes come from the library (llmbed_*_name,
+# llmbed_status_name): see enum_table() and status_value().
+WEIGHTS = {"default": 0, "f32": 1, "bf16": 2, "native": 3}  # llmbed_weights_mode (no name function in the C API)
 
 
 class llmbed_error(Structure):
@@ -41,7 +36,7 @@ class llmbed_error(Structure):
 class llmbed_model_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("n_threads", c_int), ("vocab_only", c_int),
                 ("adapters", POINTER(c_char_p)), ("n_adapters", c_int), ("family", c_char_p),
-                ("rope_scaling", c_char_p)]
+                ("rope_scaling", c_char_p), ("weights", c_int)]
 
 
 class llmbed_model_info(Structure):
@@ -72,12 +67,21 @@ class llmbed_model_info(Structure):
         ("eos_token_id", c_int),
         ("query_format", c_char_p),
         ("has_latent_pooling", c_int),
+        ("weights", c_char_p),
+        ("weight_bytes", c_int64),
     ]
 
 
 class llmbed_ctx_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("device", c_int), ("device_index", c_int), ("n_threads", c_int),
                 ("batch_tokens", c_int64), ("memory_limit_bytes", c_int64)]
+
+
+class ArrowArrayStream(Structure):
+    """The Arrow C stream interface (arrow.apache.org/docs/format/CStreamInterface.html); pyarrow fills it."""
+
+    _fields_ = [("get_schema", c_void_p), ("get_next", c_void_p), ("get_last_error", c_void_p), ("release", c_void_p),
+                ("private_data", c_void_p)]
 
 
 class llmbed_batch(Structure):
@@ -95,22 +99,36 @@ class llmbed_tokenize_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("add_special", c_int), ("parse_special", c_int)]
 
 
+class llmbed_text_stats(Structure):
+    _fields_ = [("tokens", c_int64), ("truncated", c_int64), ("batches", c_int64), ("rows", c_int64),
+                ("document_tokens", c_int64), ("inputs", c_int64), ("seconds", c_double)]
+
+
+class llmbed_row_batch(Structure):
+    _fields_ = [("n_rows", c_int), ("inputs", POINTER(c_int64)), ("spans", POINTER(c_int32)), ("rows", c_void_p),
+                ("scales", POINTER(c_float)), ("dims", c_int)]
+
+
+ROW_CALLBACK = CFUNCTYPE(c_int, c_void_p, POINTER(llmbed_row_batch))
+TEXT_PROGRESS_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(llmbed_text_stats))
+
+
 class llmbed_text_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("prompt", c_char_p), ("exclude_prompt", c_int), ("max_tokens", c_int64),
-                ("truncate", c_int), ("precision", c_int)]
-
-
-class llmbed_text_stats(Structure):
-    _fields_ = [("tokens", c_int64), ("truncated", c_int64), ("batches", c_int64)]
+                ("truncate", c_int), ("precision", c_int), ("template_text", c_char_p), ("pool_span", c_int),
+                ("method", c_char_p), ("document", c_void_p), ("document_len", c_size_t), ("late_chunking", c_int),
+                ("spans", POINTER(POINTER(c_int32))), ("n_spans", POINTER(c_int)), ("on_rows", ROW_CALLBACK),
+                ("user", c_void_p), ("on_progress", TEXT_PROGRESS_CALLBACK)]
 
 
 class llmbed_file_stats(Structure):
     _fields_ = [(name, c_int64) for name in ("sequences", "tokens", "truncated", "skipped", "batches", "resumed_rows",
                                              "rows_total", "shards", "input_offset", "input_bytes")] + [
-        ("seconds", c_double), ("already_complete", c_int)]
+        ("seconds", c_double), ("already_complete", c_int), ("invalid_utf8", c_int64), ("document_tokens", c_int64)]
 
 
 PROGRESS_CALLBACK = CFUNCTYPE(None, c_void_p, POINTER(llmbed_file_stats))
+SKIP_CALLBACK = CFUNCTYPE(None, c_void_p, c_char_p)
 
 
 class llmbed_file_params(Structure):
@@ -131,6 +149,9 @@ class llmbed_file_params(Structure):
         ("stop", POINTER(c_int)),
         ("on_progress", PROGRESS_CALLBACK),
         ("user", c_void_p),
+        ("strict_utf8", c_int),
+        ("on_skip", SKIP_CALLBACK),
+        ("arrow_input", c_void_p),
     ]
 
 
@@ -147,6 +168,8 @@ _FUNCTIONS = {
     "llmbed_ctx_params_default": (None, [POINTER(llmbed_ctx_params)]),
     "llmbed_ctx_create": (c_int, [c_void_p, POINTER(llmbed_ctx_params), POINTER(c_void_p), POINTER(llmbed_error)]),
     "llmbed_ctx_free": (None, [c_void_p]),
+    "llmbed_ctx_device": (c_int, [c_void_p, POINTER(c_int)]),
+    "llmbed_ctx_device_note": (c_char_p, [c_void_p]),
     "llmbed_last_error": (c_char_p, [c_void_p]),
     "llmbed_embed_params_default": (None, [POINTER(llmbed_embed_params)]),
     "llmbed_embed_params_resolve": (c_int, [c_void_p, POINTER(llmbed_embed_params), POINTER(llmbed_embed_params),
@@ -168,6 +191,16 @@ _FUNCTIONS = {
     "llmbed_embed_texts": (c_int, [c_void_p, c_void_p, c_void_p, c_int, POINTER(llmbed_text_params),
                                    POINTER(llmbed_embed_params), c_void_p, c_size_t, c_void_p,
                                    POINTER(llmbed_text_stats)]),
+    "llmbed_embed_ids": (c_int, [c_void_p, c_void_p, c_void_p, c_int, POINTER(llmbed_text_params),
+                                 POINTER(llmbed_embed_params), c_void_p, c_size_t, c_void_p,
+                                 POINTER(llmbed_text_stats)]),
+    "llmbed_pooling_name": (c_char_p, [c_int]),
+    "llmbed_attention_name": (c_char_p, [c_int]),
+    "llmbed_precision_name": (c_char_p, [c_int]),
+    "llmbed_pool_span_name": (c_char_p, [c_int]),
+    "llmbed_device_name": (c_char_p, [c_int]),
+    "llmbed_ctx_batch_tokens": (c_int64, [c_void_p]),
+    "llmbed_device_parse": (c_int, [c_char_p, POINTER(c_int), POINTER(c_int)]),
     "llmbed_file_params_default": (None, [POINTER(llmbed_file_params)]),
     "llmbed_embed_file": (c_int, [c_void_p, POINTER(llmbed_file_params), POINTER(llmbed_embed_params),
                                   POINTER(llmbed_file_stats)]),
@@ -232,3 +265,40 @@ def filled(struct_type, default_fn_name: str):
     value = struct_type()
     getattr(lib(), default_fn_name)(ctypes.byref(value))
     return value
+
+
+_tables = {}
+
+
+def enum_table(kind: str):
+    """{name: value} of a C enum as the CLI spells the names (llmbed_<kind>_name): pooling, attention,
+    precision, pool_span, device."""
+    table = _tables.get(kind)
+    if table is None:
+        name_of = getattr(lib(), f"llmbed_{kind}_name")
+        table = {}
+        for value in range(-1, 64):
+            raw = name_of(value)
+            if raw is not None:
+                table[raw.decode()] = value
+        _tables[kind] = table
+    return table
+
+
+def enum_name(kind: str, value: int) -> str:
+    """The CLI's name of an enum value ("?" when not in the enum)."""
+    return next((name for name, v in enum_table(kind).items() if v == value), "?")
+
+
+def status_value(name: str) -> int:
+    """The value of a status by its C name ("LLMBED_ERR_BUFFER_TOO_SMALL")."""
+    table = _tables.get("status")
+    if table is None:
+        table = {}
+        for value in range(0, 1000):
+            raw = lib().llmbed_status_name(value)
+            if raw is None:
+                break
+            table[raw.decode()] = value
+        _tables["status"] = table
+    return table[name]

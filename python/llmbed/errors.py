@@ -84,9 +84,14 @@ def check(status: int, message_source) -> None:
     raise error_for(status, message_source or "")
 
 
+def error_named(status_name: str, message: str) -> Error:
+    """The exception of the status called status_name ("LLMBED_ERR_FILE_NOT_FOUND"), for the binding's own checks."""
+    return error_for(_capi.status_value(status_name), message)
+
+
 def invalid_argument(message: str) -> Error:
     """InvalidArgumentError raised by the binding itself (an unknown name such as a pooling)."""
-    return error_for(1, message)
+    return error_named("LLMBED_ERR_INVALID_ARGUMENT", message)
 
 
 def wrong_type(message: str) -> Error:

@@ -47,7 +47,7 @@ class EmbedBatches:
     """
 
     def __init__(self, model: str, text_column: str = "text", tokens_column: Optional[str] = None,
-                 embedding_column: str = "embedding", device: str = "cpu", threads: Optional[int] = None,
+                 embedding_column: str = "embedding", device: str = "auto", threads: Optional[int] = None,
                  batch_tokens: Optional[int] = None, **encode_kwargs: Any):
         unknown = set(encode_kwargs) - _ENCODE_KEYS
         if unknown:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import llmbed
-from conftest import SENTENCES, make_text_model
+from conftest import DATA, SENTENCES, agreement, make_text_model
 
 
 def test_shapes_and_defaults(embedder):
@@ -167,3 +167,22 @@ def test_help_is_useful():
     doc = llmbed.Embedder.encode.__doc__
     for word in ("prompt_name", "truncate_dim", "precision", "ubinary", "GIL"):
         assert word in doc
+
+
+def test_weights_modes_on_a_gguf_of_every_block_type():
+    """native keeps the GGUF blocks and gives the f32 rows bit for bit; bf16 stays within cosine 0.999."""
+    path = DATA / "models" / "qwen3-gguf.gguf"
+    ids = [[5, 17, 99, 3, 42], [7], [11, 12, 13, 14, 15, 16, 17, 18]]
+    rows, held = {}, {}
+    for weights in ("f32", "native", "bf16"):
+        with llmbed.Embedder(path, weights=weights) as m:
+            assert m.info.weights == weights
+            rows[weights] = m.encode(ids, pooling="mean")
+            held[weights] = m.info.weight_bytes
+    assert held["native"] < held["bf16"] < held["f32"]
+    assert np.array_equal(rows["native"], rows["f32"])
+    cos, _ = agreement(rows["bf16"], rows["f32"])
+    assert cos >= 0.999
+    assert not np.array_equal(rows["bf16"], rows["f32"])
+    with pytest.raises(llmbed.InvalidArgumentError, match="weights"):
+        llmbed.Embedder(path, weights="fp8")

@@ -68,8 +68,9 @@ std::string random_ids_file(int n, unsigned seed, int max_len = 24) {
 void check_one_error_line(const Result &r, int status, const std::string &needle) {
     INFO("stderr: " << r.err);
     CHECK(r.status == status);
-    CHECK(count_lines(r.err) == 1);
-    CHECK(r.err.rfind("llmbed: error: ", 0) == 0);
+    const std::string err = without_notes(r.err);
+    CHECK(count_lines(err) == 1);
+    CHECK(err.rfind("llmbed: error: ", 0) == 0);
     CHECK(r.err.find(needle) != std::string::npos);
 }
 

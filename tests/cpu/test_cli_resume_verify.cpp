@@ -14,7 +14,7 @@
 
 extern "C" {
 #include "io/crc32.h"
-#include "scheduler/manifest.h"
+#include "pipeline/manifest.h"
 }
 #include "support/cli_process.hpp"
 

@@ -187,10 +187,10 @@ TEST_CASE("a model without some weights cannot get a CPU context", "[engine][err
     CHECK(llmbed_ctx_create(model.get(), nullptr, &ctx, &err) == LLMBED_ERR_MISSING_TENSOR);
     CHECK(has(err.message, "layer 1 has no k_norm"));
     model->weights.layers[1].k_norm = saved;
-    float *embedding = model->weights.token_embedding;
-    model->weights.token_embedding = nullptr;
+    void *embedding = model->weights.token_embedding.data;
+    model->weights.token_embedding.data = nullptr;
     CHECK(llmbed_ctx_create(model.get(), nullptr, &ctx, &err) == LLMBED_ERR_MISSING_TENSOR);
     CHECK(has(err.message, "no weights"));
     CHECK(ctx == nullptr);
-    model->weights.token_embedding = embedding;
+    model->weights.token_embedding.data = embedding;
 }

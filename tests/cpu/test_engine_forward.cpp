@@ -51,7 +51,7 @@ Mat reference_forward(const llmbed_model &m, const std::vector<int32_t> &ids, bo
     REQUIRE(llmbed_rope_frequencies(&c, n, inv_freq.data(), &att_scale, &err) == LLMBED_OK);
     Mat x((size_t)n * C);
     for (int t = 0; t < n; t++)
-        for (int j = 0; j < C; j++) x[(size_t)t * C + j] = (double)m.weights.token_embedding[(size_t)ids[t] * C + j] * c.scale_emb;
+        for (int j = 0; j < C; j++) x[(size_t)t * C + j] = (double)llmbed_weight_f32(&m.weights.token_embedding)[(size_t)ids[t] * C + j] * c.scale_emb;
     auto rope = [&](Mat &v, int heads) {
         for (int t = 0; t < n; t++)
             for (int h = 0; h < heads; h++)
@@ -66,8 +66,8 @@ Mat reference_forward(const llmbed_model &m, const std::vector<int32_t> &ids, bo
     for (int l = 0; l < n_layers; l++) {
         const llmbed_layer_weights &w = m.weights.layers[l];
         Mat h = rmsnorm(x, n, C, w.attn_norm, c.rms_norm_eps);
-        Mat q = linear(h, n, C, H * D, w.wq, w.bq), k = linear(h, n, C, KV * D, w.wk, w.bk);
-        Mat v = linear(h, n, C, KV * D, w.wv, w.bv);
+        Mat q = linear(h, n, C, H * D, llmbed_weight_f32(&w.wq), w.bq), k = linear(h, n, C, KV * D, llmbed_weight_f32(&w.wk), w.bk);
+        Mat v = linear(h, n, C, KV * D, llmbed_weight_f32(&w.wv), w.bv);
         if (c.qk_norm) {
             q = rmsnorm(q, n * H, D, w.q_norm, c.rms_norm_eps);
             k = rmsnorm(k, n * KV, D, w.k_norm, c.rms_norm_eps);
@@ -92,12 +92,12 @@ Mat reference_forward(const llmbed_model &m, const std::vector<int32_t> &ids, bo
                     for (int d = 0; d < D; d++) o[((size_t)i * H + hh) * D + d] += p[j] / den * v[((size_t)j * KV + g) * D + d];
             }
         }
-        Mat a = linear(o, n, H * D, C, w.wo, nullptr);
+        Mat a = linear(o, n, H * D, C, llmbed_weight_f32(&w.wo), nullptr);
         for (size_t i = 0; i < x.size(); i++) x[i] += a[i] * c.residual_scale;
         h = rmsnorm(x, n, C, w.ffn_norm, c.rms_norm_eps);
-        Mat gate = linear(h, n, C, I, w.w_gate, nullptr), up = linear(h, n, C, I, w.w_up, nullptr);
+        Mat gate = linear(h, n, C, I, llmbed_weight_f32(&w.w_gate), nullptr), up = linear(h, n, C, I, llmbed_weight_f32(&w.w_up), nullptr);
         for (size_t i = 0; i < gate.size(); i++) gate[i] = gate[i] / (1 + std::exp(-gate[i])) * up[i];
-        Mat down = linear(gate, n, I, C, w.w_down, nullptr);
+        Mat down = linear(gate, n, I, C, llmbed_weight_f32(&w.w_down), nullptr);
         for (size_t i = 0; i < x.size(); i++) x[i] += down[i] * c.residual_scale;
     }
     return rmsnorm(x, n, C, m.weights.final_norm, c.rms_norm_eps);

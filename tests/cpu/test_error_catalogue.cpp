@@ -292,6 +292,60 @@ std::map<std::string, Runner> runners() {
         return f.info_with("tok-bad", "tokenizer.json",
                            "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": [\"a b\"]}}");
     };
+    // long inputs (issue 10): chunked prefill, ThinK, suffix mode, late chunking, memory limit
+    const std::string text_model = LLMBED_TEST_DATA_DIR "/models/families/e5-mistral";  // causal, with a tokenizer
+    r["long-chunk-bidirectional"] = [ids](Fixture &f) {
+        return f.embed(ids, {"--attention", "bidirectional", "--chunk-tokens", "4"});
+    };
+    r["long-think-ratio-range"] = [ids](Fixture &f) { return f.embed(ids, {"--think-ratio", "1.5"}); };
+    r["long-think-bidirectional"] = [ids](Fixture &f) {
+        return f.embed(ids, {"--attention", "bidirectional", "--think-ratio", "0.5"});
+    };
+    r["long-document-missing"] = [ids](Fixture &f) { return f.embed(ids, {"--document", f.dir + "/missing.txt"}); };
+    r["long-document-empty"] = [ids](Fixture &f) {
+        cli::write_file(f.dir + "/empty.txt", "");
+        return f.embed(ids, {"--document", f.dir + "/empty.txt"});
+    };
+    r["long-document-bidirectional"] = [ids, text_model](Fixture &f) {
+        cli::write_file(f.dir + "/doc.txt", "the quick brown fox");
+        return f.embed(ids, {"--document", f.dir + "/doc.txt", "--attention", "bidirectional"}, text_model);
+    };
+    r["long-document-too-long"] = [ids, text_model](Fixture &f) {
+        cli::write_file(f.dir + "/doc.txt", "the quick brown fox jumps over the lazy dog");
+        return f.embed(ids, {"--document", f.dir + "/doc.txt", "--max-tokens", "4"}, text_model);
+    };
+    r["long-suffix-query-too-long"] = [text_model](Fixture &f) {
+        cli::write_file(f.dir + "/doc.txt", "the quick brown fox");
+        return f.embed("{\"input_ids\": [5, 6, 7, 8, 9, 10, 11, 12, 13, 14]}\n",
+                       {"--document", f.dir + "/doc.txt", "--chunk-tokens", "4"}, text_model);
+    };
+    r["long-memory-limit"] = [](Fixture &f) {
+        std::string long_ids = "{\"input_ids\": [";
+        for (int i = 0; i < 3000; i++) long_ids += (i ? ",3" : "3");
+        return f.embed(long_ids + "]}\n", {"--max-tokens", "4000", "--chunk-tokens", "64", "--memory-limit", "1"});
+    };
+    r["long-rope-scaling"] = [ids](Fixture &f) { return f.embed(ids, {"--rope-scaling", "sideways:2"}); };
+    r["late-chunking-spec"] = [ids](Fixture &f) { return f.embed(ids, {"--late-chunking", "words:3"}); };
+    r["late-chunking-conflict"] = [ids](Fixture &f) {
+        return f.embed(ids, {"--late-chunking", "tokens:2", "--shard-rows", "5"});
+    };
+    r["late-chunking-no-spans"] = [ids](Fixture &f) { return f.embed(ids, {"--late-chunking", "spans"}); };
+    r["late-chunking-empty-spans"] = [](Fixture &f) {
+        return f.embed("{\"input_ids\": [5, 6, 7], \"spans\": []}\n", {"--late-chunking", "spans"});
+    };
+    r["late-chunking-span-range"] = [](Fixture &f) {
+        return f.embed("{\"input_ids\": [5, 6, 7], \"spans\": [[0, 99]]}\n", {"--late-chunking", "spans"});
+    };
+    r["late-chunking-span-order"] = [](Fixture &f) {
+        return f.embed("{\"input_ids\": [5, 6, 7], \"spans\": [[2, 3], [0, 1]]}\n", {"--late-chunking", "spans"});
+    };
+    r["late-chunking-too-long"] = [](Fixture &f) {
+        return f.embed("{\"input_ids\": [5, 6, 7, 8]}\n", {"--late-chunking", "tokens:1", "--max-tokens", "3"});
+    };
+    r["spans-without-late-chunking"] = [](Fixture &f) {
+        return f.embed("{\"input_ids\": [5, 6, 7], \"spans\": [[0, 1]]}\n");
+    };
+    r["mask-prefix-empty-row"] = [ids](Fixture &f) { return f.embed(ids, {"--mask-prefix-tokens", "3"}); };
     // 33 resume
     r["resume-option-changed"] = [](Fixture &f) {
         return resume_with(f, [](std::string &) {}, {"--dims", "16"});

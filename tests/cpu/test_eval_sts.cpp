@@ -36,8 +36,9 @@ std::string read_error(const std::string &path, llmbed_status *status) {
 void check_one_error_line(const Result &r, int status, const std::string &needle) {
     INFO("stderr: " << r.err);
     CHECK(r.status == status);
-    CHECK(std::count(r.err.begin(), r.err.end(), '\n') == 1);
-    CHECK(r.err.rfind("llmbed: error: ", 0) == 0);
+    const std::string err = without_notes(r.err);
+    CHECK(std::count(err.begin(), err.end(), '\n') == 1);
+    CHECK(err.rfind("llmbed: error: ", 0) == 0);
     CHECK(r.err.find(needle) != std::string::npos);
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 extern "C" {
+#include "common/fp16.h"
 #include "io/atomic_file.h"
 #include "io/output_format.h"
 #include "io/output_writer.h"
@@ -55,24 +56,24 @@ std::vector<float> rows_of(int n, int dims, unsigned seed) {
 }  // namespace
 
 TEST_CASE("float16 encoding rounds to nearest even like numpy", "[io]") {
-    CHECK(llmbed_f32_to_f16(1.0f) == 0x3c00);
-    CHECK(llmbed_f32_to_f16(-2.0f) == 0xc000);
-    CHECK(llmbed_f32_to_f16(65504.0f) == 0x7bff);
-    CHECK(llmbed_f32_to_f16(65520.0f) == 0x7c00);           // rounds up to infinity
-    CHECK(llmbed_f32_to_f16(1.0f + 1.0f / 2048) == 0x3c00);  // tie -> even
-    CHECK(llmbed_f32_to_f16(1.0f + 3.0f / 2048) == 0x3c02);  // tie -> even (up)
-    CHECK(llmbed_f32_to_f16(5.960464477539063e-08f) == 0x0001);  // smallest subnormal
-    CHECK(llmbed_f32_to_f16(2.9802322387695312e-08f) == 0x0000); // half of it: tie -> even 0
-    CHECK(llmbed_f32_to_f16(1e-10f) == 0x0000);
-    CHECK((llmbed_f32_to_f16(NAN) & 0x7c00) == 0x7c00);
-    CHECK((llmbed_f32_to_f16(NAN) & 0x03ff) != 0);
+    CHECK(llmbed_f32_to_fp16(1.0f) == 0x3c00);
+    CHECK(llmbed_f32_to_fp16(-2.0f) == 0xc000);
+    CHECK(llmbed_f32_to_fp16(65504.0f) == 0x7bff);
+    CHECK(llmbed_f32_to_fp16(65520.0f) == 0x7c00);           // rounds up to infinity
+    CHECK(llmbed_f32_to_fp16(1.0f + 1.0f / 2048) == 0x3c00);  // tie -> even
+    CHECK(llmbed_f32_to_fp16(1.0f + 3.0f / 2048) == 0x3c02);  // tie -> even (up)
+    CHECK(llmbed_f32_to_fp16(5.960464477539063e-08f) == 0x0001);  // smallest subnormal
+    CHECK(llmbed_f32_to_fp16(2.9802322387695312e-08f) == 0x0000); // half of it: tie -> even 0
+    CHECK(llmbed_f32_to_fp16(1e-10f) == 0x0000);
+    CHECK((llmbed_f32_to_fp16(NAN) & 0x7c00) == 0x7c00);
+    CHECK((llmbed_f32_to_fp16(NAN) & 0x03ff) != 0);
     // Round trip error within half an ulp over the normal and subnormal ranges.
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> exponent(-26.0f, 15.9f);
     for (int i = 0; i < 20000; i++) {
         float x = std::ldexp(1.0f + (float)(rng() % 1024) / 1024.0f + 1e-4f, (int)std::floor(exponent(rng)));
         if (rng() & 1) x = -x;
-        float back = llmbed_f16_to_f32(llmbed_f32_to_f16(x));
+        float back = llmbed_fp16_to_f32(llmbed_f32_to_fp16(x));
         float ulp = std::fabs(x) < 6.103515625e-05f ? 5.960464477539063e-08f
                                                     : std::ldexp(1.0f, std::ilogb(x) - 10);
         REQUIRE(std::fabs(back - x) <= 0.5f * ulp);
@@ -146,7 +147,7 @@ TEST_CASE("output writer: npy float32/float16/int8/ubinary round trip", "[io]") 
                 } else if (dtype == LLMBED_DTYPE_FLOAT16) {
                     uint16_t h;
                     std::memcpy(&h, data + (r * dims + d) * 2, 2);
-                    REQUIRE(std::fabs(llmbed_f16_to_f32(h) - want) <= 2e-3f);
+                    REQUIRE(std::fabs(llmbed_fp16_to_f32(h) - want) <= 2e-3f);
                 } else if (dtype == LLMBED_DTYPE_INT8) {
                     REQUIRE(summary.has_sidecar == 1);
                     REQUIRE(scales.size() == LLMBED_NPY_HEADER_BYTES + n * 4);

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <vector>
 
-#include <cblas.h>
+#include <omp.h>
 
 #include "cpu/cpu_ops.h"
 #include "support/test_buffers.hpp"
@@ -23,7 +23,8 @@ TEST_CASE("embedding gathers rows and applies scale_emb", "[ops][embedding]") {
         tokens[T - 1] = vocab - 1;
         GuardedBuffer out((size_t)T * hidden);
         llmbed_embedding_params p{T, hidden, vocab, scale};
-        llmbed_cpu_embedding(&p, tokens.data(), table.data(), out.data());
+        const llmbed_weight table_f32 = llmbed_weight_of_f32(table.data(), vocab, hidden);
+        llmbed_cpu_embedding(&p, tokens.data(), &table_f32, out.data());
         std::vector<double> want((size_t)T * hidden);
         for (int t = 0; t < T; t++)
             for (int c = 0; c < hidden; c++) want[(size_t)t * hidden + c] = (double)table[(size_t)tokens[t] * hidden + c] * scale;
@@ -99,42 +100,43 @@ TEST_CASE("linear is x W^T + b, and accumulates with alpha for the residual", "[
                     acc[(size_t)t * n_out + o] = y0[(size_t)t * n_out + o] + 0.5 * s;
                 }
             GuardedBuffer y((size_t)T * n_out);
-            openblas_set_num_threads(1); // cpu_ops.h: one BLAS thread per OpenMP thread
-            llmbed_cpu_linear(T, n_in, n_out, x.data(), w.data(), b.data(), 1.0f, 0, y.data(), n_out);
+            std::vector<float> scratch(llmbed_cpu_gemm_scratch_floats(n_in, omp_get_max_threads()));
+            llmbed_cpu_linear(T, n_in, n_out, x.data(), w.data(), b.data(), 1.0f, 0, y.data(), n_out, scratch.data());
             const double tol = 1e-6 * (n_in + 1); // fp32 sum of n_in products <= 1
             CHECK(max_abs_diff(y.data(), plain) <= tol);
             std::copy(y0.begin(), y0.end(), y.data());
-            llmbed_cpu_linear(T, n_in, n_out, x.data(), w.data(), nullptr, 0.5f, 1, y.data(), n_out);
+            llmbed_cpu_linear(T, n_in, n_out, x.data(), w.data(), nullptr, 0.5f, 1, y.data(), n_out, scratch.data());
             CHECK(max_abs_diff(y.data(), acc) <= tol);
             CHECK(y.guards_intact());
         }
     }
 }
 
-TEST_CASE("fused projections equal separate ones", "[ops][gemm]") {
+TEST_CASE("fused projections equal separate ones bit for bit", "[ops][gemm]") {
     std::mt19937 rng(15);
-    openblas_set_num_threads(1); // cpu_ops.h: one BLAS thread per OpenMP thread
     const int T = 9, n_in = 129;
+    std::vector<float> scratch(llmbed_cpu_gemm_scratch_floats(n_in, omp_get_max_threads()));
     for (auto outs : {std::vector<int>{130, 7, 7}, std::vector<int>{1, 200}, std::vector<int>{64, 64, 64}}) {
         auto x = random_floats((size_t)T * n_in, rng);
         std::vector<std::vector<float>> w, b;
         std::vector<GuardedBuffer> fused, alone;
         std::vector<llmbed_cpu_projection> proj;
+        std::vector<llmbed_weight> weights;
         for (int n : outs) {
             w.push_back(random_floats((size_t)n * n_in, rng));
+            weights.push_back(llmbed_weight_of_f32(w.back().data(), n, n_in));
             b.push_back(random_floats(n, rng));
             fused.emplace_back((size_t)T * n);
             alone.emplace_back((size_t)T * n);
         }
         for (size_t i = 0; i < outs.size(); i++)
-            proj.push_back({w[i].data(), i == 0 ? b[i].data() : nullptr, outs[i], 1.0f, 0, fused[i].data(), outs[i]});
-        llmbed_cpu_linear_fused(T, n_in, x.data(), (int)proj.size(), proj.data());
+            proj.push_back({&weights[i], i == 0 ? b[i].data() : nullptr, outs[i], 1.0f, 0, fused[i].data(), outs[i]});
+        llmbed_cpu_linear_fused(T, n_in, x.data(), (int)proj.size(), proj.data(), scratch.data());
         for (size_t i = 0; i < outs.size(); i++) {
             llmbed_cpu_linear(T, n_in, outs[i], x.data(), w[i].data(), i == 0 ? b[i].data() : nullptr, 1.0f, 0,
-                              alone[i].data(), outs[i]);
-            // OpenBLAS blocks the fused and separate GEMMs differently, so the
-            // summation order differs: |Δ| <= n_in * FLT_EPSILON * |x||w| ~ 1.5e-5.
-            CHECK(max_abs_diff(fused[i].data(), alone[i].data(), fused[i].size()) <= 1.5e-5);
+                              alone[i].data(), outs[i], scratch.data());
+            // gemm_kernels.h: one FMA chain per element, whatever columns a thread or panel holds
+            CHECK(max_abs_diff(fused[i].data(), alone[i].data(), fused[i].size()) == 0.0);
             CHECK(fused[i].guards_intact());
         }
     }

@@ -106,8 +106,9 @@ TEST_CASE("postprocess truncates then normalises, zero rows stay zero", "[ops][p
     for (int dims : {1, 7, 129}) {
         for (int normalize : {0, 1}) {
             GuardedBuffer out((size_t)rows * dims);
-            llmbed_postprocess_params p{rows, in_dims, dims, normalize};
-            llmbed_cpu_postprocess(&p, x.data(), out.data());
+            llmbed_postprocess_params p{rows, in_dims, dims, normalize, LLMBED_PRECISION_FLOAT32};
+            std::vector<float> scratch((size_t)dims);
+            llmbed_cpu_postprocess(&p, x.data(), out.data(), nullptr, scratch.data());
             std::vector<double> want((size_t)rows * dims);
             for (int r = 0; r < rows; r++) {
                 double ss = 0;
@@ -118,11 +119,6 @@ TEST_CASE("postprocess truncates then normalises, zero rows stay zero", "[ops][p
             CHECK(max_abs_diff(out.data(), want) <= 1e-7);
             CHECK(out.guards_intact());
             for (int c = 0; c < dims; c++) CHECK(out[2 * dims + c] == 0.0f);
-
-            // in place (compacting rows) gives the same values
-            std::vector<float> inplace = x;
-            llmbed_cpu_postprocess(&p, inplace.data(), inplace.data());
-            CHECK(max_abs_diff(inplace.data(), out.data(), (size_t)rows * dims) == 0.0);
         }
     }
 }

@@ -1,4 +1,4 @@
-// The batch job (scheduler/job.h) end to end on a deterministic fake engine:
+// The batch job (pipeline/job.h) end to end on a deterministic fake engine:
 // byte tokenizer with BOS/EOS, and an "embedding" that is a function of the
 // sequence's own ids, so any mix-up of order, batching, truncation or
 // resume shows in the rows. Covers input order, the token budget, shards +
@@ -21,8 +21,8 @@
 
 extern "C" {
 #include "io/output_format.h"
-#include "scheduler/job.h"
-#include "scheduler/manifest.h"
+#include "pipeline/job.h"
+#include "pipeline/manifest.h"
 }
 
 #include "support/cli_process.hpp"
@@ -72,7 +72,7 @@ void fake_row(const int32_t *ids, int64_t n, int32_t instruction_len, float *row
     row[5] = (float)instruction_len;
 }
 
-llmbed_status fake_embed(void *user, const llmbed_batch *batch, float *out, llmbed_error *) {
+llmbed_status fake_embed(void *user, int, const llmbed_batch *batch, float *out, llmbed_error *) {
     Fake *f = static_cast<Fake *>(user);
     int64_t tokens = batch->offsets[batch->n_sequences];
     if (tokens > f->max_batch_tokens) f->max_batch_tokens = tokens;

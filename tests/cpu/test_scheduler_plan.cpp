@@ -12,9 +12,9 @@
 #include <vector>
 
 extern "C" {
-#include "scheduler/batch_plan.h"
-#include "scheduler/manifest.h"
-#include "scheduler/truncate.h"
+#include "pipeline/batch_plan.h"
+#include "pipeline/manifest.h"
+#include "pipeline/truncate.h"
 }
 
 TEST_CASE("batch plan: sorted by length, every batch within the budget, all sequences once", "[scheduler]") {
@@ -24,7 +24,7 @@ TEST_CASE("batch plan: sorted by length, every batch within the budget, all sequ
             std::vector<int64_t> lengths(n);
             for (auto &l : lengths) l = 1 + rng() % 200;
             std::vector<int> order(n > 0 ? n : 1), starts(n + 1);
-            int batches = llmbed_batch_plan(lengths.data(), n, budget, order.data(), starts.data());
+            int batches = llmbed_batch_plan(lengths.data(), n, budget, 0, order.data(), starts.data());
             REQUIRE(batches >= (n > 0 ? 1 : 0));
             CHECK(starts[0] == 0);
             CHECK(starts[batches] == n);

@@ -11,6 +11,7 @@
 
 #include "fake_cuda/cublasLt.h"
 #include "fake_cuda/cuda_runtime_api.h"
+#include "emu_graph.h"
 #include "launch_log.h"
 
 struct CUstream_st {
@@ -21,6 +22,8 @@ struct llmbed_emu_lt_context {
 };
 struct llmbed_emu_lt_desc {
     cublasOperation_t trans_a = CUBLAS_OP_N, trans_b = CUBLAS_OP_N;
+    cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+    const void *bias = nullptr;
 };
 struct llmbed_emu_lt_layout {
     cudaDataType_t type;
@@ -73,6 +76,7 @@ const char *cudaGetErrorString(cudaError_t error) {
     case cudaErrorInvalidConfiguration: return "invalid configuration argument";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
     case cudaErrorInvalidDevice: return "invalid device ordinal";
+    case cudaErrorIllegalState: return "operation not permitted when stream is capturing";
     }
     return "unknown error";
 }
@@ -106,8 +110,8 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
     const llmbed_emu_launch_kind logged = kind == cudaMemcpyHostToDevice   ? LLMBED_EMU_COPY_H2D
                                           : kind == cudaMemcpyDeviceToHost ? LLMBED_EMU_COPY_D2H
                                                                            : LLMBED_EMU_COPY_D2D;
-    if (kind == cudaMemcpyHostToHost || llmbed_emu_log_copy(logged, bytes))
-        if (bytes) std::memcpy(dst, src, bytes);
+    if (kind != cudaMemcpyHostToHost && !llmbed_emu_log_copy(logged, bytes)) return cudaSuccess; /* a dry run */
+    if (bytes && !llmbed_emu_capture([=]() { std::memcpy(dst, src, bytes); })) std::memcpy(dst, src, bytes);
     return cudaSuccess;
 }
 cudaError_t cudaGetDevice(int *device) {
@@ -151,6 +155,18 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
 }
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr,
                                               const void *value, size_t size) {
+    if (attr == CUBLASLT_MATMUL_DESC_EPILOGUE) {
+        if (size != sizeof(cublasLtEpilogue_t)) return CUBLAS_STATUS_INVALID_VALUE;
+        std::memcpy(&desc->epilogue, value, size);
+        return desc->epilogue == CUBLASLT_EPILOGUE_DEFAULT || desc->epilogue == CUBLASLT_EPILOGUE_BIAS
+                   ? CUBLAS_STATUS_SUCCESS
+                   : CUBLAS_STATUS_NOT_SUPPORTED;
+    }
+    if (attr == CUBLASLT_MATMUL_DESC_BIAS_POINTER) {
+        if (size != sizeof(void *)) return CUBLAS_STATUS_INVALID_VALUE;
+        std::memcpy(&desc->bias, value, size);
+        return CUBLAS_STATUS_SUCCESS;
+    }
     if (size != sizeof(cublasOperation_t)) return CUBLAS_STATUS_INVALID_VALUE;
     cublasOperation_t op;
     std::memcpy(&op, value, size);
@@ -215,8 +231,14 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     std::memcpy(&beta_f, beta, 4);
     const double bytes = (double)m * k * type_bytes(al->type) + (double)k * n * type_bytes(bl->type) +
                          (beta_f != 0.0f ? (double)m * n * type_bytes(cl->type) : 0.0) +
-                         (double)m * n * type_bytes(dl->type);
+                         (double)m * n * type_bytes(dl->type) +
+                         (desc->epilogue == CUBLASLT_EPILOGUE_BIAS ? (double)m * type_bytes(dl->type) : 0.0);
     if (!llmbed_emu_log_gemm(2.0 * m * n * k, bytes)) return CUBLAS_STATUS_SUCCESS; /* a dry run */
+    if (desc->epilogue == CUBLASLT_EPILOGUE_BIAS && desc->bias == nullptr) return CUBLAS_STATUS_INVALID_VALUE;
+    /* the descriptor's epilogue and bias as they are now (a captured matmul runs with them later) */
+    const cublasLtEpilogue_t epilogue = desc->epilogue;
+    const void *bias_ptr = desc->bias;
+    auto run = [=]() {
     std::vector<float> fa = widen(a, al), fb = widen(b, bl);
     std::vector<float> fd((size_t)dl->ld * n, 0.0f);
     if (beta_f != 0.0f) {
@@ -226,6 +248,12 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
     }
     cblas_sgemm(CblasColMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, alpha_f,
                 fa.data(), (int)al->ld, fb.data(), (int)bl->ld, beta_f, fd.data(), (int)dl->ld);
+    if (epilogue == CUBLASLT_EPILOGUE_BIAS) {
+        for (int j = 0; j < n; j++)
+            for (int i = 0; i < m; i++)
+                fd[(size_t)j * dl->ld + i] += dl->type == CUDA_R_32F ? static_cast<const float *>(bias_ptr)[i]
+                                                                      : bf16_to_f32(static_cast<const uint16_t *>(bias_ptr)[i]);
+    }
     for (int j = 0; j < n; j++)
         for (int i = 0; i < m; i++) {
             size_t at = (size_t)j * dl->ld + i;
@@ -234,6 +262,8 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t, cublasLtMatmulDesc_t desc, const
             else
                 static_cast<uint16_t *>(d)[at] = f32_to_bf16(fd[at]);
         }
+    };
+    if (!llmbed_emu_capture(run)) run();
     return CUBLAS_STATUS_SUCCESS;
 }
 

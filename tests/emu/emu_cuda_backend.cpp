@@ -15,10 +15,22 @@ extern "C" {
 #define llmbed_cuda_latent_free llmbed_emu_cuda_latent_free
 #define llmbed_cuda_latent_scratch_bytes llmbed_emu_cuda_latent_scratch_bytes
 #define llmbed_cuda_latent_run llmbed_emu_cuda_latent_run
+#define llmbed_cuda_rope_init llmbed_emu_cuda_rope_init
+#define llmbed_cuda_rope_free llmbed_emu_cuda_rope_free
+#define llmbed_cuda_rope_prepare llmbed_emu_cuda_rope_prepare
+#define llmbed_cuda_rope_reserve_extra llmbed_emu_cuda_rope_reserve_extra
+#define llmbed_cuda_graphs_init llmbed_emu_cuda_graphs_init
+#define llmbed_cuda_graphs_clear llmbed_emu_cuda_graphs_clear
+#define llmbed_cuda_graphs_free llmbed_emu_cuda_graphs_free
+#define llmbed_cuda_graphs_record llmbed_emu_cuda_graphs_record
+#define llmbed_cuda_graphs_discard llmbed_emu_cuda_graphs_discard
+#define llmbed_cuda_graphs_flush llmbed_emu_cuda_graphs_flush
 
 #include "host/cuda/cuda_backend.c"
 #include "host/cuda/cuda_gemm.c"
 #include "host/cuda/cuda_latent.c"
+#include "host/cuda/cuda_rope.c"
+#include "host/cuda/cuda_graph.c"
 
 /* The latent pooling block of host/cuda/cuda_latent.c on host buffers, for
  * the op harness: upload, one cuBLASLt handle, device copies, run, download. */

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "kernels/common/kernel_api.h"
+#include "kernels/common/launch_cost.h"
 
 #ifdef __cplusplus
 extern "C" {

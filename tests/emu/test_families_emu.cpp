@@ -9,6 +9,7 @@
 #include "emu_harness.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <memory>
 
@@ -56,7 +57,7 @@ TEST_CASE("emu: latent block (cuBLASLt + kernels) against the CPU reference op",
             const int d = l.latent_dim;
             harness::Buffer<float> h = rng.bf16_values((size_t)T * d, -2.0f, 2.0f), want((size_t)T * d);
             llmbed_latent_attention_params p = {T, d, l.n_heads, l.n_latents, l.ff_inner, l.eps, chunk};
-            harness::Buffer<float> scratch(llmbed_cpu_latent_attention_scratch_floats(&p));
+            harness::Buffer<float> scratch(llmbed_cpu_latent_attention_scratch_floats(&p, omp_get_max_threads()));
             llmbed_cpu_latent_attention(&p, &model->weights.latent, h.data(), want.data(), scratch.data());
             harness::Guarded<float> got(want.size());
             REQUIRE(llmbed_emu_latent_block(model.get(), T, h.data(), got.data(), chunk, &error) == LLMBED_OK);
@@ -117,16 +118,17 @@ TEST_CASE("emu backend: every family golden (latent pooling included)", "[emu][f
         req.n_pools = n;
         req.pool_begin = pool_begin.data();
         req.pool_end = pool_end.data();
-        std::vector<float> pooled((size_t)n * d), rows((size_t)n * d);
+        /* L2-normalised on the device by the backend's postprocess op */
+        const llmbed_postprocess_params post = {0, 0, d, 1, LLMBED_PRECISION_FLOAT32};
+        req.post = &post;
+        std::vector<float> rows((size_t)n * d);
         llmbed_decoder decoder{};
         decoder.backend = backend;
-        const llmbed_status st = llmbed_decoder_forward(&decoder, &req, pooled.data(), &error);
+        const llmbed_status st = llmbed_decoder_forward(&decoder, &req, rows.data(), &error);
         llmbed_decoder_release(&decoder);
         INFO(error.message);
         REQUIRE(st == LLMBED_OK);
         backend->ops->destroy(backend);
-        const llmbed_postprocess_params post = {n, d, d, 1};
-        llmbed_cpu_postprocess(&post, pooled.data(), rows.data());
         std::vector<double> want(g.embeddings.values.begin(), g.embeddings.values.end());
         const Agreement a = compare_rows(rows.data(), want, d);
         std::printf("[emu] family %-18s %d cases in one packed batch: min cosine %.6f, max |diff| %.3g\n", name, n,

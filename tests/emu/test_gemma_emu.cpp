@@ -64,9 +64,10 @@ TEST_CASE("op: attention with a sliding window", "[emu][ops][gemma]") {
                 Buf<float> scratch(llmbed_cpu_attention_scratch_floats(&p, omp_get_max_threads()));
                 llmbed_cpu_attention(&p, q.data(), k.data(), v.data(), want.data(), scratch.data());
                 Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
+                const int64_t qd = (int64_t)c.n_heads * D, kvd = (int64_t)c.n_kv_heads * D;
+                const llmbed_cuda_qkv view = {q16.data(), k16.data(), v16.data(), qd, kvd};
                 Guarded<uint16_t> got(nq);
-                REQUIRE(llmbed_cuda_attention(&p, max_len, q16.data(), k16.data(), v16.data(), got.data(), nullptr,
-                                              nullptr) == LLMBED_OK);
+                REQUIRE(llmbed_cuda_attention(&p, max_len, &view, nullptr, got.data(), nullptr, nullptr) == LLMBED_OK);
                 harness::sync();
                 REQUIRE(got.intact());
                 double max_v = 0.0;
@@ -88,10 +89,9 @@ TEST_CASE("op: attention with a sliding window", "[emu][ops][gemma]") {
     Buf<float> q = rng.bf16_values(40 * 2 * 16, -2.0f, 2.0f), kv = rng.bf16_values(40 * 16, -2.0f, 2.0f);
     Buf<uint16_t> q16 = harness::to_bf16(q), kv16 = harness::to_bf16(kv);
     Guarded<uint16_t> a(40 * 2 * 16), b(40 * 2 * 16);
-    REQUIRE(llmbed_cuda_attention(&narrow, 40, q16.data(), kv16.data(), kv16.data(), a.data(), nullptr, nullptr) ==
-            LLMBED_OK);
-    REQUIRE(llmbed_cuda_attention(&wide, 40, q16.data(), kv16.data(), kv16.data(), b.data(), nullptr, nullptr) ==
-            LLMBED_OK);
+    const llmbed_cuda_qkv view = {q16.data(), kv16.data(), kv16.data(), 2 * 16, 16};
+    REQUIRE(llmbed_cuda_attention(&narrow, 40, &view, nullptr, a.data(), nullptr, nullptr) == LLMBED_OK);
+    REQUIRE(llmbed_cuda_attention(&wide, 40, &view, nullptr, b.data(), nullptr, nullptr) == LLMBED_OK);
     harness::sync();
     double differ = 0;
     for (size_t i = 0; i < a.size(); i++)

@@ -97,6 +97,11 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
         {128, 8, 2, 96, 70, 0, {0, 70}, {5, 17, 1}, {70, 0, 3}},       /* ThinK off; a sequence with no cache */
         {80, 2, 2, 41, 50, 49, {0, 7, 14, 21, 28, 35, 42, 49, 50}, {1}, {50}}, /* chunks of 7, one full key left */
         {32, 3, 1, 1, 20, 20, {0, 10, 20}, {9}, {15}},                 /* one kept channel; cut inside the pruned part */
+        /* Qwen3's heads: pruned chunks of 256 (4 key tiles each), 100 recent keys, a 130-token chunk */
+        {128, 16, 8, 77, 600, 500, {0, 256, 512, 600}, {130}, {600}},
+        {64, 8, 1, 32, 200, 0, {0, 200}, {70}, {200}},                  /* GQA 8, nothing pruned */
+        {64, 4, 4, 64, 130, 130, {0, 65, 130}, {64}, {130}},            /* all pruned, every channel kept */
+        {16, 8, 2, 5, 90, 40, {0, 30, 60, 90}, {3, 65}, {90, 50}},      /* GQA 4, two splits of one cache */
     };
     for (const CachedAttentionCase &c : cases) {
         const int D = c.head_dim;
@@ -118,7 +123,9 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
         Buf<uint16_t> q16 = harness::to_bf16(q), k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
         Guarded<uint16_t> got(nq);
         p.cache = &cache.gpu;
-        REQUIRE(llmbed_cuda_attention_cache(&p, max_len, q16.data(), k16.data(), v16.data(), got.data(), nullptr, nullptr) ==
+        const llmbed_cuda_qkv view = {q16.data(), k16.data(), v16.data(), (int64_t)c.n_heads * D,
+                                      (int64_t)c.n_kv_heads * D};
+        REQUIRE(llmbed_cuda_attention_cache(&p, max_len, &view, got.data(), nullptr, nullptr) ==
                 LLMBED_OK);
         harness::sync();
         REQUIRE(got.intact());
@@ -136,7 +143,8 @@ TEST_CASE("op: attention over a pruned + full cache and the own keys", "[emu][op
     }
     llmbed_attention_params bidirectional = {1, nullptr, 4, 2, 64, 0, 0.125f, nullptr, nullptr, 0};
     uint16_t dummy = 0;
-    CHECK(llmbed_cuda_attention_cache(&bidirectional, 1, &dummy, &dummy, &dummy, &dummy, nullptr, nullptr) ==
+    const llmbed_cuda_qkv none = {&dummy, &dummy, &dummy, 0, 0};
+    CHECK(llmbed_cuda_attention_cache(&bidirectional, 1, &none, &dummy, nullptr, nullptr) ==
           LLMBED_ERR_INVALID_ARGUMENT);
 }
 
@@ -157,7 +165,8 @@ TEST_CASE("op: cache append and compaction are exact copies", "[emu][ops][cache]
         Buf<uint16_t> k16 = harness::to_bf16(k), v16 = harness::to_bf16(v);
         const llmbed_cache_append_params append = {c.kv, c.D, 3, T, c.length, c.n_pruned};
         llmbed_cpu_cache_append(&append, k.data(), v.data(), &cache.cpu);
-        REQUIRE(llmbed_cuda_cache_append(&append, k16.data(), v16.data(), &cache.gpu, nullptr, nullptr) == LLMBED_OK);
+        const llmbed_cuda_qkv kv = {nullptr, k16.data(), v16.data(), 0, (int64_t)c.kv * c.D};
+        REQUIRE(llmbed_cuda_cache_append(&append, &kv, &cache.gpu, nullptr, nullptr) == LLMBED_OK);
         const llmbed_cache_compact_params compact = {c.kv, c.D, c.length + c.rows, c.n_pruned, c.new_n_pruned};
         if (c.kept > 0 && c.new_n_pruned > c.n_pruned) {
             llmbed_cpu_cache_compact(&compact, &cache.cpu);
@@ -195,7 +204,8 @@ TEST_CASE("op: ThinK channel selection", "[emu][ops][cache]") {
         cpu_view.kept_channels = want.data();
         const llmbed_think_select_params p = {c.H, c.KV, c.D, row_begin, T, c.observed, c.kept, 1, 2};
         llmbed_cpu_think_select(&p, q.data(), k.data(), &cpu_view);
-        REQUIRE(llmbed_cuda_think_select(&p, q16.data(), k16.data(), &cache.gpu, nullptr, nullptr) == LLMBED_OK);
+        const llmbed_cuda_qkv qk = {q16.data(), k16.data(), nullptr, (int64_t)c.H * c.D, (int64_t)c.KV * c.D};
+        REQUIRE(llmbed_cuda_think_select(&p, &qk, &cache.gpu, nullptr, nullptr) == LLMBED_OK);
         harness::sync();
         int differing = 0;
         for (int g = 0; g < c.KV; g++) {
@@ -252,7 +262,8 @@ TEST_CASE("op: ThinK selection with NaN scores keeps exactly `kept` channels", "
         view.chunk_capacity = chunk_capacity;
         view.kept_channels = got.data();
         const llmbed_think_select_params p = {H, KV, D, 0, T, observed, kept, 0, chunk_capacity};
-        REQUIRE(llmbed_cuda_think_select(&p, q16.data(), k16.data(), &view, nullptr, nullptr) == LLMBED_OK);
+        const llmbed_cuda_qkv qk = {q16.data(), k16.data(), nullptr, H * D, KV * D};
+        REQUIRE(llmbed_cuda_think_select(&p, &qk, &view, nullptr, nullptr) == LLMBED_OK);
         harness::sync();
         view.kept_channels = want.data();
         llmbed_cpu_think_select(&p, q.data(), k.data(), &view);

@@ -1,4 +1,4 @@
-/* libFuzzer target for the resume manifest reader (host/scheduler/manifest.c):
+/* libFuzzer target for the resume manifest reader (host/pipeline/manifest.c):
  * arbitrary bytes as "<stem>.manifest.json". The reader must never crash,
  * leak or read out of bounds; it returns a manifest whose counts are
  * consistent (the checks --resume relies on) or a resume/JSON error whose
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scheduler/manifest.h"
+#include "pipeline/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     llmbed_manifest m;

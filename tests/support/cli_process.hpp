@@ -108,6 +108,20 @@ struct Result {
     std::string out, err;
 };
 
+// stderr without the informational "llmbed: note: " lines (e.g. --device auto
+// running on the CPU), which may precede the one error line of a failure.
+inline std::string without_notes(const std::string &err) {
+    std::string kept;
+    size_t begin = 0;
+    while (begin < err.size()) {
+        size_t end = err.find('\n', begin);
+        end = end == std::string::npos ? err.size() : end + 1;
+        if (err.compare(begin, 14, "llmbed: note: ") != 0) kept.append(err, begin, end - begin);
+        begin = end;
+    }
+    return kept;
+}
+
 // Runs `llmbed args...` to completion and reads back what it printed.
 inline Result run(const std::vector<std::string> &args, const std::string &dir, const std::string &stdin_path = "",
                      int64_t *peak_rss = nullptr) {

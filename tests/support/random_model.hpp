@@ -91,7 +91,7 @@ inline ModelPtr make_random_model(const RandomModelSpec &s) {
     m->default_normalize = s.default_normalize;
 
     std::mt19937 rng(s.seed);
-    float *p = m->weight_storage;
+    float *p = static_cast<float *>(m->weight_storage);
     // Linear weights ~ U(-1, 1) / sqrt(fan_in) keep activations O(1) through
     // the layers; norm weights ~ 1 +- 0.2 so a wrong weight index shows.
     auto take = [&](size_t n, float scale, float offset) {
@@ -101,15 +101,18 @@ inline ModelPtr make_random_model(const RandomModelSpec &s) {
         p += n;
         return t;
     };
-    m->weights.token_embedding = take((size_t)s.vocab * C, 1.0f, 0.0f);
+    auto matrix = [&](size_t rows, size_t cols, float scale) {
+        return llmbed_weight_of_f32(take(rows * cols, scale, 0.0f), (int64_t)rows, (int64_t)cols);
+    };
+    m->weights.token_embedding = matrix((size_t)s.vocab, C, 1.0f);
     m->weights.final_norm = take(C, 0.2f, 1.0f);
     for (int l = 0; l < s.n_layers; l++) {
         llmbed_layer_weights &w = m->weights.layers[l];
         w.attn_norm = take(C, 0.2f, 1.0f);
-        w.wq = take(qd * C, 1.0f / std::sqrt((float)C), 0.0f);
-        w.wk = take(kvd * C, 1.0f / std::sqrt((float)C), 0.0f);
-        w.wv = take(kvd * C, 1.0f / std::sqrt((float)C), 0.0f);
-        w.wo = take(C * qd, 1.0f / std::sqrt((float)qd), 0.0f);
+        w.wq = matrix(qd, C, 1.0f / std::sqrt((float)C));
+        w.wk = matrix(kvd, C, 1.0f / std::sqrt((float)C));
+        w.wv = matrix(kvd, C, 1.0f / std::sqrt((float)C));
+        w.wo = matrix(C, qd, 1.0f / std::sqrt((float)qd));
         if (s.qkv_bias) {
             w.bq = take(qd, 0.5f, 0.0f);
             w.bk = take(kvd, 0.5f, 0.0f);
@@ -120,9 +123,9 @@ inline ModelPtr make_random_model(const RandomModelSpec &s) {
             w.k_norm = take(D, 0.2f, 1.0f);
         }
         w.ffn_norm = take(C, 0.2f, 1.0f);
-        w.w_gate = take(I * C, 1.0f / std::sqrt((float)C), 0.0f);
-        w.w_up = take(I * C, 1.0f / std::sqrt((float)C), 0.0f);
-        w.w_down = take(C * I, 1.0f / std::sqrt((float)I), 0.0f);
+        w.w_gate = matrix(I, C, 1.0f / std::sqrt((float)C));
+        w.w_up = matrix(I, C, 1.0f / std::sqrt((float)C));
+        w.w_down = matrix(C, I, 1.0f / std::sqrt((float)I));
     }
     return ModelPtr(m);
 }

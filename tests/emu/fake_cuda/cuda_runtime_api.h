@@ -21,7 +21,8 @@ typedef enum cudaError_t {
     cudaErrorMemoryAllocation = 2,
     cudaErrorInvalidConfiguration = 9,
     cudaErrorInvalidDevice = 101,
-    cudaErrorNoDevice = 100
+    cudaErrorNoDevice = 100,
+    cudaErrorIllegalState = 401
 } cudaError_t;
 
 typedef enum cudaMemcpyKind {
@@ -33,6 +34,15 @@ typedef enum cudaMemcpyKind {
 } cudaMemcpyKind;
 
 #define cudaStreamNonBlocking 0x01
+
+/* Stream capture into graphs (tests/emu/emu_graph.cpp). */
+typedef struct llmbed_emu_graph *cudaGraph_t;
+typedef struct llmbed_emu_graph_exec *cudaGraphExec_t;
+typedef enum cudaStreamCaptureMode {
+    cudaStreamCaptureModeGlobal = 0,
+    cudaStreamCaptureModeThreadLocal = 1,
+    cudaStreamCaptureModeRelaxed = 2
+} cudaStreamCaptureMode;
 
 typedef enum cudaDeviceAttr { cudaDevAttrMaxSharedMemoryPerBlockOptin = 97 } cudaDeviceAttr;
 typedef enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 } cudaFuncAttribute;
@@ -54,6 +64,12 @@ typedef enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8
 #define cudaGetDevice llmbed_emu_cudaGetDevice
 #define cudaDeviceGetAttribute llmbed_emu_cudaDeviceGetAttribute
 #define cudaFuncSetAttribute llmbed_emu_cudaFuncSetAttribute
+#define cudaStreamBeginCapture llmbed_emu_cudaStreamBeginCapture
+#define cudaStreamEndCapture llmbed_emu_cudaStreamEndCapture
+#define cudaGraphInstantiate llmbed_emu_cudaGraphInstantiate
+#define cudaGraphLaunch llmbed_emu_cudaGraphLaunch
+#define cudaGraphDestroy llmbed_emu_cudaGraphDestroy
+#define cudaGraphExecDestroy llmbed_emu_cudaGraphExecDestroy
 
 const char *cudaGetErrorString(cudaError_t error);
 cudaError_t cudaGetLastError(void);
@@ -74,6 +90,12 @@ cudaError_t cudaGetDevice(int *device);
  * the smallest of llmbed's targets, so what fits here fits sm_80 and sm_90. */
 cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device);
 cudaError_t llmbed_emu_cudaFuncSetAttributeC(const void *func, cudaFuncAttribute attr, int value);
+cudaError_t cudaStreamBeginCapture(cudaStream_t stream, cudaStreamCaptureMode mode);
+cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t *graph);
+cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph, unsigned long long flags);
+cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t stream);
+cudaError_t cudaGraphDestroy(cudaGraph_t graph);
+cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec);
 
 #ifdef __cplusplus
 }
