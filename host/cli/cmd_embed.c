@@ -147,15 +147,21 @@ static void row_index_path(const char *output, char *out, size_t cap) {
     snprintf(out, cap, "%.*s.rows.jsonl", (int)stem, output);
 }
 
-/* The flags of the model and its context, checked against the model once it is loaded. */
+/* The flags of the model and its context, checked against the model once it
+ * is loaded; `width` is the widest row: the hidden size, or the last
+ * sentence-transformers Dense module's out_features. */
 static llmbed_status check_against_model(const embed_args *a, const llmbed_model_info *info,
-                                         const llmbed_embed_params *params) {
+                                         const llmbed_embed_params *params, int width) {
     if (a->layer > info->n_layers) {
         cli_error("--layer %" PRId64 ": the model %s has %d layers (0 = all)", a->layer, a->model, info->n_layers);
         return LLMBED_ERR_LAYER_OUT_OF_RANGE;
     }
-    if (a->dims > info->hidden_size) {
-        cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info->hidden_size);
+    if (a->dims > width) {
+        if (width == info->hidden_size)
+            cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info->hidden_size);
+        else
+            cli_error("--dims %" PRId64 ": more than the model's embedding width %d (its last Dense module's "
+                      "out_features)", a->dims, width);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (!(a->think_ratio >= 0.0 && a->think_ratio < 1.0)) {
@@ -306,7 +312,10 @@ static int run(embed_args *a) {
     params.chunk_tokens = (int)a->chunk_tokens;
     params.think_ratio = (float)a->think_ratio;
     params.mask_prefix_tokens = (int)a->mask_prefix_tokens;
-    st = check_against_model(a, &info, &params);
+    llmbed_embed_params widest = params;
+    widest.dims = 0;
+    const int width = llmbed_embed_dims(model, &widest);
+    st = check_against_model(a, &info, &params, width > 0 ? width : info.hidden_size);
     if (st == LLMBED_OK) st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, &owned_prompt, &text->prompt);
     if (st == LLMBED_OK && a->document != NULL) st = map_document(a->document, &document);
     if (st != LLMBED_OK) goto done;

@@ -242,7 +242,28 @@ std::map<std::string, Runner> runners() {
         g.kv_raw("general.architecture", 77, "");
         return f.gguf("type", g.bytes());
     };
+    r["gguf-tensor-type"] = [](Fixture &f) {
+        GgufWriter g;
+        g.tensor("blk.0.ffn_down.weight", {1, 256}, 23, std::string(136, '\0')); // ggml type 23: IQ4_XS
+        return f.gguf("iq", g.bytes());
+    };
+    r["gguf-kquant-row"] = [](Fixture &f) {
+        GgufWriter g;
+        g.tensor("blk.0.attn_q.weight", {2, 640}, 12, std::string(2 * 144 * 3, '\0')); // Q4_K rows of 640
+        return f.gguf("kquant-row", g.bytes());
+    };
     // 18-20, 29-30 input lines
+    r["embed-dims-dense"] = [](Fixture &f) {
+        return f.embed("{\"input_ids\": [5, 6, 7]}\n", {"--dims", "57"},
+                       LLMBED_TEST_DATA_DIR "/models/embeddinggemma-tiny");
+    };
+    r["dense-in-features"] = [](Fixture &f) {
+        const std::string folder = f.tmp.mkdir("dense");
+        const std::string src = LLMBED_TEST_DATA_DIR "/models/embeddinggemma-tiny";
+        REQUIRE(std::system(("cp -r '" + src + "/.' '" + folder + "'").c_str()) == 0);
+        cli::write_file(folder + "/3_Dense/config.json", "{\"in_features\": 95, \"out_features\": 56, \"bias\": false}");
+        return f.run({"info", "--model", folder});
+    };
     r["ids-out-of-range"] = [ids](Fixture &f) { return f.embed(ids + "{\"input_ids\": [1, 211]}\n"); };
     r["ids-negative"] = [](Fixture &f) { return f.embed("{\"input_ids\": [-1]}\n"); };
     r["ids-empty"] = [](Fixture &f) { return f.embed("{\"input_ids\": []}\n"); };
