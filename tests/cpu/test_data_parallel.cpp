@@ -98,6 +98,44 @@ llmbed_status skewed_embed(void *user, int worker, const llmbed_batch *batch, fl
     return LLMBED_OK;
 }
 
+// The job over `texts` (one window, 64-token batches) on `n_workers` workers of the fake engine.
+llmbed_job_stats run_skewed(Skewed &skewed, const std::vector<std::string> &texts, int n_workers,
+                            std::vector<float> &rows) {
+    std::vector<const char *> pointers;
+    std::vector<size_t> lengths;
+    for (const auto &t : texts) {
+        pointers.push_back(t.c_str());
+        lengths.push_back(t.size());
+    }
+    llmbed_job_engine engine{};
+    engine.user = &skewed;
+    engine.dims = kFakeDims;
+    engine.vocab_size = 300;
+    engine.n_workers = n_workers;
+    engine.tokenize = skewed_tokenize;
+    engine.embed = skewed_embed;
+    llmbed_memory_source memory;
+    llmbed_job_source source;
+    llmbed_memory_source_init(&memory, "text", pointers.data(), nullptr, lengths.data(), (int64_t)texts.size(), nullptr,
+                              nullptr, &source);
+    rows.assign(texts.size() * kFakeDims, -1.0f);
+    llmbed_memory_sink memory_rows;
+    llmbed_job_sink sink;
+    llmbed_memory_sink_init(&memory_rows, LLMBED_PRECISION_FLOAT32, kFakeDims, rows.data(), nullptr, nullptr, nullptr,
+                            &sink);
+    llmbed_job_options options;
+    llmbed_job_options_default(&options);
+    options.source = &source;
+    options.sink = &sink;
+    options.batch_tokens = 64;
+    llmbed_job_stats stats{};
+    llmbed_error error{};
+    INFO(error.message);
+    REQUIRE(llmbed_job_run(&engine, &options, &stats, &error) == LLMBED_OK);
+    llmbed_memory_sink_free(&memory_rows);
+    return stats;
+}
+
 // ------------------------------------------------------------ real engines
 
 const std::string kModel = LLMBED_TEST_DATA_DIR "/models/llama-tiny";  // vocab 211, hidden 48, 3 layers
@@ -196,40 +234,12 @@ TEST_CASE("data parallel scheduler: while one worker runs the long sequence the 
     std::vector<std::string> texts;
     for (int i = 0; i < 60; i++) texts.push_back("short text " + std::to_string(i));
     texts.insert(texts.begin() + 23, std::string(500, 'x'));
-    std::vector<const char *> pointers;
-    std::vector<size_t> lengths;
-    for (const auto &t : texts) {
-        pointers.push_back(t.c_str());
-        lengths.push_back(t.size());
-    }
     Skewed skewed;
     skewed.long_above = 100;
     skewed.n_short = 60;
-    llmbed_job_engine engine{};
-    engine.user = &skewed;
-    engine.dims = kFakeDims;
-    engine.vocab_size = 300;
-    engine.n_workers = kWorkers;
-    engine.tokenize = skewed_tokenize;
-    engine.embed = skewed_embed;
-    llmbed_memory_source memory;
-    llmbed_job_source source;
-    llmbed_memory_source_init(&memory, "text", pointers.data(), nullptr, lengths.data(), (int64_t)texts.size(), nullptr,
-                              nullptr, &source);
-    std::vector<float> rows(texts.size() * kFakeDims, -1.0f);
-    llmbed_memory_sink memory_rows;
-    llmbed_job_sink sink;
-    llmbed_memory_sink_init(&memory_rows, LLMBED_PRECISION_FLOAT32, kFakeDims, rows.data(), nullptr, nullptr, nullptr,
-                            &sink);
-    llmbed_job_options options;
-    llmbed_job_options_default(&options);
-    options.source = &source;
-    options.sink = &sink;
-    options.batch_tokens = 64;
-    llmbed_job_stats stats{};
+    std::vector<float> rows;
+    const llmbed_job_stats stats = run_skewed(skewed, texts, kWorkers, rows);
     llmbed_error error{};
-    REQUIRE(llmbed_job_run(&engine, &options, &stats, &error) == LLMBED_OK);
-    llmbed_memory_sink_free(&memory_rows);
     CHECK_FALSE(skewed.timed_out);
     CHECK(stats.batches > kWorkers);
     REQUIRE(skewed.long_worker >= 0);
@@ -256,41 +266,12 @@ TEST_CASE("data parallel scheduler: the blocking check fails when the other work
     // One worker: nobody else can run the short batches while the long one
     // waits, so the engine's wait times out: the check above can fail.
     std::vector<std::string> texts = {std::string(200, 'x'), "a", "b"};
-    std::vector<const char *> pointers;
-    std::vector<size_t> lengths;
-    for (const auto &t : texts) {
-        pointers.push_back(t.c_str());
-        lengths.push_back(t.size());
-    }
     Skewed skewed;
     skewed.long_above = 100;
     skewed.n_short = 2;
     skewed.timeout = std::chrono::seconds(1);
-    llmbed_job_engine engine{};
-    engine.user = &skewed;
-    engine.dims = kFakeDims;
-    engine.vocab_size = 300;
-    engine.n_workers = 1;
-    engine.tokenize = skewed_tokenize;
-    engine.embed = skewed_embed;
-    llmbed_memory_source memory;
-    llmbed_job_source source;
-    llmbed_memory_source_init(&memory, "text", pointers.data(), nullptr, lengths.data(), (int64_t)texts.size(), nullptr,
-                              nullptr, &source);
-    std::vector<float> rows(texts.size() * kFakeDims);
-    llmbed_memory_sink memory_rows;
-    llmbed_job_sink sink;
-    llmbed_memory_sink_init(&memory_rows, LLMBED_PRECISION_FLOAT32, kFakeDims, rows.data(), nullptr, nullptr, nullptr,
-                            &sink);
-    llmbed_job_options options;
-    llmbed_job_options_default(&options);
-    options.source = &source;
-    options.sink = &sink;
-    options.batch_tokens = 64;
-    llmbed_job_stats stats{};
-    llmbed_error error{};
-    REQUIRE(llmbed_job_run(&engine, &options, &stats, &error) == LLMBED_OK);
-    llmbed_memory_sink_free(&memory_rows);
+    std::vector<float> rows;
+    run_skewed(skewed, texts, 1, rows);
     CHECK(skewed.timed_out);
 }
 
