@@ -192,8 +192,14 @@ static int run(serve_args *a) {
     if (st != LLMBED_OK) return st;
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
-    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed serve: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (cli_parse_device(a->device, &ctx_params) != 0) {
+        cli_error("llmbed serve: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
+        free(owned_key);
+        return LLMBED_ERR_INVALID_ARGUMENT;
+    }
+    if (ctx_params.n_devices != 0) { /* the server's engine runs one context's first engine */
+        cli_error("llmbed serve: --device '%s': one GPU per server (run one server per GPU behind a load balancer)",
+                  a->device);
         free(owned_key);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
