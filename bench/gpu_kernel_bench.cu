@@ -189,9 +189,11 @@ int main(int argc, char **argv) {
     p.head_dim = head_dim;
     p.causal = 1;
     p.scale = 1.0f / std::sqrt((float)head_dim);
+    /* separate q, k, v buffers; q arrives normalised and rotated (no q_rope) */
+    const llmbed_cuda_qkv qkv = {q, k, v, (int64_t)heads * head_dim, (int64_t)kv_heads * head_dim};
     const double attention_ms = median_ms(3, 20, [&] {
         llmbed_error error;
-        if (llmbed_cuda_attention(&p, seq_len, q, k, v, out, nullptr, &error) != LLMBED_OK) {
+        if (llmbed_cuda_attention(&p, seq_len, &qkv, nullptr, out, nullptr, &error) != LLMBED_OK) {
             std::fprintf(stderr, "llmbed_cuda_attention: %s\n", error.message);
             std::exit(1);
         }

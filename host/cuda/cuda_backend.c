@@ -206,9 +206,15 @@ static llmbed_status upload_weights(cuda_backend *cb, llmbed_error *error) {
         if (st == LLMBED_OK) st = upload_f32(cb, d->ffn_norm, w->ffn_norm, C, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->q_norm, w->q_norm, D, error);
         if (st == LLMBED_OK) st = upload_f32(cb, d->k_norm, w->k_norm, D, error);
-        if (st == LLMBED_OK && d->b_qkv != NULL) st = upload_bf16(cb, d->b_qkv, w->bq, qd, error);
-        if (st == LLMBED_OK && d->b_qkv != NULL) st = upload_bf16(cb, d->b_qkv + qd, w->bk, kvd, error);
-        if (st == LLMBED_OK && d->b_qkv != NULL) st = upload_bf16(cb, d->b_qkv + qd + kvd, w->bv, kvd, error);
+        /* the fused QKV bias, bf16 for the GEMM epilogue: the fp32 vectors viewed as one-row weights */
+        if (d->b_qkv != NULL) {
+            const llmbed_weight bq = llmbed_weight_of_f32(w->bq, 1, (int64_t)qd);
+            const llmbed_weight bk = llmbed_weight_of_f32(w->bk, 1, (int64_t)kvd);
+            const llmbed_weight bv = llmbed_weight_of_f32(w->bv, 1, (int64_t)kvd);
+            if (st == LLMBED_OK) st = upload_bf16(cb, d->b_qkv, &bq, error);
+            if (st == LLMBED_OK) st = upload_bf16(cb, d->b_qkv + qd, &bk, error);
+            if (st == LLMBED_OK) st = upload_bf16(cb, d->b_qkv + qd + kvd, &bv, error);
+        }
     }
     if (st != LLMBED_OK) return st;
     LLMBED_CUDA_TRY(cudaStreamSynchronize(cb->stream));

@@ -232,8 +232,8 @@ static void run_batch(llmbed_stream *st, int worker, stream_item **batch, int n,
             continue;
         }
         const float *in = raw + (size_t)i * (size_t)st->hidden;
-        const llmbed_postprocess_params post = {1, st->hidden, s->dims, s->normalize};
-        llmbed_cpu_postprocess(&post, in, row);
+        const llmbed_postprocess_params post = {1, st->hidden, s->dims, s->normalize, LLMBED_PRECISION_FLOAT32};
+        llmbed_cpu_postprocess(&post, in, row, NULL, row + st->hidden);
         int finite = 1;
         for (int d = 0; d < s->dims && finite; d++) finite = isfinite(row[d]);
         if (!finite) {
@@ -259,7 +259,7 @@ static void *worker_main(void *arg) {
     int32_t *instruction_lens = malloc(sizeof *instruction_lens * MAX_BATCH);
     int32_t *pool_ends = malloc(sizeof *pool_ends * MAX_BATCH);
     float *raw = malloc(sizeof *raw * (size_t)MAX_BATCH * (size_t)st->hidden);
-    float *row = malloc(sizeof *row * (size_t)st->hidden);
+    float *row = malloc(sizeof *row * 2 * (size_t)st->hidden); /* the row, then the post-processing scratch */
     stream_item **batch = malloc(sizeof *batch * MAX_BATCH);
     const int ok = tokens && offsets && instruction_lens && pool_ends && raw && row && batch;
     for (;;) {

@@ -305,12 +305,6 @@ inline float __fmul_rn(float a, float b) { return a * b; }
 inline double __dadd_rn(double a, double b) { return a + b; }
 inline double __dmul_rn(double a, double b) { return a * b; }
 
-struct __align__(8) float2 {
-    float x, y;
-};
-struct __align__(16) uint4 {
-    unsigned x, y, z, w;
-};
 /* The device's rsqrtf is within 2 ulp; the harness tolerances allow for it. */
 inline float rsqrtf(float x) { return 1.0f / std::sqrt(x); }
 
