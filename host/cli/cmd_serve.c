@@ -1,13 +1,16 @@
 /* llmbed serve: an OpenAI-compatible embeddings server (host/serve/). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/method_args.h"
@@ -120,19 +123,65 @@ static double monotonic_seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* SIGINT/SIGTERM reach the main thread through a pipe written by their
+ * handler. Blocking them and sigwait()ing is not enough: OpenBLAS starts
+ * its threads when it is loaded, before main(), with the signals unblocked,
+ * so a signal arriving while the main thread is not inside sigwait() went
+ * to one of them and its default action killed the server (exit -15 in 8
+ * of 40 starts stopped at once, 2026-12-07). A handler runs on whichever
+ * thread gets the signal; the pipe's write end is a static because a
+ * handler can reach nothing else (it lives as long as the process). */
+static int signal_pipe_write = -1;
+
+static void on_stop_signal(int signal_number) {
+    const int saved = errno;
+    const unsigned char byte = (unsigned char)signal_number;
+    if (write(signal_pipe_write, &byte, 1) < 0) {
+        /* the pipe is full of earlier signals: this one is already seen */
+    }
+    errno = saved;
+}
+
+/* The read end of the pipe, with the handlers installed; -1 on failure. */
+static int install_stop_signals(void) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    signal_pipe_write = fds[1];
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return fds[0];
+}
+
+/* The next signal's number, waiting at most timeout_ms (-1 = forever); 0 when none came. */
+static int next_stop_signal(int signals, int timeout_ms) {
+    struct pollfd p = {signals, POLLIN, 0};
+    for (;;) {
+        const int ready = poll(&p, 1, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        unsigned char byte = 0;
+        if (ready > 0 && read(signals, &byte, 1) == 1) return byte;
+        return 0;
+    }
+}
+
 /* Blocks until SIGINT/SIGTERM, then drains: 503 for new requests, admitted
  * ones answered, at most timeout seconds; a second signal ends the wait. */
-static llmbed_status wait_and_drain(serve_http *http, const sigset_t *signals, int64_t timeout) {
+static llmbed_status wait_and_drain(serve_http *http, int signals, int64_t timeout) {
     int signal_number = 0;
-    while (sigwait(signals, &signal_number) != 0) {
+    while ((signal_number = next_stop_signal(signals, -1)) == 0) {
     }
     serve_http_begin_drain(http);
     fprintf(stderr, "llmbed: serve: %s: no new requests; answering the %ld admitted (at most %" PRId64 " s)\n",
             signal_number == SIGTERM ? "SIGTERM" : "SIGINT", serve_http_in_flight(http), timeout);
     const double deadline = monotonic_seconds() + (double)timeout;
     while (serve_http_in_flight(http) > 0 && monotonic_seconds() < deadline) {
-        struct timespec tick = {0, 10 * 1000 * 1000};
-        if (sigtimedwait(signals, NULL, &tick) > 0) {
+        if (next_stop_signal(signals, 10) != 0) {
             fprintf(stderr, "llmbed: serve: second signal: stopping now\n");
             break;
         }
@@ -144,13 +193,12 @@ static llmbed_status wait_and_drain(serve_http *http, const sigset_t *signals, i
 }
 
 static int run(serve_args *a) {
-    /* Every thread inherits the mask: the signals reach sigwait() here only. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* First thing: a signal while the model loads is then seen at the wait (drain, exit 0). */
+    const int signals = install_stop_signals();
+    if (signals < 0) {
+        cli_error("llmbed serve: cannot create the signal pipe: %s", strerror(errno));
+        return LLMBED_ERR_INTERNAL;
+    }
     if (a->port < 0 || a->port > 65535) {
         cli_error("llmbed serve: --port %" PRId64 ": expected 0..65535 (0 = any free port)", a->port);
         return LLMBED_ERR_INVALID_ARGUMENT;
@@ -234,7 +282,7 @@ static int run(serve_args *a) {
             "llmbed: serving %s on http://%s%s%s:%d (rows of %d, normalize %d; batches of up to %" PRId64 " tokens)\n",
             name, strchr(a->host, ':') ? "[" : "", a->host, strchr(a->host, ':') ? "]" : "", serve_http_port(http),
             row_dims, resolved.normalize, batch_tokens);
-    st = wait_and_drain(http, &signals, a->timeout);
+    st = wait_and_drain(http, signals, a->timeout);
     if (st == LLMBED_OK)
         fprintf(stderr, "llmbed: serve: every admitted request answered (%llu embeddings requests answered 200); bye\n",
                 (unsigned long long)atomic_load(&metrics.requests[SERVE_ROUTE_EMBEDDINGS][0]));
