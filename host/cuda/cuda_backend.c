@@ -731,10 +731,22 @@ static llmbed_status cuda_read_hidden(llmbed_backend *backend, int n_rows, float
 
 /* --------------------------------------------------------------- cache */
 
-/* Bytes of one layer's bf16 cache arrays and of its kept channels. */
+/* Bytes of one layer's three bf16 cache arrays: pruned keys [kv, capacity,
+ * kept], full keys [kv, full_capacity, D], values [kv, capacity, D]. Each
+ * starts on an arena boundary: the attention kernel loads full keys and
+ * values with 16-byte cp.async, and an odd `kept` would otherwise leave them
+ * misaligned. */
+static size_t pruned_keys_bytes(const llmbed_config *c, const llmbed_cache_shape *shape) {
+    return align_up((size_t)c->n_kv_heads * (size_t)shape->capacity * (size_t)shape->kept * 2);
+}
+
+static size_t full_keys_bytes(const llmbed_config *c, const llmbed_cache_shape *shape) {
+    return align_up((size_t)c->n_kv_heads * (size_t)shape->full_capacity * (size_t)c->head_dim * 2);
+}
+
 static size_t layer_cache_bytes(const llmbed_config *c, const llmbed_cache_shape *shape) {
-    const size_t kv = (size_t)c->n_kv_heads, D = (size_t)c->head_dim;
-    return align_up(kv * ((size_t)shape->capacity * ((size_t)shape->kept + D) + (size_t)shape->full_capacity * D) * 2);
+    return pruned_keys_bytes(c, shape) + full_keys_bytes(c, shape) +
+           align_up((size_t)c->n_kv_heads * (size_t)shape->capacity * (size_t)c->head_dim * 2);
 }
 
 static size_t layer_channel_bytes(const llmbed_config *c, const llmbed_cache_shape *shape) {
@@ -789,7 +801,6 @@ static void cuda_cache_view(llmbed_backend *backend, int layer, const llmbed_cac
     cuda_backend *cb = (cuda_backend *)backend;
     const llmbed_config *c = &backend->model->config;
     const llmbed_cache_shape *shape = &cb->cache_shape;
-    const size_t kv = (size_t)c->n_kv_heads, D = (size_t)c->head_dim;
     const size_t per_layer = layer_cache_bytes(c, shape) + layer_channel_bytes(c, shape);
     uint8_t *base = (uint8_t *)cb->cache + (size_t)layer * per_layer;
     view->length = state->length;
@@ -799,8 +810,8 @@ static void cuda_cache_view(llmbed_backend *backend, int layer, const llmbed_cac
     view->chunk_capacity = shape->chunk_capacity;
     view->chunk_starts = cb->chunk_starts;
     view->k_pruned = base;
-    view->k_full = base + kv * (size_t)shape->capacity * (size_t)shape->kept * 2;
-    view->v = (uint8_t *)view->k_full + kv * (size_t)shape->full_capacity * D * 2;
+    view->k_full = base + pruned_keys_bytes(c, shape);
+    view->v = base + pruned_keys_bytes(c, shape) + full_keys_bytes(c, shape);
     view->kept_channels = (int32_t *)(base + layer_cache_bytes(c, shape));
     view->capacity = shape->capacity;
     view->full_capacity = shape->full_capacity;

@@ -251,7 +251,8 @@ TEST_CASE("families: mask_prefix_tokens drops leading tokens from the pool and r
     const cli::Result r = cli::run({"embed", "--model", g.model_path, "--mask-prefix-tokens", "50", "--input",
                                     dir + "/in.txt", "--output", dir + "/out.npy", "--quiet"}, dir);
     CHECK(r.status == LLMBED_ERR_INVALID_ARGUMENT);
-    CHECK(r.err.find("mask_prefix_tokens is 50") != std::string::npos);
+    CHECK(r.err.find("in.txt:1: ") != std::string::npos); /* the record, named before batching */
+    CHECK(r.err.find("--mask-prefix-tokens 50: every token would be masked") != std::string::npos);
     CHECK_FALSE(cli::exists(dir + "/out.npy"));
 }
 
