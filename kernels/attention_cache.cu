@@ -153,19 +153,7 @@ LLMBED_UNROLL
 
     flash::stage_output(sQ, kStride, o, rows, warp, lane);
     __syncthreads();
-    const int64_t out_stride = (int64_t)a.n_heads * a.head_dim;
-    for (int c = (int)threadIdx.x; c < kRows * kChunks; c += kThreads) {
-        const int r = c / kChunks, col = (c % kChunks) * 8, token = q0 + r / a.heads;
-        if (r >= a.tokens * a.heads || token >= len || col >= a.head_dim) continue;
-        __nv_bfloat16 *dst =
-            a.out + (int64_t)(seq_start + token) * out_stride + (hb * a.heads + r % a.heads) * a.head_dim + col;
-        const __nv_bfloat16 *row = &sQ[r * kStride + col];
-        if (a.head_dim == D) {
-            *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(row);
-        } else {
-            for (int e = 0; e < 8 && col + e < a.head_dim; e++) dst[e] = row[e];
-        }
-    }
+    flash::store_output<D>(a.out, sQ, a.n_heads, a.head_dim, a.heads, a.tokens, hb, seq_start, q0, len);
 }
 
 int heads_per_block(int group) {

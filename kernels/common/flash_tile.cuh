@@ -164,6 +164,28 @@ LLMBED_UNROLL
     }
 }
 
+/* The staged rows (stage_output, after a barrier) -> out, 16-byte stores:
+ * row r of the block is token q0 + r / heads of the sequence starting at
+ * seq_start, head hb * heads + r % heads, in out [T, n_heads * head_dim].
+ * Rows past the sequence (or the block's tokens x heads) are skipped. */
+template <int D>
+__device__ __forceinline__ void store_output(__nv_bfloat16 *out, const __nv_bfloat16 *sO, int n_heads, int head_dim,
+                                             int heads, int tokens, int hb, int seq_start, int q0, int len) {
+    constexpr int kStride = stride_of(D), kChunks = D / 8;
+    const int64_t out_stride = (int64_t)n_heads * head_dim;
+    for (int c = (int)threadIdx.x; c < kRows * kChunks; c += kThreads) {
+        const int r = c / kChunks, col = (c % kChunks) * 8, token = q0 + r / heads;
+        if (r >= tokens * heads || token >= len || col >= head_dim) continue;
+        __nv_bfloat16 *dst = out + (int64_t)(seq_start + token) * out_stride + (hb * heads + r % heads) * head_dim + col;
+        const __nv_bfloat16 *row = &sO[r * kStride + col];
+        if (head_dim == D) {
+            *reinterpret_cast<uint4 *>(dst) = *reinterpret_cast<const uint4 *>(row);
+        } else {
+            for (int e = 0; e < 8 && col + e < head_dim; e++) dst[e] = row[e];
+        }
+    }
+}
+
 } // namespace flash
 
 #endif

@@ -159,10 +159,17 @@ TEST_CASE("cli jobs: Ctrl-C stops cleanly, committed shards stay valid, --resume
     std::string dir = scratch("clijob", "sigint");
     write_file(dir + "/in.jsonl", ids_corpus(20000, 6, 8));
     int status = 0;
+    const std::string first_shard = dir + "/out.shard-00000.npy";
     for (int attempt = 0; attempt < 5; attempt++) {
+        std::remove(first_shard.c_str());
         pid_t pid = spawn(embed_args(dir, "out.npy", {"--shard-rows", "100", "--window-lines", "256"}), dir);
-        struct timespec delay = {0, 400 * 1000000L};
-        nanosleep(&delay, nullptr);
+        /* SIGINT once the first shard is committed: the job is past start-up (its handlers are
+         * installed) however loaded the machine is, and 199 shards are still to come. */
+        struct stat shard;
+        for (int waited_ms = 0; waited_ms < 120000 && stat(first_shard.c_str(), &shard) != 0; waited_ms += 5) {
+            struct timespec poll = {0, 5 * 1000000L};
+            nanosleep(&poll, nullptr);
+        }
         kill(pid, SIGINT);
         status = finish(pid);
         if (status == 31) break;
