@@ -180,5 +180,9 @@ llmbed_status llmbed_cpu_backend_create(const struct llmbed_model *model, int n_
 llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int device_index,
                                          int64_t max_tokens, llmbed_backend **out,
                                          llmbed_error *error);
+/* GPUs the CUDA runtime sees (data parallel over "cuda:all"): NO_DEVICE
+ * naming "cuda:all" when there is none or no driver, UNSUPPORTED in a build
+ * without CUDA. */
+llmbed_status llmbed_cuda_device_count(int *count, llmbed_error *error);
 
 #endif

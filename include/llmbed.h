@@ -207,10 +207,24 @@ llmbed_status llmbed_model_check_weights(const llmbed_model *model, llmbed_error
  * else the CPU; llmbed_ctx_device_note then says why. */
 typedef enum llmbed_device { LLMBED_DEVICE_CPU = 0, LLMBED_DEVICE_CUDA = 1, LLMBED_DEVICE_AUTO = 2 } llmbed_device;
 
+/* Data parallel: at most this many engines (GPUs or CPU replicas) in one context. */
+#define LLMBED_MAX_DEVICES 64
+/* llmbed_ctx_params.n_devices: every GPU the driver lists ("cuda:all"). */
+#define LLMBED_ALL_DEVICES (-1)
+
+/* Data parallel (one context, several engines): a context over several GPUs
+ * (n_devices) or several CPU replicas (replicas) holds one engine each, with
+ * its own copy of the weights (uploaded once per GPU); llmbed_embed_texts,
+ * llmbed_embed_ids, llmbed_embed_file and llmbed_stream_open feed them the
+ * pipeline's longest-first token-budget batches, each engine taking the next
+ * batch when it is free (so a slow one never idles the rest), and the rows
+ * come out in input order, bit-identical to one engine on the CPU.
+ * llmbed_embed, llmbed_embed_spans and llmbed_cache_document run on the
+ * first engine. */
 typedef struct llmbed_ctx_params {
     size_t struct_size;   /* sizeof(llmbed_ctx_params) */
     llmbed_device device; /* default AUTO */
-    int device_index;     /* CUDA ordinal */
+    int device_index;     /* CUDA ordinal (when n_devices is 0) */
     int n_threads;        /* CPU threads; 0 = all cores */
     int64_t batch_tokens; /* max tokens per forward pass; 0 = llmbed_suggested_batch_tokens(model), the default
                            * `llmbed embed` uses too */
@@ -219,6 +233,14 @@ typedef struct llmbed_ctx_params {
      * would need more fails with LLMBED_ERR_OUT_OF_MEMORY and the context
      * stays usable. */
     int64_t memory_limit_bytes;
+    /* CUDA (and AUTO) data parallel: 0 = the one GPU device_index; 1..LLMBED_MAX_DEVICES =
+     * the distinct GPUs devices[0..n_devices), one engine each; LLMBED_ALL_DEVICES = every GPU. */
+    int n_devices;
+    int devices[LLMBED_MAX_DEVICES];
+    /* CPU data parallel: engines over disjoint sets of the n_threads threads
+     * (n_threads / replicas each, the remainder to the first); 0 = 1. At most
+     * n_threads (all cores when 0) and LLMBED_MAX_DEVICES. */
+    int replicas;
 } llmbed_ctx_params;
 
 /* Any thread. */
@@ -233,8 +255,13 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
 void llmbed_ctx_free(llmbed_ctx *ctx);
 
 /* The device the context runs on (CPU or CUDA, never AUTO); *device_index
- * (when not NULL) receives the CUDA ordinal, 0 on the CPU. Any thread. */
+ * (when not NULL) receives the CUDA ordinal of its first engine, 0 on the
+ * CPU. Any thread. */
 llmbed_device llmbed_ctx_device(const llmbed_ctx *ctx, int *device_index);
+
+/* Engines of the context (data parallel workers: GPUs or CPU replicas); 1
+ * without data parallel, 0 for NULL. Any thread. */
+int llmbed_ctx_workers(const llmbed_ctx *ctx);
 
 /* One line saying why a context asked for LLMBED_DEVICE_AUTO runs on the CPU
  * (the reason no GPU was usable), for the caller to show; "" otherwise. The
@@ -487,8 +514,12 @@ const char *llmbed_precision_name(llmbed_precision precision);
 const char *llmbed_pool_span_name(llmbed_pool_span span);
 const char *llmbed_device_name(llmbed_device device);
 
-/* "auto", "cpu", "cuda" or "cuda:N" -> device and ordinal; INVALID_ARGUMENT otherwise. Any thread. */
-llmbed_status llmbed_device_parse(const char *text, llmbed_device *device, int *index);
+/* "auto", "cpu", "cuda", "cuda:N", "cuda:all" or a list "cuda:0,2,3" (distinct
+ * ordinals, at most LLMBED_MAX_DEVICES) -> params->device, device_index (the
+ * first ordinal), n_devices and devices (0 for a single device,
+ * LLMBED_ALL_DEVICES for "all"); the other fields are left alone.
+ * INVALID_ARGUMENT otherwise (params unchanged). Any thread. */
+llmbed_status llmbed_device_parse(const char *text, llmbed_ctx_params *params);
 
 /* Checks `params` (NULL = defaults) against the model and writes them with
  * every DEFAULT / -1 replaced by what llmbed_embed will use (the family's

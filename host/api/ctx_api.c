@@ -31,7 +31,7 @@ int64_t llmbed_suggested_batch_tokens(const llmbed_model *model) {
     return budget;
 }
 
-static llmbed_status create_engine(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
+static llmbed_status create_engines(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
                                    int64_t budget, llmbed_error *error);
 
 void llmbed_ctx_params_default(llmbed_ctx_params *params) {
@@ -101,7 +101,7 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     llmbed_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL) return llmbed_fail(error, LLMBED_ERR_OUT_OF_MEMORY, "ctx_create: out of memory");
     const int64_t budget = params->batch_tokens > 0 ? params->batch_tokens : llmbed_suggested_batch_tokens(model);
-    llmbed_status st = create_engine(ctx, model, params, budget, error);
+    llmbed_status st = create_engines(ctx, model, params, budget, error);
     if (st != LLMBED_OK) {
         free(ctx);
         return st;
@@ -110,38 +110,132 @@ llmbed_status llmbed_ctx_create(const llmbed_model *model, const llmbed_ctx_para
     return LLMBED_OK;
 }
 
-/* The engine on the device asked for; AUTO tries the GPU and falls back to
- * the CPU when none is usable (no driver, no GPU, no CUDA build or backend
- * module, or a model the GPU kernels do not take), recording the reason. */
-static llmbed_status create_engine(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
+/* The data parallel fields of the params (llmbed.h): a GPU list only for
+ * CUDA/AUTO, distinct ordinals, replicas within the threads there are. */
+static llmbed_status check_data_parallel(const llmbed_ctx_params *params, int *threads, llmbed_error *error) {
+    if (params->n_devices < LLMBED_ALL_DEVICES || params->n_devices > LLMBED_MAX_DEVICES)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: n_devices %d outside [%d, %d]",
+                           params->n_devices, LLMBED_ALL_DEVICES, LLMBED_MAX_DEVICES);
+    if (params->n_devices != 0 && params->device == LLMBED_DEVICE_CPU)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "ctx params: a GPU list (n_devices %d) on device cpu; CPU data parallel is replicas "
+                           "(--replicas N)",
+                           params->n_devices);
+    for (int i = 0; i < params->n_devices; i++) {
+        if (params->devices[i] < 0)
+            return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: devices[%d] = %d is negative", i,
+                               params->devices[i]);
+        for (int j = 0; j < i; j++)
+            if (params->devices[j] == params->devices[i])
+                return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "ctx params: device cuda:%d is listed twice",
+                                   params->devices[i]);
+    }
+    if (params->replicas < 0 || params->replicas > LLMBED_MAX_DEVICES)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "replicas %d: expected 1..%d (--replicas)",
+                           params->replicas, LLMBED_MAX_DEVICES);
+    const long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    *threads = params->n_threads > 0 ? params->n_threads : cores > 0 ? (int)cores : 1;
+    if (params->replicas > *threads)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "replicas %d: more than the %d CPU threads (--threads); each replica needs threads of its "
+                           "own",
+                           params->replicas, *threads);
+    return LLMBED_OK;
+}
+
+static void release_engines(llmbed_ctx *ctx) {
+    for (int i = 0; i < ctx->n_engines; i++) llmbed_engine_release(&ctx->engines[i]);
+    ctx->n_engines = 0;
+}
+
+/* One engine per listed GPU (every GPU for LLMBED_ALL_DEVICES), each with
+ * its own upload of the weights; the first failure (naming its ordinal)
+ * releases the others. */
+static llmbed_status create_gpu_engines(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
+                                        int64_t budget, llmbed_error *error) {
+    int ordinals[LLMBED_MAX_DEVICES], n = 1;
+    ordinals[0] = params->device_index;
+    if (params->n_devices == LLMBED_ALL_DEVICES) {
+        int count = 0;
+        LLMBED_TRY(llmbed_cuda_device_count(&count, error));
+        n = count < LLMBED_MAX_DEVICES ? count : LLMBED_MAX_DEVICES;
+        for (int i = 0; i < n; i++) ordinals[i] = i;
+    } else if (params->n_devices > 0) {
+        n = params->n_devices;
+        memcpy(ordinals, params->devices, sizeof ordinals[0] * (size_t)n);
+    }
+    if (params->replicas > 1)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                           "replicas %d: CPU replicas, but the context runs on cuda:%d; several GPUs are a device "
+                           "list (--device cuda:0,1 or cuda:all), or use --device cpu",
+                           params->replicas, ordinals[0]);
+    for (int i = 0; i < n; i++) {
+        ctx->n_engines = i + 1;
+        llmbed_status st = llmbed_engine_init(&ctx->engines[i], model, LLMBED_DEVICE_CUDA, ordinals[i],
+                                              params->n_threads, budget, params->memory_limit_bytes, error);
+        if (st != LLMBED_OK) {
+            release_engines(ctx);
+            return st;
+        }
+    }
+    ctx->device = LLMBED_DEVICE_CUDA;
+    ctx->device_index = ordinals[0];
+    return LLMBED_OK;
+}
+
+/* `replicas` CPU engines over disjoint shares of the threads (the
+ * remainder to the first ones); one replica keeps n_threads as given. */
+static llmbed_status create_cpu_engines(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
+                                        int threads, int64_t budget, llmbed_error *error) {
+    const int replicas = params->replicas > 1 ? params->replicas : 1;
+    for (int r = 0; r < replicas; r++) {
+        const int share = replicas == 1 ? params->n_threads : threads / replicas + (r < threads % replicas);
+        ctx->n_engines = r + 1;
+        llmbed_status st = llmbed_engine_init(&ctx->engines[r], model, LLMBED_DEVICE_CPU, 0, share, budget,
+                                              params->memory_limit_bytes, error);
+        if (st != LLMBED_OK) {
+            release_engines(ctx);
+            return st;
+        }
+    }
+    ctx->device = LLMBED_DEVICE_CPU;
+    ctx->device_index = 0;
+    return LLMBED_OK;
+}
+
+/* The engines on the device asked for; AUTO tries the GPU(s) and falls back
+ * to the CPU when none is usable (no driver, no GPU, no CUDA build or
+ * backend module, or a model the GPU kernels do not take), recording the
+ * reason. */
+static llmbed_status create_engines(llmbed_ctx *ctx, const llmbed_model *model, const llmbed_ctx_params *params,
                                    int64_t budget, llmbed_error *error) {
-    const int automatic = params->device == LLMBED_DEVICE_AUTO;
-    ctx->device = automatic ? LLMBED_DEVICE_CUDA : params->device;
-    ctx->device_index = ctx->device == LLMBED_DEVICE_CUDA ? params->device_index : 0;
+    int threads = 1;
+    LLMBED_TRY(check_data_parallel(params, &threads, error));
+    if (params->device == LLMBED_DEVICE_CPU) return create_cpu_engines(ctx, model, params, threads, budget, error);
     llmbed_error attempt;
     llmbed_error_clear(&attempt);
-    llmbed_status st = llmbed_engine_init(&ctx->engine, model, ctx->device, ctx->device_index, params->n_threads,
-                                          budget, params->memory_limit_bytes, &attempt);
+    llmbed_status st = create_gpu_engines(ctx, model, params, budget, &attempt);
     if (st == LLMBED_OK) return LLMBED_OK;
-    llmbed_engine_release(&ctx->engine);
-    if (!automatic || (st != LLMBED_ERR_NO_DEVICE && st != LLMBED_ERR_UNSUPPORTED)) {
+    if (params->device != LLMBED_DEVICE_AUTO || (st != LLMBED_ERR_NO_DEVICE && st != LLMBED_ERR_UNSUPPORTED)) {
         if (error != NULL) *error = attempt;
         return st;
     }
     snprintf(ctx->device_note, sizeof ctx->device_note, "device auto: no usable GPU, running on the CPU (%s)",
              attempt.message);
-    ctx->device = LLMBED_DEVICE_CPU;
-    ctx->device_index = 0;
-    st = llmbed_engine_init(&ctx->engine, model, LLMBED_DEVICE_CPU, 0, params->n_threads, budget,
-                            params->memory_limit_bytes, error);
-    if (st != LLMBED_OK) llmbed_engine_release(&ctx->engine);
-    return st;
+    return create_cpu_engines(ctx, model, params, threads, budget, error);
 }
 
 void llmbed_ctx_free(llmbed_ctx *ctx) {
     if (ctx == NULL) return;
-    llmbed_engine_release(&ctx->engine);
+    release_engines(ctx);
     free(ctx);
+}
+
+int llmbed_ctx_workers(const llmbed_ctx *ctx) { return ctx != NULL ? ctx->n_engines : 0; }
+
+int llmbed_ctx_engines(llmbed_ctx *ctx, llmbed_engine **engines) {
+    for (int i = 0; i < ctx->n_engines; i++) engines[i] = &ctx->engines[i];
+    return ctx->n_engines;
 }
 
 llmbed_device llmbed_ctx_device(const llmbed_ctx *ctx, int *device_index) {
@@ -151,7 +245,7 @@ llmbed_device llmbed_ctx_device(const llmbed_ctx *ctx, int *device_index) {
 
 const char *llmbed_ctx_device_note(const llmbed_ctx *ctx) { return ctx != NULL ? ctx->device_note : ""; }
 
-int64_t llmbed_ctx_batch_tokens(const llmbed_ctx *ctx) { return ctx != NULL ? ctx->engine.batch_tokens : 0; }
+int64_t llmbed_ctx_batch_tokens(const llmbed_ctx *ctx) { return ctx != NULL ? ctx->engines[0].batch_tokens : 0; }
 
 const char *llmbed_last_error(const llmbed_ctx *ctx) {
     return ctx != NULL ? ctx->last_error.message : "";
@@ -230,9 +324,9 @@ llmbed_status llmbed_embed(llmbed_ctx *ctx, const llmbed_batch *batch,
     llmbed_error_clear(&ctx->last_error);
     llmbed_embed_params defaults;
     llmbed_embed_options opt;
-    LLMBED_TRY(llmbed_embed_options_resolve(ctx->engine.model, llmbed_embed_params_or_default(params, &defaults), &opt,
+    LLMBED_TRY(llmbed_embed_options_resolve(ctx->engines[0].model, llmbed_embed_params_or_default(params, &defaults), &opt,
                                             &ctx->last_error));
-    return embed_batch(&ctx->engine, batch, &opt, out, out_capacity, &ctx->last_error);
+    return embed_batch(&ctx->engines[0], batch, &opt, out, out_capacity, &ctx->last_error);
 }
 
 llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t n_tokens, const int32_t *spans,
@@ -242,7 +336,7 @@ llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t 
     llmbed_error_clear(error);
     llmbed_embed_params defaults;
     llmbed_embed_options opt;
-    LLMBED_TRY(llmbed_embed_options_resolve(ctx->engine.model, llmbed_embed_params_or_default(params, &defaults), &opt,
+    LLMBED_TRY(llmbed_embed_options_resolve(ctx->engines[0].model, llmbed_embed_params_or_default(params, &defaults), &opt,
                                             error));
     if (opt.pooling == LLMBED_POOLING_NONE)
         return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "spans: pooling none has no spans to pool");
@@ -252,20 +346,20 @@ llmbed_status llmbed_embed_spans(llmbed_ctx *ctx, const int32_t *tokens, size_t 
     const int64_t offsets[2] = {0, (int64_t)n_tokens};
     const llmbed_batch batch = {.tokens = tokens, .offsets = offsets, .n_sequences = 1};
     int64_t total = 0, longest = 0;
-    LLMBED_TRY(llmbed_batch_check(ctx->engine.model, &batch, &total, &longest, error));
+    LLMBED_TRY(llmbed_batch_check(ctx->engines[0].model, &batch, &total, &longest, error));
     LLMBED_TRY(llmbed_spans_check(spans, n_spans, n_tokens, error));
     if (out == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "out: NULL output buffer");
     if ((size_t)n_spans * (size_t)opt.out_dims > out_capacity)
         return llmbed_fail(error, LLMBED_ERR_BUFFER_TOO_SMALL, "out_capacity: %zu floats given, %d x %d needed",
                            out_capacity, n_spans, opt.out_dims);
-    return llmbed_engine_embed_spans(&ctx->engine, tokens, n_tokens, spans, n_spans, &opt, out, error);
+    return llmbed_engine_embed_spans(&ctx->engines[0], tokens, n_tokens, spans, n_spans, &opt, out, error);
 }
 
 int64_t llmbed_kv_cache_bytes(const llmbed_ctx *ctx, int64_t n_tokens, int chunk_tokens, float think_ratio) {
     if (ctx == NULL || n_tokens < 1 || n_tokens > INT32_MAX / 2 || chunk_tokens < 1 ||
         !(think_ratio >= 0.0f && think_ratio < 1.0f))
         return -1;
-    const size_t bytes = llmbed_decoder_cache_bytes(&ctx->engine.decoder, (int)n_tokens, chunk_tokens, think_ratio);
+    const size_t bytes = llmbed_decoder_cache_bytes(&ctx->engines[0].decoder, (int)n_tokens, chunk_tokens, think_ratio);
     return bytes > (size_t)INT64_MAX ? -1 : (int64_t)bytes;
 }
 
@@ -276,18 +370,18 @@ llmbed_status llmbed_cache_document(llmbed_ctx *ctx, const int32_t *tokens, size
     llmbed_error_clear(error);
     llmbed_embed_params defaults;
     llmbed_embed_options opt;
-    LLMBED_TRY(llmbed_embed_options_resolve(ctx->engine.model, llmbed_embed_params_or_default(params, &defaults), &opt,
+    LLMBED_TRY(llmbed_embed_options_resolve(ctx->engines[0].model, llmbed_embed_params_or_default(params, &defaults), &opt,
                                             error));
     if (tokens == NULL || n_tokens == 0)
         return llmbed_fail(error, LLMBED_ERR_EMPTY_SEQUENCE, "cache_document: the document has no tokens");
     if (n_tokens > INT32_MAX / 2)
         return llmbed_fail(error, LLMBED_ERR_SEQUENCE_TOO_LONG, "cache_document: %zu tokens, limit %d", n_tokens,
                            INT32_MAX / 2);
-    const int vocab = ctx->engine.model->config.vocab_size;
+    const int vocab = ctx->engines[0].model->config.vocab_size;
     for (size_t t = 0; t < n_tokens; t++)
         if (tokens[t] < 0 || tokens[t] >= vocab)
             return llmbed_fail(error, LLMBED_ERR_TOKEN_OUT_OF_RANGE,
                                "cache_document: position %zu: token id %d outside the vocabulary [0, %d)", t,
                                tokens[t], vocab);
-    return llmbed_engine_cache_document(&ctx->engine, tokens, n_tokens, &opt, error);
+    return llmbed_engine_cache_document(&ctx->engines[0], tokens, n_tokens, &opt, error);
 }

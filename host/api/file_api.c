@@ -126,7 +126,7 @@ llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *f, co
              f->arrow_input->release != NULL)
         f->arrow_input->release(f->arrow_input);
     llmbed_job_spec spec;
-    if (st == LLMBED_OK) st = llmbed_spec_resolve(ctx->engine.model, params, &f->text, ctx->engine.batch_tokens, &spec, error);
+    if (st == LLMBED_OK) st = llmbed_spec_resolve(ctx->engines[0].model, params, &f->text, ctx->engines[0].batch_tokens, &spec, error);
     if (st != LLMBED_OK) {
         llmbed_arrow_source_close(&arrow);
         return st;
@@ -139,12 +139,13 @@ llmbed_status llmbed_embed_file(llmbed_ctx *ctx, const llmbed_file_params *f, co
     char *job_json = NULL;
     if (st == LLMBED_OK) st = job_identity(f, &spec, format, &job_json, error);
 
-    llmbed_engine *engines[1] = {&ctx->engine};
+    llmbed_engine *engines[LLMBED_MAX_DEVICES];
+    const int n_engines = llmbed_ctx_engines(ctx, engines);
     llmbed_job_binding binding;
     llmbed_job_engine job_engine;
     llmbed_job_options job;
     llmbed_job_options_default(&job);
-    llmbed_job_bind(&binding, &spec, engines, 1, &job_engine, &job);
+    llmbed_job_bind(&binding, &spec, engines, n_engines, &job_engine, &job);
     file_callbacks relay = {f, (int64_t)spec.n_document};
     job.input_path = f->input_path;
     job.text_field = f->text_field;

@@ -11,21 +11,27 @@ llmbed_status llmbed_stream_open(llmbed_ctx *const *ctxs, int n_ctxs, const llmb
     llmbed_error_clear(error);
     if (out == NULL) return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "stream_open: out is NULL");
     *out = NULL;
-    enum { MAX_CONTEXTS = 64 };
-    if (ctxs == NULL || n_ctxs < 1 || n_ctxs > MAX_CONTEXTS)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "stream_open: 1..%d contexts are required", MAX_CONTEXTS);
-    llmbed_engine *engines[MAX_CONTEXTS];
+    if (ctxs == NULL || n_ctxs < 1 || n_ctxs > LLMBED_MAX_DEVICES)
+        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "stream_open: 1..%d contexts are required",
+                           LLMBED_MAX_DEVICES);
+    /* Every engine of every context is a worker (data parallel contexts bring several). */
+    llmbed_engine *engines[LLMBED_MAX_DEVICES], *own[LLMBED_MAX_DEVICES];
+    int n_engines = 0;
     for (int i = 0; i < n_ctxs; i++) {
-        if (ctxs[i] == NULL || ctxs[i]->engine.model != ctxs[0]->engine.model)
+        if (ctxs[i] == NULL || ctxs[i]->engines[0].model != ctxs[0]->engines[0].model)
             return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
                                "stream_open: context %d is NULL or over another model", i);
-        engines[i] = &ctxs[i]->engine;
+        const int n = llmbed_ctx_engines(ctxs[i], own);
+        if (n_engines + n > LLMBED_MAX_DEVICES)
+            return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT, "stream_open: more than %d engines in the contexts",
+                               LLMBED_MAX_DEVICES);
+        for (int e = 0; e < n; e++) engines[n_engines++] = own[e];
     }
     llmbed_stream_params defaults;
     if (stream_params == NULL) {
         llmbed_stream_params_default(&defaults);
         stream_params = &defaults;
     }
-    return llmbed_stream_start(ctxs[0]->engine.model, engines, n_ctxs, text, params, stream_params, callback, user, out,
+    return llmbed_stream_start(ctxs[0]->engines[0].model, engines, n_engines, text, params, stream_params, callback, user, out,
                                error);
 }

@@ -59,10 +59,13 @@ static void relay_progress(void *user, const llmbed_job_stats *stats) {
     relay->text->on_progress(relay->text->user, &copy);
 }
 
-/* Tokenisation threads of an in-memory job: the context's CPU threads. */
+/* Tokenisation threads of an in-memory job: the context's CPU threads (of
+ * all its replicas). */
 static int tokenize_threads(const llmbed_ctx *ctx) {
     const long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    const int n = ctx->engine.n_threads > 0 ? ctx->engine.n_threads : cores > 0 ? (int)cores : 1;
+    int n = 0;
+    for (int i = 0; i < ctx->n_engines; i++) n += ctx->engines[i].n_threads;
+    if (ctx->engines[0].n_threads <= 0) n = cores > 0 ? (int)cores : 1;
     return n < 64 ? n : 64;
 }
 
@@ -76,7 +79,7 @@ static llmbed_status embed_memory(llmbed_ctx *ctx, int is_text, const char *cons
     if (stats != NULL) memset(stats, 0, sizeof *stats);
     const char *what = is_text ? "text" : "sequence";
     llmbed_job_spec spec;
-    LLMBED_TRY(llmbed_spec_resolve(ctx->engine.model, params, text_params, ctx->engine.batch_tokens, &spec, error));
+    LLMBED_TRY(llmbed_spec_resolve(ctx->engines[0].model, params, text_params, ctx->engines[0].batch_tokens, &spec, error));
     llmbed_status st = LLMBED_OK;
     if (!is_text && (spec.prompt != NULL || spec.templated))
         st = llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
@@ -102,12 +105,13 @@ static llmbed_status embed_memory(llmbed_ctx *ctx, int is_text, const char *cons
     llmbed_memory_sink_init(&rows, spec.precision, spec.dims, out, scales,
                             text_params != NULL ? text_params->on_rows : NULL,
                             text_params != NULL ? text_params->user : NULL, &sink);
-    llmbed_engine *engines[1] = {&ctx->engine};
+    llmbed_engine *engines[LLMBED_MAX_DEVICES];
+    const int n_engines = llmbed_ctx_engines(ctx, engines);
     llmbed_job_binding binding;
     llmbed_job_engine job_engine;
     llmbed_job_options options;
     llmbed_job_options_default(&options);
-    llmbed_job_bind(&binding, &spec, engines, 1, &job_engine, &options);
+    llmbed_job_bind(&binding, &spec, engines, n_engines, &job_engine, &options);
     options.source = &source;
     options.sink = &sink;
     options.tokenize_threads = tokenize_threads(ctx);

@@ -195,8 +195,8 @@ int cli_bench_long(const cli_bench_long_args *a) {
     cp.n_threads = (int)a->threads;
     cp.batch_tokens = a->chunk_tokens;
     llmbed_error error = {0};
-    if (cli_parse_device(a->device, &cp.device, &cp.device_index) != 0) {
-        cli_error("llmbed bench: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (cli_parse_device(a->device, &cp) != 0) {
+        cli_error("llmbed bench: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (st == LLMBED_OK) st = llmbed_model_get_info(s.model, &s.info);

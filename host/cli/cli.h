@@ -25,9 +25,15 @@ const char *cli_pooling_name(llmbed_pooling pooling);
 int cli_parse_attention(const char *name, llmbed_attention *attention);
 const char *cli_attention_name(llmbed_attention attention);
 /* "auto", "cpu", "cuda", "cuda:N". */
-int cli_parse_device(const char *text, llmbed_device *device, int *index);
+/* --device into the context params (device, ordinal, GPU list); -1 when malformed. */
+int cli_parse_device(const char *text, llmbed_ctx_params *params);
 /* What --device says in every command's help. */
-#define CLI_DEVICE_HELP "auto (default: the GPU when usable, else the CPU with a note), cpu, cuda or cuda:N"
+#define CLI_DEVICE_HELP                                                                                   \
+    "auto (default: the GPU when usable, else the CPU with a note), cpu, cuda, cuda:N, or data parallel over " \
+    "GPUs: cuda:N,M,... or cuda:all"
+#define CLI_REPLICAS_HELP "CPU data parallel: N engines over disjoint shares of --threads (default 1)"
+/* What --device accepts, in its error message. */
+#define CLI_DEVICE_EXPECTED "auto, cpu, cuda, cuda:N, cuda:N,M,... or cuda:all"
 /* Prints the context's device note (--device auto running on the CPU) on stderr. */
 void cli_note_device(const llmbed_ctx *ctx);
 /* --weights NAME ("native", "bf16", "f32"; NULL leaves the default) into

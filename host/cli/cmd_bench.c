@@ -37,7 +37,7 @@ typedef struct bench_args {
     const char *model, *input, *compare, *compare_script, *python, *pooling, *attention, *device, *think_ratios;
     const char *profile, *weights;
     int mixed, normalize, ledger;
-    int64_t tokens, sequences, seed, batch_tokens, threads, warmup, compare_batch;
+    int64_t tokens, sequences, seed, batch_tokens, threads, replicas, warmup, compare_batch;
     int64_t long_tokens, chunk_tokens, queries, reencode;
 } bench_args;
 
@@ -334,10 +334,11 @@ static int run(const bench_args *a) {
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
     ctx_params.n_threads = (int)a->threads;
+    ctx_params.replicas = (int)a->replicas;
     ctx_params.batch_tokens = a->batch_tokens; /* 0: the library's default, as llmbed embed */
     llmbed_error error = {0};
-    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed bench: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (cli_parse_device(a->device, &ctx_params) != 0) {
+        cli_error("llmbed bench: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
         goto done;
     }
@@ -406,10 +407,13 @@ static int run(const bench_args *a) {
     printf("batches:             %d (budget %" PRId64 " tokens), threads %" PRId64 "\n", n_batches, budget,
            a->threads);
     int device_index = 0;
+    const int workers = llmbed_ctx_workers(ctx);
     if (llmbed_ctx_device(ctx, &device_index) == LLMBED_DEVICE_CUDA)
-        printf("device:              cuda:%d\n", device_index);
+        printf("device:              cuda:%d%s (%d GPU engine%s)\n", device_index, workers > 1 ? " and more" : "",
+               workers, workers > 1 ? "s" : "");
     else
-        printf("device:              cpu\n");
+        printf("device:              cpu (%d engine%s over %" PRId64 " threads)\n", workers, workers > 1 ? "s" : "",
+               a->threads);
     printf("time:                %.3f s (CPU time %.3f s, all threads)\n", total_seconds, cpu_seconds);
     printf("throughput:          %.0f tokens/s, %.2f sequences/s\n", (double)c.total / total_seconds,
            (double)c.n / total_seconds);
@@ -436,7 +440,7 @@ done:
 
 int cli_bench(int argc, char **argv) {
     bench_args a = {.python = "python3", .normalize = -1, .tokens = 512, .sequences = 32, .seed = 1,
-                    .warmup = 1, .compare_batch = 32, .device = "auto",
+                    .warmup = 1, .compare_batch = 32, .device = "auto", .replicas = 1,
                     .think_ratios = "0,0.4,0.5", .chunk_tokens = 512, .reencode = 2};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
@@ -463,11 +467,12 @@ int cli_bench(int argc, char **argv) {
         {"queries", CLI_INT, &a.queries, 0, 0, "Q", "--long: also time suffix mode for Q queries (default 0 = skip)"},
         {"reencode", CLI_INT, &a.reencode, 0, 0, "K", "--long: re-encoded baseline queries timed (default 2)"},
         {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
+        {"replicas", CLI_INT, &a.replicas, 0, 1, "N", CLI_REPLICAS_HELP},
         {"ledger", CLI_FLAG, &a.ledger, 1, 0, NULL, "cost ledger of one CUDA batch (dry run, no GPU needed)"},
         {"profile", CLI_STRING, &a.profile, 0, 0, "P", "--ledger: h100 (default), h200 or a100"},
     };
     int parsed = cli_parse("bench", "usage: llmbed bench --model PATH [--tokens N | --mixed] [--sequences N] [--seed S]\n"
-                                    "                    [--input FILE] [--compare transformers] [--device D]\n"
+                                    "                    [--input FILE] [--compare transformers] [--device D] [--replicas N]\n"
                                     "       llmbed bench --model PATH --long N [--chunk-tokens C] [--think-ratios LIST]\n"
                                     "                    [--queries Q [--reencode K]] [--device D]\n"
                                     "       llmbed bench --model PATH --ledger [--tokens N] [--batch-tokens N] [--profile P]",

@@ -34,6 +34,10 @@ static const char *const embed_usage =
     "appears only when the job succeeds. Ctrl-C stops at the next batch: committed shards stay.\n"
     "Defaults for pooling, attention and normalisation come from the model (llmbed info).\n"
     "\n"
+    "Data parallel: --device cuda:0,2,3 or cuda:all runs one engine per GPU (weights on each),\n"
+    "--replicas N on the CPU runs N engines over disjoint shares of --threads; each takes the next\n"
+    "batch when free, and the rows are the same, in input order, as with one engine.\n"
+    "\n"
     "Long inputs (causal models): an input longer than --chunk-tokens (default --batch-tokens)\n"
     "runs in chunks over a key/value cache; --think-ratio prunes key channels (ThinK). Suffix\n"
     "mode: --document DOC encodes DOC once, then each input line is embedded as DOC followed by\n"
@@ -79,7 +83,7 @@ typedef struct embed_args {
     const char *prompt, *prompt_name, *device, *family, *document, *rope_scaling, *late_chunking, *weights;
     int normalize, truncate, resume, skip_invalid, quiet, exclude_prompt, strict_utf8;
     int64_t dims, layer, threads, max_tokens, batch_tokens, shard_rows, tokenize_threads, window_lines;
-    int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens;
+    int64_t chunk_tokens, memory_limit_mib, mask_prefix_tokens, replicas;
     double think_ratio;
     cli_method_args method;
     cli_string_list adapters;
@@ -273,8 +277,8 @@ static int run(embed_args *a) {
     }
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
-    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (cli_parse_device(a->device, &ctx_params) != 0) {
+        return fail(LLMBED_ERR_INVALID_ARGUMENT, "llmbed embed: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
     }
     if (a->resume && a->shard_rows == 0) {
         cli_error("llmbed embed: --resume needs --shard-rows N (a sharded output)");
@@ -317,6 +321,7 @@ static int run(embed_args *a) {
     text->document = (const char *)document.data;
     text->document_len = document.size;
     ctx_params.n_threads = (int)a->threads;
+    ctx_params.replicas = (int)a->replicas;
     ctx_params.batch_tokens = a->batch_tokens; /* 0: the library's default */
     ctx_params.memory_limit_bytes = a->memory_limit_mib * 1024 * 1024;
     const int64_t budget = a->batch_tokens > 0 ? a->batch_tokens : llmbed_suggested_batch_tokens(model);
@@ -367,7 +372,7 @@ done:
 
 int cli_embed(int argc, char **argv) {
     embed_args a = {.input = "-", .dtype = "float32", .text_field = "text", .device = "auto", .normalize = -1,
-                    .truncate = 1, .exclude_prompt = -1};
+                    .truncate = 1, .exclude_prompt = -1, .replicas = 1};
     const cli_option options[] = {
         {"model", CLI_STRING, &a.model, 0, 0, "PATH", "HF model folder or .gguf file (required)"},
         {"input", CLI_STRING, &a.input, 0, 0, "FILE|-", "input lines (default - = stdin)"},
@@ -385,6 +390,7 @@ int cli_embed(int argc, char **argv) {
         {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},
         {"threads", CLI_INT, &a.threads, 0, 0, "N", "CPU threads (0 = all cores)"},
         {"device", CLI_STRING, &a.device, 0, 0, "D", CLI_DEVICE_HELP},
+        {"replicas", CLI_INT, &a.replicas, 0, 1, "N", CLI_REPLICAS_HELP},
         {"text-field", CLI_STRING, &a.text_field, 0, 0, "NAME", "JSONL field holding the text (default text)"},
         {"id-field", CLI_STRING, &a.id_field, 0, 0, "NAME", "JSONL field copied as \"id\" into .jsonl output"},
         {"prompt", CLI_STRING, &a.prompt, 0, 0, "TEXT", "prepended to every text input"},

@@ -206,8 +206,8 @@ static int run_sts(eval_args *a) {
     }
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
-    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed eval sts: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (cli_parse_device(a->device, &ctx_params) != 0) {
+        cli_error("llmbed eval sts: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     llmbed_sts_file *files = NULL;

@@ -304,8 +304,8 @@ static int run_passkey(const passkey_args *a) {
     for (int i = 0; i < r.n_chunks; i++) largest_chunk = r.chunks[i] > largest_chunk ? r.chunks[i] : largest_chunk;
     cp.batch_tokens = (int64_t)largest_chunk;
     llmbed_error error = {0};
-    if (st == LLMBED_OK && cli_parse_device(a->device, &cp.device, &cp.device_index) != 0) {
-        cli_error("llmbed eval passkey: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (st == LLMBED_OK && cli_parse_device(a->device, &cp) != 0) {
+        cli_error("llmbed eval passkey: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
     }
     if (st == LLMBED_OK) {

@@ -225,8 +225,14 @@ static int run(serve_args *a) {
     serve_http *http = NULL;
     llmbed_error error = {0};
     int row_dims = 0;
-    if (cli_parse_device(a->device, &ctx_params.device, &ctx_params.device_index) != 0) {
-        cli_error("llmbed serve: --device '%s': expected auto, cpu, cuda or cuda:N", a->device);
+    if (cli_parse_device(a->device, &ctx_params) != 0) {
+        cli_error("llmbed serve: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
+    if (ctx_params.n_devices != 0) { /* the stream runs one context's first engine */
+        cli_error("llmbed serve: --device '%s': one GPU per server (run one server per GPU behind a load balancer)",
+                  a->device);
         st = LLMBED_ERR_INVALID_ARGUMENT;
         goto done;
     }

@@ -44,8 +44,8 @@ const char *cli_attention_name(llmbed_attention attention) {
     return name != NULL ? name : "?";
 }
 
-int cli_parse_device(const char *text, llmbed_device *device, int *index) {
-    return llmbed_device_parse(text, device, index) == LLMBED_OK ? 0 : -1;
+int cli_parse_device(const char *text, llmbed_ctx_params *params) {
+    return llmbed_device_parse(text, params) == LLMBED_OK ? 0 : -1;
 }
 
 void cli_note_device(const llmbed_ctx *ctx) {

@@ -24,24 +24,48 @@ const char *llmbed_pool_span_name(llmbed_pool_span span) {
     return span == LLMBED_POOL_SPAN_DEFAULT ? "default" : NAME_OF(POOL_SPAN, span);
 }
 
-llmbed_status llmbed_device_parse(const char *text, llmbed_device *device, int *index) {
-    if (text == NULL || device == NULL || index == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
-    *index = 0;
-    if (strcmp(text, "auto") == 0) {
-        *device = LLMBED_DEVICE_AUTO;
-        return LLMBED_OK;
+/* One CUDA ordinal "N" of a device list: digits only, at most 1024. */
+static int parse_ordinal(const char *text, size_t len, int *ordinal) {
+    if (len == 0 || len > 4) return -1;
+    int v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9') return -1;
+        v = 10 * v + (text[i] - '0');
     }
-    if (strcmp(text, "cpu") == 0) {
-        *device = LLMBED_DEVICE_CPU;
-        return LLMBED_OK;
+    if (v > 1024) return -1;
+    *ordinal = v;
+    return 0;
+}
+
+llmbed_status llmbed_device_parse(const char *text, llmbed_ctx_params *params) {
+    if (text == NULL || params == NULL) return LLMBED_ERR_INVALID_ARGUMENT;
+    llmbed_device device = LLMBED_DEVICE_CUDA;
+    int devices[LLMBED_MAX_DEVICES], n_devices = 0;
+    if (strcmp(text, "auto") == 0 || strcmp(text, "cpu") == 0) {
+        device = text[0] == 'a' ? LLMBED_DEVICE_AUTO : LLMBED_DEVICE_CPU;
+        devices[0] = 0;
+    } else if (strcmp(text, "cuda") == 0) {
+        devices[0] = 0;
+    } else if (strcmp(text, "cuda:all") == 0) {
+        devices[0] = 0;
+        n_devices = LLMBED_ALL_DEVICES;
+    } else {
+        if (strncmp(text, "cuda:", 5) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
+        for (const char *at = text + 5;; at++) {
+            const size_t len = strcspn(at, ",");
+            if (n_devices == LLMBED_MAX_DEVICES || parse_ordinal(at, len, &devices[n_devices]) != 0)
+                return LLMBED_ERR_INVALID_ARGUMENT;
+            for (int i = 0; i < n_devices; i++)
+                if (devices[i] == devices[n_devices]) return LLMBED_ERR_INVALID_ARGUMENT; /* listed twice */
+            n_devices++;
+            at += len;
+            if (*at == '\0') break;
+        }
+        if (n_devices == 1) n_devices = 0; /* one GPU: the plain device_index */
     }
-    if (strncmp(text, "cuda", 4) != 0) return LLMBED_ERR_INVALID_ARGUMENT;
-    *device = LLMBED_DEVICE_CUDA;
-    if (text[4] == '\0') return LLMBED_OK;
-    if (text[4] != ':' || text[5] == '\0') return LLMBED_ERR_INVALID_ARGUMENT;
-    char *end;
-    const long v = strtol(text + 5, &end, 10);
-    if (*end != '\0' || v < 0 || v > 1024) return LLMBED_ERR_INVALID_ARGUMENT;
-    *index = (int)v;
+    params->device = device;
+    params->device_index = devices[0];
+    params->n_devices = n_devices;
+    for (int i = 0; i < n_devices; i++) params->devices[i] = devices[i];
     return LLMBED_OK;
 }

@@ -269,12 +269,15 @@ static llmbed_status run_batch(job_state *s, int worker, int k, llmbed_error *er
 }
 
 /* A worker's loop: the next batch of the window until none is left, a batch
- * failed or a stop was requested. */
+ * failed or a stop was requested. The plan sorts shortest first; batches are
+ * handed out from its end, longest first (LPT: Graham 1969), so the long
+ * sequences of a skewed window start early and the short batches fill the
+ * other workers meanwhile instead of one long batch finishing alone. */
 static void work_batches(job_state *s, int worker) {
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        const int k = s->next_batch;
-        const int give_up = k >= s->n_batches || s->failed_batch < s->n_batches || stop_requested(s);
+        const int k = s->n_batches - 1 - s->next_batch;
+        const int give_up = k < 0 || s->failed_batch < s->n_batches || stop_requested(s);
         if (!give_up) s->next_batch++;
         pthread_mutex_unlock(&s->lock);
         if (give_up) return;

@@ -20,10 +20,11 @@
  *   sorted by length and cut greedily under the token budget; a sequence
  *   longer than `alone_above` (the chunk size, for causal models with a
  *   cache) runs alone. The engine runs the batches as given.
- * - Engine stage: `n_workers` workers (one per context: a GPU or a CPU
- *   replica) take the window's batches from a shared counter, so a slow
- *   worker takes fewer (work stealing); rows land by input index, so they
- *   come out in input order whatever worker ran them.
+ * - Engine stage: `n_workers` workers (the engines of a context: GPUs or
+ *   CPU replicas) take the window's batches from a shared counter, longest
+ *   first, so a slow worker takes fewer (work stealing) and a long sequence
+ *   never runs alone at the end of a window; rows land by input index, so
+ *   they come out in input order whatever worker ran them.
  * - Sinks (llmbed_job_sink): the caller's buffer or a row callback
  *   (pipeline/sink_memory.c), or files (npy / safetensors / jsonl, one
  *   file or numbered shards + manifest, pipeline/sink.h: the default when

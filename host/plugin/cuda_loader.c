@@ -73,35 +73,36 @@ static int find_module(char *path, char *searched, size_t searched_cap) {
     return -1;
 }
 
-static llmbed_status load_module(int device_index, const llmbed_cuda_plugin **out, llmbed_error *error) {
+/* `device` names what was asked for in messages: "cuda:N" or "cuda:all". */
+static llmbed_status load_module(const char *device, const llmbed_cuda_plugin **out, llmbed_error *error) {
     void *driver = dlopen(DRIVER_LIBRARY, RTLD_LAZY | RTLD_LOCAL);
     if (driver == NULL)
-        return llmbed_fail(error, LLMBED_ERR_NO_DEVICE, "device cuda:%d: no NVIDIA driver (%s)",
-                           device_index, dlerror());
+        return llmbed_fail(error, LLMBED_ERR_NO_DEVICE, "device %s: no NVIDIA driver (%s)", device,
+                           dlerror());
     dlclose(driver);
     char path[PATH_MAX], searched[4 * PATH_MAX + 64];
     if (find_module(path, searched, sizeof searched) != 0)
         return llmbed_fail(error, LLMBED_ERR_NO_DEVICE,
-                           "device cuda:%d: the CUDA backend %s is missing (looked for %s); reinstall llmbed or set %s",
-                           device_index, LLMBED_CUDA_PLUGIN_FILE, searched, LLMBED_CUDA_PLUGIN_ENV);
+                           "device %s: the CUDA backend %s is missing (looked for %s); reinstall llmbed or set %s",
+                           device, LLMBED_CUDA_PLUGIN_FILE, searched, LLMBED_CUDA_PLUGIN_ENV);
     /* Never unloaded: the module holds the CUDA runtime, whose state outlives any one context. */
     void *module = dlopen(path, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
     if (module == NULL)
         return llmbed_fail(error, LLMBED_ERR_NO_DEVICE,
-                           "device cuda:%d: cannot load the CUDA backend %s: %s (install the CUDA 13 runtime "
+                           "device %s: cannot load the CUDA backend %s: %s (install the CUDA 13 runtime "
                            "libraries or add their folder to LD_LIBRARY_PATH)",
-                           device_index, path, dlerror());
+                           device, path, dlerror());
     llmbed_cuda_plugin_entry_fn entry;
     void *symbol = dlsym(module, LLMBED_CUDA_PLUGIN_ENTRY);
     memcpy(&entry, &symbol, sizeof entry); /* object pointer -> function pointer without a pedantic cast */
     const llmbed_cuda_plugin *plugin = entry != NULL ? entry() : NULL;
-    const llmbed_cuda_plugin expected = LLMBED_CUDA_PLUGIN_INIT(NULL);
+    const llmbed_cuda_plugin expected = LLMBED_CUDA_PLUGIN_INIT(NULL, NULL);
     if (plugin == NULL || plugin->version_number != expected.version_number ||
         plugin->model_bytes != expected.model_bytes || plugin->backend_ops_bytes != expected.backend_ops_bytes)
         return llmbed_fail(error, LLMBED_ERR_NO_DEVICE,
-                           "device cuda:%d: %s is not the CUDA backend of this llmbed %s build (it comes from "
+                           "device %s: %s is not the CUDA backend of this llmbed %s build (it comes from "
                            "another version or build); reinstall llmbed",
-                           device_index, path, LLMBED_VERSION_STRING);
+                           device, path, LLMBED_VERSION_STRING);
     *out = plugin;
     return LLMBED_OK;
 }
@@ -109,9 +110,18 @@ static llmbed_status load_module(int device_index, const llmbed_cuda_plugin **ou
 llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int device_index, int64_t max_tokens,
                                          llmbed_backend **out, llmbed_error *error) {
     if (out) *out = NULL;
+    char device[32];
+    snprintf(device, sizeof device, "cuda:%d", device_index);
     const llmbed_cuda_plugin *plugin = NULL;
-    LLMBED_TRY(load_module(device_index, &plugin, error));
+    LLMBED_TRY(load_module(device, &plugin, error));
     return plugin->backend_create(model, device_index, max_tokens, out, error);
+}
+
+llmbed_status llmbed_cuda_device_count(int *count, llmbed_error *error) {
+    *count = 0;
+    const llmbed_cuda_plugin *plugin = NULL;
+    LLMBED_TRY(load_module("cuda:all", &plugin, error));
+    return plugin->device_count(count, error);
 }
 
 #else
@@ -125,6 +135,13 @@ llmbed_status llmbed_cuda_backend_create(const struct llmbed_model *model, int d
                        "device cuda:%d: llmbed was built without CUDA (configure with -DLLMBED_CUDA=ON "
                        "where nvcc is installed)",
                        device_index);
+}
+
+llmbed_status llmbed_cuda_device_count(int *count, llmbed_error *error) {
+    *count = 0;
+    return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED,
+                       "device cuda:all: llmbed was built without CUDA (configure with -DLLMBED_CUDA=ON where nvcc is "
+                       "installed)");
 }
 
 #endif

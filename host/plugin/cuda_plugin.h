@@ -29,11 +29,13 @@ typedef struct llmbed_cuda_plugin {
     /* The CUDA backend's constructor (host/backend.h: llmbed_cuda_backend_create). */
     llmbed_status (*backend_create)(const struct llmbed_model *model, int device_index, int64_t max_tokens,
                                     llmbed_backend **out, llmbed_error *error);
+    /* GPUs the runtime sees (host/backend.h: llmbed_cuda_device_count). */
+    llmbed_status (*device_count)(int *count, llmbed_error *error);
 } llmbed_cuda_plugin;
 
 typedef const llmbed_cuda_plugin *(*llmbed_cuda_plugin_entry_fn)(void);
 
-#define LLMBED_CUDA_PLUGIN_INIT(create)                                                             \
-    {LLMBED_VERSION_NUMBER, sizeof(struct llmbed_model), sizeof(llmbed_backend_ops), (create)}
+#define LLMBED_CUDA_PLUGIN_INIT(create, count)                                                      \
+    {LLMBED_VERSION_NUMBER, sizeof(struct llmbed_model), sizeof(llmbed_backend_ops), (create), (count)}
 
 #endif

@@ -74,7 +74,8 @@ class llmbed_model_info(Structure):
 
 class llmbed_ctx_params(Structure):
     _fields_ = [("struct_size", c_size_t), ("device", c_int), ("device_index", c_int), ("n_threads", c_int),
-                ("batch_tokens", c_int64), ("memory_limit_bytes", c_int64)]
+                ("batch_tokens", c_int64), ("memory_limit_bytes", c_int64), ("n_devices", c_int),
+                ("devices", c_int * 64), ("replicas", c_int)]  # 64: LLMBED_MAX_DEVICES
 
 
 class ArrowArrayStream(Structure):
@@ -200,7 +201,8 @@ _FUNCTIONS = {
     "llmbed_pool_span_name": (c_char_p, [c_int]),
     "llmbed_device_name": (c_char_p, [c_int]),
     "llmbed_ctx_batch_tokens": (c_int64, [c_void_p]),
-    "llmbed_device_parse": (c_int, [c_char_p, POINTER(c_int), POINTER(c_int)]),
+    "llmbed_device_parse": (c_int, [c_char_p, POINTER(llmbed_ctx_params)]),
+    "llmbed_ctx_workers": (c_int, [c_void_p]),
     "llmbed_file_params_default": (None, [POINTER(llmbed_file_params)]),
     "llmbed_embed_file": (c_int, [c_void_p, POINTER(llmbed_file_params), POINTER(llmbed_embed_params),
                                   POINTER(llmbed_file_stats)]),

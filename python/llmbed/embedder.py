@@ -73,6 +73,7 @@ class ModelInfo:
     threads: int = 0
     batch_tokens: int = 0
     contexts: int = 1
+    workers: int = 1  # engines per context: GPUs of a device list, or CPU replicas (data parallel)
 
 
 def _text(raw: Optional[bytes]) -> str:
@@ -133,13 +134,13 @@ def _to_bytes(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _device(device: str):
+def _device(device: str, ctx_params) -> None:
+    """`device` into ctx_params (device, ordinal, GPU list) by the C library's parser."""
     if not isinstance(device, str):
-        raise wrong_type(f"device: expected a str ('auto', 'cpu', 'cuda' or 'cuda:N'), got {type(device).__name__}")
-    kind, index = c_int(), c_int()
-    if _capi.lib().llmbed_device_parse(device.encode(), byref(kind), byref(index)) != 0:
-        raise invalid_argument(f"device '{device}': expected auto, cpu, cuda or cuda:N")
-    return kind.value, index.value
+        raise wrong_type(f"device: expected a str ('auto', 'cpu', 'cuda', 'cuda:N', 'cuda:N,M,...' or 'cuda:all'), "
+                         f"got {type(device).__name__}")
+    if _capi.lib().llmbed_device_parse(device.encode(), byref(ctx_params)) != 0:
+        raise invalid_argument(f"device '{device}': expected auto, cpu, cuda, cuda:N, cuda:N,M,... or cuda:all")
 
 
 class _Progress:
@@ -186,14 +187,18 @@ class _Call:
 class Embedder:
     """A model loaded by the C library, with contexts to embed on.
 
-    ``Embedder(path, device="auto", threads=None, batch_tokens=None, contexts=1, weights="default", family=None,
-    adapters=None, rope_scaling=None, memory_limit=None)``
+    ``Embedder(path, device="auto", threads=None, batch_tokens=None, contexts=1, replicas=1, weights="default",
+    family=None, adapters=None, rope_scaling=None, memory_limit=None)``
 
     * ``path``: a Hugging Face folder (config.json + safetensors + tokenizer.json,
       optional sentence-transformers files) or a ``.gguf`` file.
     * ``device``: ``"auto"`` (the GPU when one is usable, else the CPU with
       one note on stderr saying why), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``;
-      ``info.device`` says where it runs.
+      ``info.device`` says where it runs. Data parallel over GPUs:
+      ``"cuda:0,2,3"`` or ``"cuda:all"`` (one engine per GPU in every
+      context, fed longest-first batches by the pipeline; ``info.workers``).
+    * ``replicas``: CPU data parallel: engines per context over disjoint
+      shares of ``threads`` (rows identical to one replica, in input order).
     * ``threads``: CPU threads per context (None: all cores).
     * ``batch_tokens``: token budget of one forward pass (None: the library's
       default, the one ``llmbed embed`` uses).
@@ -210,7 +215,7 @@ class Embedder:
     """
 
     def __init__(self, path: Union[str, PathLike], device: str = "auto", threads: Optional[int] = None,
-                 batch_tokens: Optional[int] = None, contexts: int = 1, weights: str = "default",
+                 batch_tokens: Optional[int] = None, contexts: int = 1, replicas: int = 1, weights: str = "default",
                  family: Optional[str] = None, adapters: Optional[Sequence[Union[str, PathLike]]] = None,
                  rope_scaling: Optional[str] = None, memory_limit: Optional[int] = None):
         if not isinstance(path, (str, PathLike)):
@@ -220,7 +225,9 @@ class Embedder:
         self._contexts: List[int] = []
         self._pool: "queue.Queue[int]" = queue.Queue()
         self._state = threading.Lock()
-        device_kind, device_index = _device(device)
+        ctx_params = _capi.filled(_capi.llmbed_ctx_params, "llmbed_ctx_params_default")
+        _device(device, ctx_params)
+        replicas = _optional_int("replicas", replicas, 1)
         threads = _optional_int("threads", threads, 0) or 0
         batch_tokens = _optional_int("batch_tokens", batch_tokens, 1)
         contexts = _optional_int("contexts", contexts, 1)
@@ -248,9 +255,8 @@ class Embedder:
         try:
             raw = _capi.llmbed_model_info(struct_size=ctypes.sizeof(_capi.llmbed_model_info))
             check(self._lib.llmbed_model_get_info(model, byref(raw)), b"cannot read the model info")
-            ctx_params = _capi.filled(_capi.llmbed_ctx_params, "llmbed_ctx_params_default")
-            ctx_params.device, ctx_params.device_index = device_kind, device_index
             ctx_params.n_threads, ctx_params.batch_tokens = threads, batch_tokens or 0
+            ctx_params.replicas = replicas
             ctx_params.memory_limit_bytes = (memory_limit or 0) << 20
             for _ in range(contexts):
                 ctx = c_void_p()
@@ -273,7 +279,8 @@ class Embedder:
                 query_format=_text(raw.query_format), has_latent_pooling=bool(raw.has_latent_pooling),
                 weights=_text(raw.weights), weight_bytes=raw.weight_bytes,
                 prompts=dict(self._prompts), device=device, threads=threads,
-                batch_tokens=int(self._lib.llmbed_ctx_batch_tokens(self._contexts[0])), contexts=contexts)
+                batch_tokens=int(self._lib.llmbed_ctx_batch_tokens(self._contexts[0])), contexts=contexts,
+                workers=int(self._lib.llmbed_ctx_workers(self._contexts[0])))
         except BaseException:
             self.close()
             raise

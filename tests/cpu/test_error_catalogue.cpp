@@ -144,6 +144,15 @@ std::map<std::string, Runner> runners() {
     r["embed-pooling"] = [](Fixture &f) { return f.embed_args({"--output", f.dir + "/o.npy", "--pooling", "max"}); };
     r["embed-attention"] = [](Fixture &f) { return f.embed_args({"--output", f.dir + "/o.npy", "--attention", "x"}); };
     r["embed-device"] = [](Fixture &f) { return f.embed_args({"--output", f.dir + "/o.npy", "--device", "tpu"}); };
+    r["embed-device-list-repeats"] = [](Fixture &f) {
+        return f.embed_args({"--output", f.dir + "/o.npy", "--device", "cuda:1,1"});
+    };
+    r["embed-replicas-above-threads"] = [](Fixture &f) {
+        return f.embed_args({"--output", f.dir + "/o.npy", "--device", "cpu", "--threads", "2", "--replicas", "3"});
+    };
+    r["embed-replicas-below-one"] = [](Fixture &f) {
+        return f.embed_args({"--output", f.dir + "/o.npy", "--replicas", "0"});
+    };
     r["embed-resume-without-shards"] = [](Fixture &f) { return f.embed_args({"--output", f.dir + "/o.npy", "--resume"}); };
     r["embed-shards-to-stream"] = [](Fixture &f) {
         return f.embed_args({"--output", "-", "--format", "npy", "--shard-rows", "2"});
