@@ -743,6 +743,14 @@ typedef struct llmbed_stream_params {
     size_t struct_size;   /* sizeof(llmbed_stream_params) */
     int64_t max_wait_us;  /* longest wait of a queued input for its batch to fill (default 2000) */
     int tokenize_threads; /* threads tokenising submitted inputs (default 1) */
+    /* Asked (with the stream's user and an input's tag) before the input is
+     * tokenised and again before its batch runs, from a stream thread: non-zero
+     * drops it (its callback comes with LLMBED_ERR_INTERRUPTED and no row), so
+     * a server stops spending on a client that left. NULL (default) = never. */
+    int (*is_cancelled)(void *user, void *tag);
+    /* After every forward batch, from the worker that ran it: its inputs and
+     * tokens (a server's batch-size metrics). NULL (default) = none. */
+    void (*on_batch)(void *user, int n_inputs, int64_t n_tokens);
 } llmbed_stream_params;
 
 /* Any thread. */

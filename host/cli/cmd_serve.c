@@ -1,15 +1,19 @@
 /* llmbed serve: an OpenAI-compatible embeddings server (host/serve/). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/method_args.h"
 #include "cli/options.h"
 #include "serve/serve_engine.h"
 #include "serve/serve_http.h"
@@ -35,11 +39,12 @@ static const char *const serve_usage =
 
 typedef struct serve_args {
     const char *model, *host, *api_key, *api_key_file, *device, *pooling, *attention, *prompt, *prompt_name, *family;
-    const char *model_name;
+    const char *model_name, *weights, *rope_scaling;
     int normalize, truncate, exclude_prompt;
     int64_t port, max_batch_tokens, max_request_bytes, max_inputs, max_queue, timeout, threads, workers;
-    int64_t dims, max_tokens, chunk_tokens, memory_limit_mib;
+    int64_t dims, layer, max_tokens, chunk_tokens, memory_limit_mib, mask_prefix_tokens;
     double think_ratio;
+    cli_method_args method;
     cli_string_list adapters;
 } serve_args;
 
@@ -73,64 +78,31 @@ static llmbed_status resolve_api_key(const serve_args *a, char **owned, const ch
 
 static int is_loopback(const char *host) { return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0; }
 
-/* Row options resolved as `llmbed embed` resolves them (host/cli/cmd_embed.c
- * run()): the family's defaults, the prompt and its masked tokens, the token
- * limit. The pipeline's job spec (issue 19) will own this. */
-static llmbed_status resolve_spec(const serve_args *a, const llmbed_model *model, const llmbed_model_info *info,
-                                  serve_row_spec *spec, const char **prompt, char **owned_prompt) {
-    memset(spec, 0, sizeof *spec);
-    llmbed_embed_params *p = &spec->params;
-    llmbed_embed_params_default(p);
-    if (a->pooling != NULL && cli_parse_pooling(a->pooling, &p->pooling) != 0) {
-        cli_error("llmbed serve: --pooling '%s': expected last, mean, first, weighted-mean or latent", a->pooling);
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    }
-    if (a->attention != NULL && cli_parse_attention(a->attention, &p->attention) != 0) {
+/* Flags -> params as `llmbed embed` maps them (host/cli/cmd_embed.c run());
+ * the job spec of the stream (host/pipeline/spec.c) resolves the rest:
+ * the family's defaults, the prompt and its masked tokens, the token limit. */
+static llmbed_status row_params(serve_args *a, llmbed_embed_params *params, llmbed_text_params *text,
+                                char **owned_prompt) {
+    llmbed_embed_params_default(params);
+    llmbed_text_params_default(text);
+    cli_method method;
+    a->method.pooling = a->pooling;
+    if (cli_resolve_method("serve", &a->method, &method) != LLMBED_OK) return LLMBED_ERR_INVALID_ARGUMENT;
+    cli_method_params(&a->method, &method, params, text);
+    if (a->attention != NULL && cli_parse_attention(a->attention, &params->attention) != 0) {
         cli_error("llmbed serve: --attention '%s': expected causal or bidirectional", a->attention);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
-    if (a->dims > info->hidden_size) {
-        cli_error("--dims %" PRId64 ": more than the model's hidden size %d", a->dims, info->hidden_size);
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    }
-    if (!(a->think_ratio >= 0.0 && a->think_ratio < 1.0)) {
-        cli_error("--think-ratio %g: expected a fraction in [0, 1) (0 = off)", a->think_ratio);
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    }
-    if (p->pooling == LLMBED_POOLING_LATENT && !info->has_latent_pooling) {
-        cli_error("--pooling latent: %s has no latent pooling block (NV-Embed's latent_attention_model.* weights)",
-                  a->model);
-        return LLMBED_ERR_UNSUPPORTED;
-    }
-    p->normalize = a->normalize;
-    p->dims = (int)a->dims;
-    p->chunk_tokens = (int)a->chunk_tokens;
-    p->think_ratio = (float)a->think_ratio;
-    if (p->pooling == LLMBED_POOLING_DEFAULT) p->pooling = info->default_pooling;
-    if (p->attention == LLMBED_ATTENTION_DEFAULT) p->attention = info->default_attention;
-    if (p->normalize < 0) p->normalize = info->default_normalize;
-    if (p->attention == LLMBED_ATTENTION_BIDIRECTIONAL && (p->chunk_tokens > 0 || p->think_ratio > 0)) {
-        cli_error("%s: chunked prefill needs causal attention (bidirectional attention has no reusable cache)",
-                  p->chunk_tokens > 0 ? "--chunk-tokens" : "--think-ratio");
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    }
-    llmbed_status st = cli_resolve_prompt(a->model, a->prompt, a->prompt_name, owned_prompt, prompt);
-    if (st != LLMBED_OK) return st;
-    if (*prompt != NULL && (*prompt)[0] != '\0') {
-        /* the pipeline's rule (the family's, else 1_Pooling include_prompt) */
-        llmbed_error error = {0};
-        st = llmbed_prompt_pool_length(model, *prompt, a->exclude_prompt, &spec->instruction_len, &error);
-        if (st != LLMBED_OK) {
-            cli_error("%s", error.message);
-            return st;
-        }
-    }
-    spec->prompt = *prompt;
-    spec->max_tokens = a->max_tokens > 0 ? a->max_tokens : info->max_positions;
-    spec->truncate = a->truncate;
-    spec->hidden_size = info->hidden_size;
-    spec->vocab_size = info->vocab_size;
-    return LLMBED_OK;
+    params->normalize = a->normalize;
+    params->dims = (int)a->dims;
+    params->layer = (int)a->layer;
+    params->chunk_tokens = (int)a->chunk_tokens;
+    params->think_ratio = (float)a->think_ratio;
+    params->mask_prefix_tokens = (int)a->mask_prefix_tokens;
+    text->exclude_prompt = a->exclude_prompt;
+    text->max_tokens = a->max_tokens;
+    text->truncate = a->truncate;
+    return cli_resolve_prompt(a->model, a->prompt, a->prompt_name, owned_prompt, &text->prompt);
 }
 
 /* The model's name in answers: --model-name, else the last part of the path. */
@@ -151,19 +123,65 @@ static double monotonic_seconds(void) {
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* SIGINT/SIGTERM reach the main thread through a pipe written by their
+ * handler. Blocking them and sigwait()ing is not enough: OpenBLAS starts
+ * its threads when it is loaded, before main(), with the signals unblocked,
+ * so a signal arriving while the main thread is not inside sigwait() went
+ * to one of them and its default action killed the server (exit -15 in 8
+ * of 40 starts stopped at once, 2026-12-07). A handler runs on whichever
+ * thread gets the signal; the pipe's write end is a static because a
+ * handler can reach nothing else (it lives as long as the process). */
+static int signal_pipe_write = -1;
+
+static void on_stop_signal(int signal_number) {
+    const int saved = errno;
+    const unsigned char byte = (unsigned char)signal_number;
+    if (write(signal_pipe_write, &byte, 1) < 0) {
+        /* the pipe is full of earlier signals: this one is already seen */
+    }
+    errno = saved;
+}
+
+/* The read end of the pipe, with the handlers installed; -1 on failure. */
+static int install_stop_signals(void) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return -1;
+    signal_pipe_write = fds[1];
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_stop_signal;
+    action.sa_flags = SA_RESTART;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return fds[0];
+}
+
+/* The next signal's number, waiting at most timeout_ms (-1 = forever); 0 when none came. */
+static int next_stop_signal(int signals, int timeout_ms) {
+    struct pollfd p = {signals, POLLIN, 0};
+    for (;;) {
+        const int ready = poll(&p, 1, timeout_ms);
+        if (ready < 0 && errno == EINTR) continue;
+        unsigned char byte = 0;
+        if (ready > 0 && read(signals, &byte, 1) == 1) return byte;
+        return 0;
+    }
+}
+
 /* Blocks until SIGINT/SIGTERM, then drains: 503 for new requests, admitted
  * ones answered, at most timeout seconds; a second signal ends the wait. */
-static llmbed_status wait_and_drain(serve_http *http, const sigset_t *signals, int64_t timeout) {
+static llmbed_status wait_and_drain(serve_http *http, int signals, int64_t timeout) {
     int signal_number = 0;
-    while (sigwait(signals, &signal_number) != 0) {
+    while ((signal_number = next_stop_signal(signals, -1)) == 0) {
     }
     serve_http_begin_drain(http);
     fprintf(stderr, "llmbed: serve: %s: no new requests; answering the %ld admitted (at most %" PRId64 " s)\n",
             signal_number == SIGTERM ? "SIGTERM" : "SIGINT", serve_http_in_flight(http), timeout);
     const double deadline = monotonic_seconds() + (double)timeout;
     while (serve_http_in_flight(http) > 0 && monotonic_seconds() < deadline) {
-        struct timespec tick = {0, 10 * 1000 * 1000};
-        if (sigtimedwait(signals, NULL, &tick) > 0) {
+        if (next_stop_signal(signals, 10) != 0) {
             fprintf(stderr, "llmbed: serve: second signal: stopping now\n");
             break;
         }
@@ -175,57 +193,65 @@ static llmbed_status wait_and_drain(serve_http *http, const sigset_t *signals, i
 }
 
 static int run(serve_args *a) {
-    /* Every thread inherits the mask: the signals reach sigwait() here only. */
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGINT);
-    sigaddset(&signals, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &signals, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    /* First thing: a signal while the model loads is then seen at the wait (drain, exit 0). */
+    const int signals = install_stop_signals();
+    if (signals < 0) {
+        cli_error("llmbed serve: cannot create the signal pipe: %s", strerror(errno));
+        return LLMBED_ERR_INTERNAL;
+    }
     if (a->port < 0 || a->port > 65535) {
         cli_error("llmbed serve: --port %" PRId64 ": expected 0..65535 (0 = any free port)", a->port);
         return LLMBED_ERR_INVALID_ARGUMENT;
     }
     char *owned_key = NULL, *owned_prompt = NULL, *name = NULL;
-    const char *key = NULL, *prompt = NULL;
+    const char *key = NULL;
     llmbed_status st = resolve_api_key(a, &owned_key, &key);
     if (st != LLMBED_OK) return st;
     llmbed_ctx_params ctx_params;
     llmbed_ctx_params_default(&ctx_params);
-    if (cli_parse_device(a->device, &ctx_params) != 0) {
-        cli_error("llmbed serve: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
-        free(owned_key);
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    }
-    if (ctx_params.n_devices != 0) { /* the server's engine runs one context's first engine */
-        cli_error("llmbed serve: --device '%s': one GPU per server (run one server per GPU behind a load balancer)",
-                  a->device);
-        free(owned_key);
-        return LLMBED_ERR_INVALID_ARGUMENT;
-    }
     llmbed_model_params model_params;
     llmbed_model_params_default(&model_params);
     model_params.n_threads = (int)a->threads;
     model_params.adapters = a->adapters.items;
     model_params.n_adapters = a->adapters.n;
     model_params.family = a->family;
+    model_params.rope_scaling = a->rope_scaling;
+    llmbed_embed_params params, resolved;
+    llmbed_text_params text;
     llmbed_model *model = NULL;
     llmbed_ctx *ctx = NULL;
     serve_pool *pool = NULL;
     serve_engine *engine = NULL;
     serve_http *http = NULL;
-    st = cli_load_model_with(a->model, &model_params, &model);
+    llmbed_error error = {0};
+    int row_dims = 0;
+    if (cli_parse_device(a->device, &ctx_params) != 0) {
+        cli_error("llmbed serve: --device '%s': expected " CLI_DEVICE_EXPECTED, a->device);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
+    if (ctx_params.n_devices != 0) { /* the stream runs one context's first engine */
+        cli_error("llmbed serve: --device '%s': one GPU per server (run one server per GPU behind a load balancer)",
+                  a->device);
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
+    if (cli_weights_option("serve", a->weights, &model_params) != 0) {
+        st = LLMBED_ERR_INVALID_ARGUMENT;
+        goto done;
+    }
+    st = row_params(a, &params, &text, &owned_prompt);
+    if (st == LLMBED_OK) st = cli_load_model_with(a->model, &model_params, &model);
     if (st != LLMBED_OK) goto done;
-    llmbed_model_info info = {.struct_size = sizeof info};
-    st = llmbed_model_get_info(model, &info);
-    serve_row_spec spec;
-    if (st == LLMBED_OK) st = resolve_spec(a, model, &info, &spec, &prompt, &owned_prompt);
-    if (st != LLMBED_OK) goto done;
+    st = llmbed_embed_params_resolve(model, &params, &resolved, &row_dims, &error);
+    if (st != LLMBED_OK) {
+        cli_error("llmbed serve: %s", error.message);
+        goto done;
+    }
     const int64_t batch_tokens = a->max_batch_tokens > 0 ? a->max_batch_tokens : llmbed_suggested_batch_tokens(model);
     ctx_params.n_threads = (int)a->threads;
     ctx_params.batch_tokens = batch_tokens;
     ctx_params.memory_limit_bytes = a->memory_limit_mib * 1024 * 1024;
-    llmbed_error error = {0};
     st = llmbed_ctx_create(model, &ctx_params, &ctx, &error);
     if (st != LLMBED_OK) {
         cli_error("%s", error.message[0] ? error.message : llmbed_status_str(st));
@@ -234,18 +260,21 @@ static int run(serve_args *a) {
     cli_note_device(ctx);
     name = model_display_name(a);
     pool = serve_pool_create((int)a->workers);
-    serve_metrics metrics;
-    serve_metrics_init(&metrics);
-    const serve_engine_config engine_config = {model, ctx, spec, batch_tokens, 0.002, pool, &metrics};
-    engine = pool != NULL ? serve_engine_create(&engine_config) : NULL;
-    if (name == NULL || engine == NULL) {
+    if (name == NULL || pool == NULL) {
         cli_error("llmbed serve: out of memory (or no thread could start)");
         st = LLMBED_ERR_OUT_OF_MEMORY;
         goto done;
     }
-    const int row_dims = spec.params.dims > 0 ? spec.params.dims : info.hidden_size;
+    serve_metrics metrics;
+    serve_metrics_init(&metrics);
+    const serve_engine_config engine_config = {ctx, &text, &params, (int)a->workers, 2000, pool, &metrics};
+    st = serve_engine_create(&engine_config, &engine, &error);
+    if (st != LLMBED_OK) {
+        cli_error("llmbed serve: %s", error.message);
+        goto done;
+    }
     const serve_http_config http_config = {a->host, (int)a->port, key, (size_t)a->max_request_bytes, (int)a->max_inputs,
-                                           (int)a->max_queue, (int)a->timeout, name, row_dims, spec.params.normalize,
+                                           (int)a->max_queue, (int)a->timeout, name, row_dims, resolved.normalize,
                                            engine, pool, &metrics};
     st = serve_http_start(&http_config, &http, &error);
     if (st != LLMBED_OK) {
@@ -256,19 +285,18 @@ static int run(serve_args *a) {
         fprintf(stderr, "llmbed: warning: serving on %s without an API key: anyone who can reach this host can use "
                         "it (--api-key or --api-key-file)\n", a->host);
     fprintf(stderr,
-            "llmbed: serving %s on http://%s%s%s:%d (rows of %d, pooling %s, normalize %d; batches of up to %" PRId64
-            " tokens)\n",
+            "llmbed: serving %s on http://%s%s%s:%d (rows of %d, normalize %d; batches of up to %" PRId64 " tokens)\n",
             name, strchr(a->host, ':') ? "[" : "", a->host, strchr(a->host, ':') ? "]" : "", serve_http_port(http),
-            row_dims, cli_pooling_name(spec.params.pooling), spec.params.normalize, batch_tokens);
-    st = wait_and_drain(http, &signals, a->timeout);
+            row_dims, resolved.normalize, batch_tokens);
+    st = wait_and_drain(http, signals, a->timeout);
     if (st == LLMBED_OK)
         fprintf(stderr, "llmbed: serve: every admitted request answered (%llu embeddings requests answered 200); bye\n",
                 (unsigned long long)atomic_load(&metrics.requests[SERVE_ROUTE_EMBEDDINGS][0]));
 done:
     /* Order: no new body reaches the pool; the engine answers what it still
-     * holds; the pool runs what is queued (parsing into the stopped engine
-     * answers 503) and every answer, resuming its connection; then the
-     * daemon stops with no connection suspended. */
+     * holds (queued inputs cancelled); the pool runs what is queued (parsing
+     * into the stopped engine answers 503) and every answer, resuming its
+     * connection; then the daemon stops with no connection suspended. */
     serve_http_close_intake(http);
     serve_engine_stop(engine);
     serve_pool_free(pool);
@@ -321,6 +349,13 @@ int cli_serve(int argc, char **argv) {
         {"chunk-tokens", CLI_INT, &a.chunk_tokens, 0, 1, "C",
          "inputs longer than C tokens run in chunks of C over a key/value cache (causal)"},
         {"think-ratio", CLI_DOUBLE, &a.think_ratio, 0, 0, "X", "ThinK key-channel pruning of chunked inputs, [0, 1)"},
+        {"layer", CLI_INT, &a.layer, 0, 0, "K", "early exit after K decoder layers (0 = all)"},
+        {"mask-prefix-tokens", CLI_INT, &a.mask_prefix_tokens, 0, 0, "N", "drop the first N tokens of each input from the pool"},
+        {"rope-scaling", CLI_STRING, &a.rope_scaling, 0, 0, "T:F",
+         "RoPE scaling instead of the config's: none, linear:F, dynamic:F, yarn:F[:ORIG], llama3:F[:ORIG]"},
+        {"weights", CLI_STRING, &a.weights, 0, 0, "W",
+         "CPU weights: native (as the file stores them; rows = f32; default), bf16, or f32"},
+        CLI_METHOD_OPTION_ROWS(a.method),
     };
     int parsed = cli_parse("serve", serve_usage, argc, argv, 2, options, (int)(sizeof options / sizeof options[0]));
     if (parsed != 0) return parsed > 0 ? 0 : LLMBED_ERR_INVALID_ARGUMENT;

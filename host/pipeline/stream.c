@@ -58,6 +58,8 @@ struct llmbed_stream {
     llmbed_job_source naming; /* how messages name an input: "input N" */
     llmbed_stream_callback callback;
     void *user;
+    int (*is_cancelled)(void *user, void *tag);
+    void (*on_batch)(void *user, int n_inputs, int64_t n_tokens);
     double max_wait;
     pthread_mutex_t lock;
     pthread_cond_t raw_ready, batch_ready;
@@ -123,6 +125,17 @@ static void deliver(llmbed_stream *st, stream_item *s, llmbed_status status, con
     pthread_mutex_unlock(&st->lock);
 }
 
+/* The caller's cancellation (llmbed_stream_params.is_cancelled): a dropped
+ * input is called back as interrupted, without a row. */
+static int drop_if_cancelled(llmbed_stream *st, stream_item *s) {
+    if (st->is_cancelled == NULL || !st->is_cancelled(st->user, s->item.tag)) return 0;
+    char name[64], message[128];
+    llmbed_window_item_name(&st->naming, &s->item, name, sizeof name);
+    snprintf(message, sizeof message, "%s: cancelled by the caller", name);
+    deliver(st, s, LLMBED_ERR_INTERRUPTED, message, NULL, 0);
+    return 1;
+}
+
 static void *tokenize_main(void *arg) {
     llmbed_stream *st = arg;
     for (;;) {
@@ -135,6 +148,13 @@ static void *tokenize_main(void *arg) {
         stream_item *s = queue_pop(&st->raw);
         st->tokenizing++;
         pthread_mutex_unlock(&st->lock);
+        if (drop_if_cancelled(st, s)) {
+            pthread_mutex_lock(&st->lock);
+            st->tokenizing--;
+            pthread_cond_broadcast(&st->batch_ready); /* a closing worker waits for tokenizers to finish */
+            pthread_mutex_unlock(&st->lock);
+            continue;
+        }
         llmbed_window one = {.items = &s->item, .n = 1, .capacity = 1};
         llmbed_window_prepare(&one, &st->naming, &st->engine, &st->options, 1);
         pthread_mutex_lock(&st->lock);
@@ -225,6 +245,7 @@ static void run_batch(llmbed_stream *st, int worker, stream_item **batch, int n,
                                  any_pool_end ? pool_ends : NULL};
     llmbed_error error = {0};
     const llmbed_status status = st->engine.embed(st->engine.user, worker, &packed, raw, &error);
+    if (status == LLMBED_OK && st->on_batch != NULL) st->on_batch(st->user, n, offsets[n]);
     for (int i = 0; i < n; i++) {
         stream_item *s = batch[i];
         if (status != LLMBED_OK) {
@@ -282,9 +303,13 @@ static void *worker_main(void *arg) {
             pthread_mutex_unlock(&st->lock);
             break;
         }
-        const int n = take_batch(st, batch);
-        if (n < (int)MAX_BATCH && st->n_ready > 0) pthread_cond_broadcast(&st->batch_ready);
+        const int taken = take_batch(st, batch);
+        if (taken < (int)MAX_BATCH && st->n_ready > 0) pthread_cond_broadcast(&st->batch_ready);
         pthread_mutex_unlock(&st->lock);
+        int n = 0;
+        for (int i = 0; i < taken; i++)
+            if (!drop_if_cancelled(st, batch[i])) batch[n++] = batch[i];
+        if (n == 0) continue;
         size_t n_tokens = 0;
         for (int i = 0; i < n; i++) n_tokens += batch[i]->item.n_ids;
         if (ok && n_tokens > token_capacity) {
@@ -378,6 +403,8 @@ llmbed_status llmbed_stream_start(const llmbed_model *model, llmbed_engine *cons
     st->naming = (llmbed_job_source){NULL, "input", 0, NULL, NULL, NULL};
     st->callback = callback;
     st->user = user;
+    st->is_cancelled = sp->is_cancelled;
+    st->on_batch = sp->on_batch;
     st->max_wait = 1e-6 * (double)sp->max_wait_us;
     status = llmbed_job_bind_prepare(&st->binding, error);
     if (status != LLMBED_OK) {

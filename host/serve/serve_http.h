@@ -1,7 +1,7 @@
 /* The HTTP side of `llmbed serve`, over GNU libmicrohttpd (Debian's
  * libmicrohttpd12): one epoll thread reads requests and writes answers;
- * parsing, tokenising and encoding run on the worker pool and embedding on
- * the engine thread (serve/serve_engine.h), the connection suspended in
+ * parsing and encoding run on the worker pool, tokenising and embedding in
+ * the pipeline's stream (serve/serve_engine.h), the connection suspended in
  * between.
  *
  * Endpoints (OpenAI's shapes): POST /v1/embeddings, GET /v1/models,

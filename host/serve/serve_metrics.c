@@ -123,7 +123,7 @@ char *serve_metrics_render(serve_metrics *m, const char *model, size_t *len) {
     put(&o, "# HELP llmbed_queue_depth Embedding requests admitted and not yet answered (bounded by --max-queue).\n"
             "# TYPE llmbed_queue_depth gauge\nllmbed_queue_depth %lld\n",
         (long long)atomic_load(&m->in_flight));
-    put(&o, "# HELP llmbed_pending_sequences Tokenised inputs waiting for a batch.\n"
+    put(&o, "# HELP llmbed_pending_sequences Inputs in the engine: being tokenised or waiting for a batch.\n"
             "# TYPE llmbed_pending_sequences gauge\nllmbed_pending_sequences %lld\n",
         (long long)atomic_load(&m->pending_sequences));
     put_histogram(&o, "llmbed_batch_sequences", "Sequences per forward batch.", &m->batch_sequences);

@@ -34,7 +34,7 @@ typedef struct serve_metrics {
     _Atomic uint64_t inputs;        /* inputs embedded */
     _Atomic uint64_t tokens;        /* tokens embedded (prompt_tokens of the answered requests) */
     _Atomic int64_t in_flight;      /* admitted embeddings requests not yet answered (the queue) */
-    _Atomic int64_t pending_sequences; /* tokenised inputs waiting for a batch */
+    _Atomic int64_t pending_sequences; /* inputs in the engine (tokenising or waiting for a batch) */
     _Atomic uint64_t disconnects;   /* requests whose client left before the answer */
     serve_histogram batch_sequences, batch_tokens, latency_seconds;
 } serve_metrics;

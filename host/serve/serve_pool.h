@@ -1,6 +1,6 @@
 /* A fixed set of worker threads running queued tasks in FIFO order: the
- * server parses and tokenises requests and encodes responses there, off the
- * HTTP thread and off the engine thread. */
+ * server parses requests and encodes responses there, off the
+ * HTTP thread and off the stream's threads. */
 #ifndef LLMBED_SERVE_POOL_H
 #define LLMBED_SERVE_POOL_H
 

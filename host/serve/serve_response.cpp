@@ -111,8 +111,9 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 extern "C" char *serve_response_embeddings(const float *rows, int n_rows, int dims, int base64, const char *model,
                                            int64_t prompt_tokens, size_t *len) {
     body_buffer b;
-    // The longest float text is 15 bytes ("-1.1754944e-38"), plus the comma.
-    const size_t row_bytes = base64 ? 4 * ((4 * static_cast<size_t>(dims) + 2) / 3) + 2 : 16 * static_cast<size_t>(dims) + 2;
+    // Each float text plus its comma fits SERVE_FLOAT_TEXT_MAX + 1 bytes.
+    const size_t row_bytes = base64 ? 4 * ((4 * static_cast<size_t>(dims) + 2) / 3) + 2
+                                    : (SERVE_FLOAT_TEXT_MAX + 1) * static_cast<size_t>(dims) + 2;
     b.reserve(static_cast<size_t>(n_rows) * (row_bytes + 64) + 256);
     b.put("{\"object\":\"list\",\"data\":[");
     for (int r = 0; r < n_rows; r++) {

@@ -27,8 +27,14 @@ char *serve_response_error(const char *message, const char *type, const char *pa
 /* {"object":"list","data":[{"id":model,"object":"model","created":created,"owned_by":"llmbed"}]} */
 char *serve_response_models(const char *model, int64_t created, size_t *len);
 
-/* Shortest round-trip text of a finite float into out (at least 16 bytes);
- * returns the length. For the tests of the encoder. */
+/* The longest text serve_format_float writes: {fmt} prints the shortest
+ * digits in fixed notation up to 16 digits before the point, so
+ * "-1000000200000000" (17 bytes) beats any exponent form ("-1.1754944e-38"
+ * is 14); tests/serve/test_serve_response.cpp checks the bound. */
+enum { SERVE_FLOAT_TEXT_MAX = 17 };
+
+/* Shortest round-trip text of a finite float into out (at least
+ * SERVE_FLOAT_TEXT_MAX bytes); returns the length. */
 size_t serve_format_float(float value, char *out);
 
 /* Base64 (RFC 4648, with padding) of in[0..n) into out (4 * ceil(n / 3)

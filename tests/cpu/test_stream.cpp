@@ -34,6 +34,8 @@ struct Collector {
     std::mutex lock;
     std::map<intptr_t, Result> by_tag;
     std::atomic<int> calls{0};
+    std::atomic<int> batch_inputs{0};       // on_batch: inputs run
+    std::atomic<int64_t> batch_tokens{0};   // on_batch: tokens run
 };
 
 void collect(void *user, const llmbed_stream_row *row) {
@@ -174,6 +176,60 @@ TEST_CASE("stream: a lone input runs after max_wait, without more input to fill 
     CHECK(c.calls == 1);  // not stuck waiting for the budget to fill
     CHECK(llmbed_stream_pending(stream) == 0);
     llmbed_stream_close(stream);
+    llmbed_ctx_free(ctx);
+    llmbed_model_free(model);
+}
+
+TEST_CASE("stream: is_cancelled drops inputs without a row, on_batch counts what ran", "[stream]") {
+    llmbed_model *model = nullptr;
+    llmbed_error e{};
+    REQUIRE(llmbed_model_load(kModel.c_str(), nullptr, &model, &e) == LLMBED_OK);
+    llmbed_ctx_params cp;
+    llmbed_ctx_params_default(&cp);
+    cp.n_threads = 1;
+    cp.batch_tokens = 32;
+    llmbed_ctx *ctx = nullptr;
+    REQUIRE(llmbed_ctx_create(model, &cp, &ctx, &e) == LLMBED_OK);
+    Collector c;
+    llmbed_stream_params sp;
+    llmbed_stream_params_default(&sp);
+    sp.is_cancelled = [](void *, void *tag) { return (int)((intptr_t)tag % 3 == 1); };  // inputs 1, 4, 7, ...
+    sp.on_batch = [](void *user, int n, int64_t tokens) {
+        auto *col = static_cast<Collector *>(user);
+        col->batch_inputs += n;
+        col->batch_tokens += tokens;
+    };
+    llmbed_stream *stream = nullptr;
+    REQUIRE(llmbed_stream_open(&ctx, 1, nullptr, nullptr, &sp, collect, &c, &stream, &e) == LLMBED_OK);
+    const std::vector<std::string> texts = texts_for(13);
+    std::vector<llmbed_stream_input> inputs(texts.size());
+    for (size_t i = 0; i < texts.size(); i++) {
+        inputs[i].text = texts[i].data();
+        inputs[i].text_len = texts[i].size();
+        inputs[i].normalize = -1;
+        inputs[i].tag = (void *)(intptr_t)i;
+    }
+    REQUIRE(llmbed_stream_submit(stream, inputs.data(), (int)inputs.size(), &e) == LLMBED_OK);
+    llmbed_stream_close(stream);
+    REQUIRE(c.calls == (int)texts.size());
+    int ran = 0;
+    int64_t tokens = 0;
+    for (size_t i = 0; i < texts.size(); i++) {
+        const Result &r = c.by_tag[(intptr_t)i];
+        INFO("input " << i << ": " << r.message);
+        if (i % 3 == 1) {
+            CHECK(r.status == LLMBED_ERR_INTERRUPTED);
+            CHECK(r.row.empty());
+            CHECK(r.message.find("cancelled") != std::string::npos);
+        } else {
+            CHECK(r.status == LLMBED_OK);
+            CHECK(!r.row.empty());
+            ran++;
+            tokens += r.tokens;
+        }
+    }
+    CHECK(c.batch_inputs == ran);  // 9 of 13: the cancelled ones never ran
+    CHECK(c.batch_tokens == tokens);
     llmbed_ctx_free(ctx);
     llmbed_model_free(model);
 }

@@ -170,15 +170,17 @@ def cli_token_counts(model, texts, tmp_path):
     return [len(json.loads(line)["input_ids"]) for line in r.stdout.splitlines()]
 
 
-def assert_rows_close(got, want, tol=1e-6):
-    """Max |diff| and cosine, failing on any non-finite value. Rows depend on
-    their batch in the last bits until the CPU's batch-invariant kernels land
-    (issue 24): 1e-6 covers that (observed <= 2.4e-7)."""
-    got = np.asarray(got, dtype=np.float64)
-    want = np.asarray(want, dtype=np.float64)
+def assert_rows_equal(got, want):
+    """Bit for bit: the server's rows come out of the pipeline `llmbed embed`
+    runs, and CPU rows are batch-invariant (issue 24: a row does not depend
+    on the batch it ran in), so max |diff| must be 0. Fails on any
+    non-finite value; the cosine is asserted too, as everywhere."""
+    got = np.asarray(got, dtype=np.float32)
+    want = np.asarray(want, dtype=np.float32)
     assert got.shape == want.shape, (got.shape, want.shape)
     assert np.isfinite(got).all() and np.isfinite(want).all(), "non-finite values"
-    diff = float(np.abs(got - want).max())
-    cos = (got * want).sum(1) / np.sqrt((got * got).sum(1) * (want * want).sum(1))
-    assert diff <= tol, f"max |diff| {diff} > {tol}"
-    assert float(cos.min()) >= 1 - 1e-6, f"min cosine {cos.min()}"
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    diff = float(np.abs(g - w).max())
+    cos = (g * w).sum(-1) / np.sqrt((g * g).sum(-1) * (w * w).sum(-1))
+    assert diff == 0.0, f"max |diff| {diff} (rows must be bit-identical)"
+    assert float(cos.min()) >= 1 - 1e-12, f"min cosine {cos.min()}"

@@ -1,5 +1,6 @@
 """--api-key / --api-key-file: /v1/* needs the bearer key; /health and
-/metrics stay open for probes and scrapers."""
+/metrics stay open for probes and scrapers. Also: the warning on a public
+address without a key, and exit 0 on a SIGTERM right after the start."""
 import pytest
 
 
@@ -29,7 +30,17 @@ def test_key_required_on_v1(start_server, tiny_model, tmp_path, how):
 def test_public_host_without_key_warns(tiny_model):
     from conftest import Server
     server = Server(tiny_model, "--host", "0.0.0.0")
-    server.stop()
-    # Exit status not asserted here: a rare non-zero exit after SIGTERM on 0.0.0.0 is under
-    # investigation (see /work/notes/report-serve.md); the loopback tests assert exit 0.
+    code = server.stop()
+    assert code == 0, (code, server.stderr)
     assert "without an API key" in server.stderr
+
+
+def test_sigterm_right_after_start_exits_0(tiny_model):
+    """SIGTERM as soon as the server says it serves: OpenBLAS's threads,
+    started before main() with the signal unblocked, once took it and died
+    by it (exit -15 in 8 of 40 such starts); now 0 every time."""
+    from conftest import Server
+    for _ in range(10):
+        server = Server(tiny_model, "--host", "0.0.0.0", "--api-key", "k")
+        code = server.stop()
+        assert code == 0, (code, server.stderr)

@@ -8,7 +8,7 @@ import numpy as np
 import openai
 import pytest
 
-from conftest import assert_rows_close, cli_embed, cli_token_counts
+from conftest import assert_rows_equal, cli_embed, cli_token_counts
 
 TEXTS = [
     "The cat sat on the mat.",
@@ -37,7 +37,7 @@ def test_strings_equal_cli_and_usage_equals_tokenize(smol_server, smollm2, tmp_p
     rows = np.array([d.embedding for d in answer.data], dtype=np.float32)
     assert [d.index for d in answer.data] == list(range(len(TEXTS)))
     want = cli_embed(smollm2, [{"text": t} for t in TEXTS], tmp_path)
-    assert_rows_close(rows, want)
+    assert_rows_equal(rows, want)
     counts = cli_token_counts(smollm2, TEXTS, tmp_path)
     assert answer.usage.prompt_tokens == sum(counts)
     assert answer.usage.total_tokens == sum(counts)
@@ -49,7 +49,7 @@ def test_single_string_and_default_base64_decoding(smol_server, smollm2, tmp_pat
     answer = client(smol_server).embeddings.create(model="smollm2", input=TEXTS[0])
     assert len(answer.data) == 1
     want = cli_embed(smollm2, [{"text": TEXTS[0]}], tmp_path)
-    assert_rows_close(np.array([answer.data[0].embedding], dtype=np.float32), want)
+    assert_rows_equal(np.array([answer.data[0].embedding], dtype=np.float32), want)
 
 
 def test_token_arrays_equal_cli(smol_server, smollm2, tmp_path):
@@ -58,8 +58,8 @@ def test_token_arrays_equal_cli(smol_server, smollm2, tmp_path):
     many = c.embeddings.create(model="smollm2", input=ids, encoding_format="float")
     one = c.embeddings.create(model="smollm2", input=ids[0], encoding_format="float")
     want = cli_embed(smollm2, [{"input_ids": x} for x in ids], tmp_path)
-    assert_rows_close(np.array([d.embedding for d in many.data], dtype=np.float32), want)
-    assert_rows_close(np.array([one.data[0].embedding], dtype=np.float32), want[:1])
+    assert_rows_equal(np.array([d.embedding for d in many.data], dtype=np.float32), want)
+    assert_rows_equal(np.array([one.data[0].embedding], dtype=np.float32), want[:1])
     assert many.usage.prompt_tokens == sum(map(len, ids))
 
 
@@ -83,7 +83,17 @@ def test_dimensions_equal_cli_dims(smol_server, smollm2, tmp_path):
     assert rows.shape == (3, 64)
     assert np.allclose(np.linalg.norm(rows, axis=1), 1, atol=1e-6)
     want = cli_embed(smollm2, [{"text": t} for t in TEXTS[:3]], tmp_path, "--dims", 64)
-    assert_rows_close(rows, want)
+    assert_rows_equal(rows, want)
+
+
+def test_the_row_check_fails_on_one_ulp():
+    """assert_rows_equal can fail: one value one ulp off is caught."""
+    rows = np.linspace(-1, 1, 96, dtype=np.float32).reshape(2, 48)
+    off = rows.copy()
+    off[1, 7] = np.nextafter(off[1, 7], np.float32(2))
+    assert_rows_equal(rows, rows.copy())
+    with pytest.raises(AssertionError, match="max"):
+        assert_rows_equal(off, rows)
 
 
 def test_wrong_key_is_refused_by_the_client(smol_server):
@@ -99,4 +109,4 @@ def test_models_endpoint(smol_server, smollm2):
 def test_bad_input_raises_bad_request_naming_the_index(smol_server):
     with pytest.raises(openai.BadRequestError) as err:
         client(smol_server).embeddings.create(model="smollm2", input=[[1, 2], [3, 10**9]], encoding_format="float")
-    assert "input[1][1]" in str(err.value)
+    assert "input[1]: position 1: token id 1000000000 outside the vocabulary" in str(err.value)
