@@ -24,6 +24,7 @@ extern "C" {
 #include "llmbed.h"
 #include "support/golden_compare.hpp"
 #include "support/npy_reader.hpp"
+#include "support/think_goldens.hpp"
 
 using namespace llmbed_test;
 
@@ -187,7 +188,7 @@ TEST_CASE("ThinK equals the float64 reference of SPEC §5", "[chunked][think][go
     text.push_back(0);
     cJSON *root = cJSON_Parse((const char *)text.data());
     REQUIRE(root != nullptr);
-    size_t n_cases = 0;
+    size_t n_cases = 0, n_fallbacks = 0;
     const cJSON *entry;
     cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(root, "models")) {
         const std::string name = cJSON_GetObjectItemCaseSensitive(entry, "model")->valuestring;
@@ -204,10 +205,14 @@ TEST_CASE("ThinK equals the float64 reference of SPEC §5", "[chunked][think][go
         }
         CtxPtr ctx = context(model.get(), 256);
         Agreement worst;
-        const cJSON *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(entry, "cases")) {
+        const cJSON *c, *cases = cJSON_GetObjectItemCaseSensitive(entry, "cases");
+        const llmbed_test::ThinkRows expected(cases);
+        cJSON_ArrayForEach(c, cases) {
             const int s = cJSON_GetObjectItemCaseSensitive(c, "sequence")->valueint;
-            const int row = cJSON_GetObjectItemCaseSensitive(c, "row")->valueint;
+            bool fallback = false;
+            const int row = expected.expected_row(c, (int64_t)sequences[(size_t)s].size(), model->config.head_dim,
+                                                  &fallback);
+            n_fallbacks += fallback;
             const std::string pooling = cJSON_GetObjectItemCaseSensitive(c, "pooling")->valuestring;
             llmbed_embed_params p = raw_params(pooling == "last" ? LLMBED_POOLING_LAST : LLMBED_POOLING_MEAN);
             p.chunk_tokens = cJSON_GetObjectItemCaseSensitive(c, "chunk")->valueint;
@@ -218,8 +223,8 @@ TEST_CASE("ThinK equals the float64 reference of SPEC §5", "[chunked][think][go
                                            rows.values.begin() + (long)(row + 1) * hidden);
             const Agreement a = compare_rows(got.rows.data(), want, hidden);
             INFO(name << " n=" << sequences[(size_t)s].size() << " chunk " << p.chunk_tokens << " ratio "
-                      << p.think_ratio << " " << pooling << ": cosine " << a.min_cosine << " max |diff| "
-                      << a.max_abs);
+                      << p.think_ratio << (fallback ? " (plain cache: ThinK would not save memory)" : "") << " "
+                      << pooling << ": cosine " << a.min_cosine << " max |diff| " << a.max_abs);
             CHECK(a.within_golden_tolerance());
             worst.merge(a);
             n_cases++;
@@ -229,6 +234,9 @@ TEST_CASE("ThinK equals the float64 reference of SPEC §5", "[chunked][think][go
     }
     cJSON_Delete(root);
     CHECK(n_cases == 3 * 3 * 2 * 4 * 2);
+    /* per model, head_dim 16: every pruning case of the 97-token sequence, and at 300 tokens ratio 0.25
+     * in chunks of 64 and ratios 0.25, 0.5 in chunks of 128 (x 2 poolings) */
+    CHECK(n_fallbacks == 3 * (2 * 3 * 2 + 3 * 2));
 }
 
 TEST_CASE("pruned-cache attention equals the zero-filled full-cache oracle", "[chunked][think][ops]") {
@@ -454,6 +462,9 @@ TEST_CASE("llmbed_kv_cache_bytes: full keys and values, or pruned keys + the rec
         CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, ratio) == want);
     }
     CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 0.5f) < llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 0.0f));
+    // too short for ThinK to save memory (200 x 12 + 96 x 16 > 200 x 16 key values): the plain cache
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), 200, (int)C, 0.25f) == L * kv * 2 * 200 * D * 4 + 5 * 4);
+    CHECK(llmbed_kv_cache_bytes(ctx.get(), 200, (int)C, 0.5f) < llmbed_kv_cache_bytes(ctx.get(), 200, (int)C, 0.0f));
     CHECK(llmbed_kv_cache_bytes(ctx.get(), 0, (int)C, 0.0f) == -1);
     CHECK(llmbed_kv_cache_bytes(ctx.get(), N, 0, 0.0f) == -1);
     CHECK(llmbed_kv_cache_bytes(ctx.get(), N, (int)C, 1.0f) == -1);

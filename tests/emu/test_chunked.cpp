@@ -17,6 +17,7 @@ extern "C" {
 }
 #include "support/golden_compare.hpp"
 #include "support/npy_reader.hpp"
+#include "support/think_goldens.hpp"
 
 extern "C" llmbed_status llmbed_emu_cuda_backend_create(const struct llmbed_model *model, int device_index,
                                                         int64_t max_tokens, llmbed_backend **out,
@@ -37,7 +38,7 @@ TEST_CASE("emu backend: chunked prefill and ThinK equal the float64 reference", 
     cJSON *root = cJSON_Parse((const char *)text.data());
     REQUIRE(root != nullptr);
     openblas_set_num_threads(1);
-    size_t n_checked = 0;
+    size_t n_checked = 0, n_pruned = 0;
     const cJSON *entry;
     cJSON_ArrayForEach(entry, cJSON_GetObjectItemCaseSensitive(root, "models")) {
         const std::string name = cJSON_GetObjectItemCaseSensitive(entry, "model")->valuestring;
@@ -63,17 +64,21 @@ TEST_CASE("emu backend: chunked prefill and ThinK equal the float64 reference", 
         decoder.backend = backend;
         const double bound = bf16_path_relative_bound(model->config.n_layers);
         Agreement worst;
-        const cJSON *c;
-        cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(entry, "cases")) {
+        const cJSON *c, *cases = cJSON_GetObjectItemCaseSensitive(entry, "cases");
+        const ThinkRows expected(cases);
+        cJSON_ArrayForEach(c, cases) {
             const int s = cJSON_GetObjectItemCaseSensitive(c, "sequence")->valueint;
             const int chunk = cJSON_GetObjectItemCaseSensitive(c, "chunk")->valueint;
             const float ratio = (float)cJSON_GetObjectItemCaseSensitive(c, "ratio")->valuedouble;
-            /* emulation is slow: every case of the 97-token sequence (2 chunks of 64 with
-             * a pruned part), and the 300-token one in chunks of 128 at ratio 0.5; the CPU
-             * suite checks every case */
+            /* emulation is slow: every case of the 97-token sequence (2 chunks of 64; the
+             * plain cache at every ratio: ThinK would not save memory there), and the
+             * 300-token one in chunks of 64 at ratio 0.75 (kept 4 of 16 channels, 4 pruned
+             * chunks); the CPU suite checks every case */
             const size_t n = sequences[(size_t)s].size();
-            if (!(n <= 100 || (n <= 300 && chunk == 128 && ratio == 0.5f))) continue;
-            const int row = cJSON_GetObjectItemCaseSensitive(c, "row")->valueint;
+            if (!(n <= 100 || (n <= 300 && chunk == 64 && ratio == 0.75f))) continue;
+            bool fallback = false;
+            const int row = expected.expected_row(c, (int64_t)n, model->config.head_dim, &fallback);
+            n_pruned += ratio > 0.0f && !fallback;
             const std::string pooling = cJSON_GetObjectItemCaseSensitive(c, "pooling")->valuestring;
             const int32_t begin = 0, end = (int32_t)n;
             llmbed_chunked_request req{};
@@ -110,4 +115,5 @@ TEST_CASE("emu backend: chunked prefill and ThinK equal the float64 reference", 
     }
     cJSON_Delete(root);
     CHECK(n_checked == 3 * (2 * 4 * 2 + 2));
+    CHECK(n_pruned == 3 * 2); /* the pruned layout runs on every model */
 }
