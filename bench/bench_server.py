@@ -11,8 +11,17 @@ tok/s (goal <= 10% at 32 inputs per request). Each figure is the median of
 --repeats runs, with min..max, runs interleaved with the CLI's; the machine is
 shared, so read the spread.
 
+Each configuration sends max(--requests-per-client x clients, --min-requests)
+requests (texts cycled), so every client has work; --texts N takes the N
+shortest distinct sentences and --skip CLIENTSxINPUTS:FORMAT drops a
+configuration, to fit a run into a time budget on a slow machine. The clients run on the
+same cores as the server: they read only "usage" from each answer (no JSON
+parse of the rows), so the figure charges the server, not the client, with
+the float text or base64 encoding.
+
 Usage: python3 bench/bench_server.py [--cli build/release/llmbed] [--threads 2] [--repeats 3]
-                                     [--texts 512] [--out bench/results/server_DATE.txt]
+                                     [--requests-per-client 2] [--min-requests 16] [--texts N]
+                                     [--skip 64x32:base64] [--out bench/results/server_DATE.txt]
 """
 import argparse
 import datetime
@@ -41,12 +50,13 @@ def smollm2():
     return path
 
 
-def sentences(n):
-    """Sentences of SICK (shared testdata), 7-25 words each, in file order."""
+def sentences(n=0):
+    """The distinct sentences of SICK (shared testdata), in file order; n > 0: the n shortest."""
     out = []
     for line in (ROOT.parent / "shared" / "testdata" / "sts" / "sick2014-test-1500.tsv").read_text().splitlines():
         out.extend(line.split("\t")[1:3])
-    return out[:n]
+    out = list(dict.fromkeys(out))
+    return sorted(out, key=len)[:n] if n > 0 else out
 
 
 def cpu_name():
@@ -85,9 +95,12 @@ class Server:
         return self.proc.wait(60)
 
 
-def run_load(port, texts, clients, per_request, fmt):
-    """All texts sent once, split into requests of per_request inputs, shared by `clients` threads."""
-    requests = [texts[i:i + per_request] for i in range(0, len(texts), per_request)]
+USAGE = re.compile(rb'"prompt_tokens":(\d+)')
+
+
+def run_load(port, texts, clients, per_request, fmt, n_requests):
+    """n_requests requests of per_request inputs (texts cycled), shared by `clients` threads."""
+    requests = [[texts[(r * per_request + i) % len(texts)] for i in range(per_request)] for r in range(n_requests)]
     next_index, lock = [0], threading.Lock()
     latencies, tokens, errors = [], [0], []
 
@@ -108,7 +121,7 @@ def run_load(port, texts, clients, per_request, fmt):
             if r.status != 200:
                 errors.append(r.status)
                 continue
-            n = json.loads(answer)["usage"]["prompt_tokens"]
+            n = int(USAGE.search(answer, max(0, len(answer) - 200)).group(1))
             with lock:
                 latencies.append(elapsed)
                 tokens[0] += n
@@ -135,13 +148,17 @@ def main():
     ap.add_argument("--cli", default=str(ROOT / "build" / "release" / "llmbed"))
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--texts", type=int, default=512)
+    ap.add_argument("--min-requests", type=int, default=16)
+    ap.add_argument("--requests-per-client", type=int, default=2)
+    ap.add_argument("--texts", type=int, default=0)
+    ap.add_argument("--skip", action="append", default=[])
     ap.add_argument("--batch-tokens", type=int, default=4096)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / f"server_{datetime.date.today()}.txt"))
     a = ap.parse_args()
     model = smollm2()
     texts = sentences(a.texts)
-    configs = [(c, k, f) for k in (32, 1) for c in (1, 16, 64) for f in ("float", "base64")]
+    configs = [(c, k, f) for k in (32, 1) for c in (1, 16, 64) for f in ("float", "base64")
+               if f"{c}x{k}:{f}" not in a.skip]
     results = {cfg: [] for cfg in configs}
     cli = []
     load = os.getloadavg()
@@ -149,12 +166,11 @@ def main():
         for rep in range(a.repeats):
             cli.append(cli_tokens_per_second(a.cli, model, texts, a.threads, a.batch_tokens, tmp))
             server = Server(a.cli, model, a.threads, a.batch_tokens)
-            run_load(server.port, texts[:32], 4, 8, "float")  # warm-up
+            run_load(server.port, texts, 4, 8, "float", 8)  # warm-up
             for cfg in configs:
                 clients, per_request, fmt = cfg
-                # One input per request: a quarter of the texts keeps the run short.
-                subset = texts if per_request > 1 else texts[: max(64, len(texts) // 4)]
-                results[cfg].append(run_load(server.port, subset, clients, per_request, fmt))
+                n_requests = max(a.requests_per_client * clients, a.min_requests)
+                results[cfg].append(run_load(server.port, texts, clients, per_request, fmt, n_requests))
                 print(cfg, results[cfg][-1], flush=True)
             code = server.stop()
             assert code == 0, f"server exit {code}"
@@ -163,10 +179,13 @@ def main():
         f"# llmbed serve vs llmbed embed, {datetime.datetime.now():%Y-%m-%d %H:%M}",
         f"# machine: {cpu_name()}, {os.cpu_count()} cores; shared with other engineers' builds (load average "
         f"{load[0]:.1f} at start): noisy, read the spread",
-        f"# model: SmolLM2-135M-Instruct Q4_1 GGUF; {len(texts)} SICK sentences; --threads {a.threads}; "
-        f"token budget {a.batch_tokens}; {a.repeats} runs, median (min..max)",
-        f"# command: python3 bench/bench_server.py --threads {a.threads} --repeats {a.repeats} --texts {a.texts} "
-        f"--batch-tokens {a.batch_tokens}",
+        f"# model: SmolLM2-135M-Instruct Q4_1 GGUF; {len(texts)} distinct SICK sentences (cycled); --threads "
+        f"{a.threads}; token budget {a.batch_tokens}; {a.repeats} runs, median (min..max); clients on the same cores",
+        f"# requests per configuration: max({a.requests_per_client} x clients, {a.min_requests}); the CLI embeds all "
+        f"{len(texts)} sentences",
+        f"# command: nice -n 10 python3 bench/bench_server.py --threads {a.threads} --repeats {a.repeats} "
+        f"--requests-per-client {a.requests_per_client} --min-requests {a.min_requests} --texts {a.texts} "
+        f"--batch-tokens {a.batch_tokens}" + "".join(f" --skip {x}" for x in a.skip),
         f"CLI llmbed embed ceiling: {spread(cli, '{:.0f}')} tokens/s",
         "",
         "clients  inputs/req  format   requests/s        p50 ms               p99 ms               tokens/s         "

@@ -143,6 +143,14 @@ static llmbed_status check_data_parallel(const llmbed_ctx_params *params, int *t
     return LLMBED_OK;
 }
 
+/* CPU replicas asked for on a context that runs on a GPU. */
+static llmbed_status replicas_on_gpu(const llmbed_ctx_params *params, int ordinal, llmbed_error *error) {
+    return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
+                       "replicas %d: CPU replicas, but the context runs on cuda:%d; several GPUs are a device list "
+                       "(--device cuda:0,1 or cuda:all), or use --device cpu",
+                       params->replicas, ordinal);
+}
+
 static void release_engines(llmbed_ctx *ctx) {
     for (int i = 0; i < ctx->n_engines; i++) llmbed_engine_release(&ctx->engines[i]);
     ctx->n_engines = 0;
@@ -164,11 +172,8 @@ static llmbed_status create_gpu_engines(llmbed_ctx *ctx, const llmbed_model *mod
         n = params->n_devices;
         memcpy(ordinals, params->devices, sizeof ordinals[0] * (size_t)n);
     }
-    if (params->replicas > 1)
-        return llmbed_fail(error, LLMBED_ERR_INVALID_ARGUMENT,
-                           "replicas %d: CPU replicas, but the context runs on cuda:%d; several GPUs are a device "
-                           "list (--device cuda:0,1 or cuda:all), or use --device cpu",
-                           params->replicas, ordinals[0]);
+    /* AUTO with replicas falls back to the CPU where no GPU is usable, so it is refused only once one is. */
+    if (params->replicas > 1 && params->device == LLMBED_DEVICE_CUDA) return replicas_on_gpu(params, ordinals[0], error);
     for (int i = 0; i < n; i++) {
         ctx->n_engines = i + 1;
         llmbed_status st = llmbed_engine_init(&ctx->engines[i], model, LLMBED_DEVICE_CUDA, ordinals[i],
@@ -177,6 +182,10 @@ static llmbed_status create_gpu_engines(llmbed_ctx *ctx, const llmbed_model *mod
             release_engines(ctx);
             return st;
         }
+    }
+    if (params->replicas > 1) {
+        release_engines(ctx);
+        return replicas_on_gpu(params, ordinals[0], error);
     }
     ctx->device = LLMBED_DEVICE_CUDA;
     ctx->device_index = ordinals[0];

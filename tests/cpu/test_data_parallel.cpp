@@ -398,6 +398,21 @@ TEST_CASE("data parallel: bad replica counts and device lists are refused with t
           }) == LLMBED_ERR_INVALID_ARGUMENT);
     CHECK(std::string(error.message) == "ctx params: device cuda:1 is listed twice");
     CHECK(ctx == nullptr);
+    // --device auto (the default) with replicas: the CPU replicas where no GPU
+    // is usable; refused naming the GPU where one is.
+    const llmbed_status automatic = create([](llmbed_ctx_params &p) {
+        p.n_threads = 2;
+        p.replicas = 2;
+    });
+    if (automatic == LLMBED_OK) {
+        CHECK(llmbed_ctx_device(ctx, nullptr) == LLMBED_DEVICE_CPU);
+        CHECK(llmbed_ctx_workers(ctx) == 2);
+        llmbed_ctx_free(ctx);
+        ctx = nullptr;
+    } else {
+        CHECK(automatic == LLMBED_ERR_INVALID_ARGUMENT);
+        CHECK(std::string(error.message).rfind("replicas 2: CPU replicas, but the context runs on cuda:0", 0) == 0);
+    }
 
     // The parser: lists, "all", and what it refuses (params unchanged).
     llmbed_ctx_params_default(&params);
