@@ -178,15 +178,6 @@ LLMBED_UNROLL
     flash::store_output<D>(a.out, sQ, a.n_heads, a.head_dim, a.heads, a.tokens, hb, seq_start, q0, len);
 }
 
-/* Heads of one key/value group a block takes: the group's size when it is
- * at most 8, else its largest divisor that is (64 rows must hold at least
- * one token of each). */
-int heads_per_block(int group) {
-    for (int h = group < 8 ? group : 8; h > 1; h--)
-        if (group % h == 0) return h;
-    return 1;
-}
-
 typedef llmbed_status (*attention_launcher)(Args args, const llmbed_attention_params *p, int max_seq_len,
                                             cudaStream_t stream, llmbed_error *error);
 
@@ -241,7 +232,7 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention(const llmbed_attention_par
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention: head_dim %d (even, up to 128, is supported)",
                            p->head_dim);
     if (p->n_seqs == 0 || max_seq_len == 0) return LLMBED_OK;
-    const int heads = heads_per_block(p->n_heads / p->n_kv_heads), tokens = kRows / heads;
+    const int heads = flash::heads_per_block(p->n_heads / p->n_kv_heads), tokens = kRows / heads;
     Args args = {reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
                  reinterpret_cast<const __nv_bfloat16 *>(qkv->k),
                  reinterpret_cast<const __nv_bfloat16 *>(qkv->v),

@@ -168,12 +168,6 @@ LLMBED_UNROLL
     flash::store_output<D>(a.out, sQ, a.n_heads, a.head_dim, a.heads, a.tokens, hb, seq_start, q0, len);
 }
 
-int heads_per_block(int group) {
-    for (int h = group < 8 ? group : 8; h > 1; h--)
-        if (group % h == 0) return h;
-    return 1;
-}
-
 typedef llmbed_status (*cache_launcher)(const Args &args, const llmbed_attention_params *p, int max_seq_len,
                                         cudaStream_t stream, llmbed_error *error);
 
@@ -215,7 +209,7 @@ LLMBED_KERNEL_API llmbed_status llmbed_cuda_attention_cache(const llmbed_attenti
     if (launch == nullptr)
         return llmbed_fail(error, LLMBED_ERR_UNSUPPORTED, "attention_cache: head_dim %d above 128", p->head_dim);
     if (max_seq_len == 0) return LLMBED_OK;
-    const int heads = heads_per_block(p->n_heads / p->n_kv_heads), tokens = kRows / heads;
+    const int heads = flash::heads_per_block(p->n_heads / p->n_kv_heads), tokens = kRows / heads;
     const Args args = {reinterpret_cast<const __nv_bfloat16 *>(qkv->q),
                        reinterpret_cast<const __nv_bfloat16 *>(qkv->k),
                        reinterpret_cast<const __nv_bfloat16 *>(qkv->v),

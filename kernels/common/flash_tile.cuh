@@ -32,6 +32,15 @@ constexpr float kLog2e = 1.4426950408889634f;
  * (for width 128 a row is 68 words: row r starts at bank 4r mod 32). */
 __host__ __device__ constexpr int stride_of(int width) { return width + 8; }
 
+/* Heads of one key/value group a block takes (host side, both attention
+ * kernels): the group's size when it is at most 8, else its largest divisor
+ * that is (64 rows must hold at least one token of each). */
+inline int heads_per_block(int group) {
+    for (int h = group < 8 ? group : 8; h > 1; h--)
+        if (group % h == 0) return h;
+    return 1;
+}
+
 /* Online-softmax state of a lane's two rows. */
 struct Rows {
     float max[2];
