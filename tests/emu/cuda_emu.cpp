@@ -35,6 +35,7 @@
 #endif
 
 #ifdef LLMBED_EMU_ASAN
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -226,6 +227,12 @@ void fiber_entry() {
 
 /* A new fiber starts in fiber_entry, which never returns. */
 void prepare_fiber(Fiber &f) {
+#ifdef LLMBED_EMU_ASAN
+    /* The stack comes from the thread's pool: the fiber that used it last
+     * finished without unwinding, so the redzones of its frames are still
+     * poisoned. */
+    __asan_unpoison_memory_region(f.stack, kStackBytes);
+#endif
 #ifdef LLMBED_EMU_FAST_SWITCH
     /* The frame llmbed_emu_switch pops: csr word, r15..rbp, return address,
      * plus one slot standing for fiber_entry's own return address so the
